@@ -1,0 +1,30 @@
+# Install rules: headers, library, an exported CMake package (find_package(tofu CONFIG)) and a
+# pkg-config file.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS tofu EXPORT tofuTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/tofu
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  FILES_MATCHING PATTERN "*.hpp")
+install(FILES ${PROJECT_BINARY_DIR}/include/tofu/version.hpp
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tofu)
+
+set(tofu_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/tofu)
+install(EXPORT tofuTargets NAMESPACE tofu:: DESTINATION ${tofu_cmake_dir})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/tofuConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/tofuConfig.cmake
+  INSTALL_DESTINATION ${tofu_cmake_dir})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/tofuConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/tofuConfig.cmake ${PROJECT_BINARY_DIR}/tofuConfigVersion.cmake
+  DESTINATION ${tofu_cmake_dir})
+
+# The .pc file finds its prefix relative to itself, so any --prefix given at install time works.
+file(RELATIVE_PATH TOFU_PC_PREFIX_FROM_PCFILEDIR
+  "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/tofu.pc.in ${PROJECT_BINARY_DIR}/tofu.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/tofu.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

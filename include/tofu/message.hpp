@@ -1,0 +1,365 @@
+/// @file
+/// The message: binary header, text headers and body. "The message is the API": connecting,
+/// listening, sending, closing and every failure report are messages.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include <tofu/status.hpp>
+
+namespace tofu {
+
+class Message;
+
+/// What a message asks for. The numbering is the wire's (4 bits); 10..15 are undefined.
+enum class OpCode : std::uint8_t {
+    request = 0,           ///< ask for something; `more` allowed
+    response = 1,          ///< answer, same `message_id` as the request; `more` allowed
+    signal = 2,            ///< one-way notification; `more` allowed
+    hello_request = 3,     ///< client app: connect (header `~connect_to`)
+    hello_response = 4,    ///< server app: accept the connection
+    bye_request = 5,       ///< graceful close, queued after pending sends
+    bye_response = 6,      ///< acknowledge close; the channel closes on both sides
+    bye_signal = 7,        ///< app to its own engine: abort now (never travels)
+    welcome_request = 8,   ///< server app to its own engine: listen (header `~listen_on`)
+    welcome_response = 9,  ///< engine to server app: listener ready or failed
+};
+
+/// The highest defined op code.
+inline constexpr std::uint8_t max_op_code = 9;
+
+/// The family an op code belongs to.
+enum class MessageType : std::uint8_t { regular, welcome, hello, bye };
+
+/// The part an op code plays in its family.
+enum class MessageRole : std::uint8_t { request, response, signal };
+
+/// True for op codes 0..9.
+[[nodiscard]] constexpr bool is_defined(OpCode op) noexcept {
+    return static_cast<std::uint8_t>(op) <= max_op_code;
+}
+
+/// Type of a defined op code (undefined ones read as `regular`; check `is_defined` first).
+[[nodiscard]] constexpr MessageType type_of(OpCode op) noexcept {
+    switch (op) {
+        case OpCode::hello_request:
+        case OpCode::hello_response: return MessageType::hello;
+        case OpCode::bye_request:
+        case OpCode::bye_response:
+        case OpCode::bye_signal: return MessageType::bye;
+        case OpCode::welcome_request:
+        case OpCode::welcome_response: return MessageType::welcome;
+        default: return MessageType::regular;
+    }
+}
+
+/// Role of a defined op code (undefined ones read as `signal`; check `is_defined` first).
+[[nodiscard]] constexpr MessageRole role_of(OpCode op) noexcept {
+    switch (op) {
+        case OpCode::request:
+        case OpCode::hello_request:
+        case OpCode::bye_request:
+        case OpCode::welcome_request: return MessageRole::request;
+        case OpCode::response:
+        case OpCode::hello_response:
+        case OpCode::bye_response:
+        case OpCode::welcome_response: return MessageRole::response;
+        default: return MessageRole::signal;
+    }
+}
+
+/// The op code that answers `op`: a request maps to its response, a signal to itself, and a
+/// response to itself (a response is not answered).
+[[nodiscard]] constexpr OpCode echo(OpCode op) noexcept {
+    switch (op) {
+        case OpCode::request: return OpCode::response;
+        case OpCode::hello_request: return OpCode::hello_response;
+        case OpCode::bye_request: return OpCode::bye_response;
+        case OpCode::welcome_request: return OpCode::welcome_response;
+        default: return op;
+    }
+}
+
+/// True for op codes that go over the wire (everything but ByeSignal and Welcome*).
+[[nodiscard]] constexpr bool travels(OpCode op) noexcept {
+    return is_defined(op) && op != OpCode::bye_signal && type_of(op) != MessageType::welcome;
+}
+
+/// The op code's name as DESIGN.md spells it, e.g. `"HelloRequest"`; `"Undefined"` for 10..15.
+[[nodiscard]] std::string_view op_code_name(OpCode op) noexcept;
+
+/// Who made a message.
+enum class Origin : std::uint8_t {
+    application = 0,  ///< you or your peer
+    engine = 1,       ///< a report from tofu
+};
+
+/// The packed protocol byte of the binary header.
+struct ProtoFields {
+    OpCode op_code = OpCode::request;
+    Origin origin = Origin::application;
+    bool more = false;  ///< more messages with the same `message_id` follow
+    bool oob = false;   ///< engine-internal priority flag
+
+    [[nodiscard]] constexpr MessageType type() const noexcept { return type_of(op_code); }
+    [[nodiscard]] constexpr MessageRole role() const noexcept { return role_of(op_code); }
+
+    /// Op code in bits 0-3, origin bit 4, more bit 5, oob bit 6, bit 7 zero.
+    [[nodiscard]] constexpr std::uint8_t to_byte() const noexcept {
+        return static_cast<std::uint8_t>((static_cast<unsigned>(op_code) & 0x0FU) |
+                                         (origin == Origin::engine ? 0x10U : 0U) |
+                                         (more ? 0x20U : 0U) | (oob ? 0x40U : 0U));
+    }
+
+    /// Unpacks a protocol byte; the reserved bit 7 is ignored, undefined op codes are kept.
+    [[nodiscard]] static constexpr ProtoFields from_byte(std::uint8_t b) noexcept {
+        return ProtoFields{static_cast<OpCode>(b & 0x0FU),
+                           (b & 0x10U) != 0 ? Origin::engine : Origin::application,
+                           (b & 0x20U) != 0, (b & 0x40U) != 0};
+    }
+
+    friend constexpr bool operator==(const ProtoFields&, const ProtoFields&) = default;
+};
+
+/// Channel 0: not assigned yet (HelloRequest / WelcomeRequest before `post`).
+inline constexpr std::uint16_t unassigned_channel = 0;
+/// The highest channel number an application sees.
+inline constexpr std::uint16_t max_channel = 65534;
+/// Reserved for the engine's own use.
+inline constexpr std::uint16_t internal_channel = 65535;
+
+/// The fixed part of every message; 16 bytes on the wire, big-endian.
+struct BinaryHeader {
+    /// Size of the encoded header on the wire.
+    static constexpr std::size_t wire_size = 16;
+
+    std::uint16_t channel_number = unassigned_channel;  ///< local number on each side
+    ProtoFields proto;
+    AmpeStatus status = AmpeStatus::success;
+    std::uint64_t message_id = 0;  ///< 0 at post: the engine assigns one
+    std::uint16_t text_headers_len = 0;  ///< engine-internal, filled at send
+    std::uint16_t body_len = 0;          ///< engine-internal, filled at send
+
+    /// Writes the 16 wire bytes.
+    void encode(std::span<std::byte, wire_size> out) const noexcept;
+
+    /// Reads 16 wire bytes; a status byte of 31 and up reads as `unknown_error`.
+    [[nodiscard]] static BinaryHeader decode(std::span<const std::byte, wire_size> in) noexcept;
+
+    friend constexpr bool operator==(const BinaryHeader&, const BinaryHeader&) = default;
+};
+
+/// Largest text headers block and largest body, in bytes. Larger data is streamed with `more`.
+inline constexpr std::size_t max_part_size = 65535;
+
+namespace detail {
+
+/// A growable byte buffer capped at `max_part_size`. Keeps its capacity across `clear()`, so a
+/// pooled message reused for a receive does not allocate again. Exceeding the cap throws
+/// `Error(limit_status)` and leaves the contents unchanged.
+class ByteBuffer {
+public:
+    explicit ByteBuffer(AmpeStatus limit_status) noexcept : limit_status_{limit_status} {}
+    ByteBuffer(const ByteBuffer&) = delete;
+    ByteBuffer& operator=(const ByteBuffer&) = delete;
+    ~ByteBuffer() = default;
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
+    [[nodiscard]] std::string_view view() const noexcept {
+        return {reinterpret_cast<const char*>(data_.get()), size_};
+    }
+
+    void append(std::span<const std::byte> more);
+    void assign(std::span<const std::byte> bytes);
+    void clear() noexcept { size_ = 0; }
+    void reserve(std::size_t n);
+
+    /// Sets the size to `n` without initialising new bytes, for the decoder to fill.
+    std::span<std::byte> resize_for_overwrite(std::size_t n);
+
+private:
+    void check(std::size_t n) const;
+
+    std::unique_ptr<std::byte[]> data_;
+    std::uint32_t size_ = 0;
+    std::uint32_t capacity_ = 0;
+    AmpeStatus limit_status_;
+};
+
+/// Where a message goes when its `MessagePtr` dies: a pool implements this.
+class MessageHome {
+public:
+    /// Takes `msg` back; must not throw.
+    virtual void take_back(Message* msg) noexcept = 0;
+
+protected:
+    MessageHome() = default;
+    MessageHome(const MessageHome&) = default;
+    MessageHome& operator=(const MessageHome&) = default;
+    ~MessageHome() = default;
+};
+
+struct MessageAccess;
+
+}  // namespace detail
+
+/// Returns a message to its pool (or deletes a standalone one).
+struct MessageDeleter {
+    void operator()(Message* msg) const noexcept;
+};
+
+/// Owning pointer to a message. When it dies, the message goes back to the pool it came from.
+using MessagePtr = std::unique_ptr<Message, MessageDeleter>;
+
+/// The message body: opaque bytes, at most `max_part_size` (`invalid_body_len` beyond).
+class Body {
+public:
+    [[nodiscard]] std::span<const std::byte> data() const noexcept { return buf_.bytes(); }
+    /// The body read as text (no copy).
+    [[nodiscard]] std::string_view text() const noexcept { return buf_.view(); }
+    [[nodiscard]] std::size_t size() const noexcept { return buf_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return buf_.empty(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return buf_.capacity(); }
+
+    /// Adds bytes at the end.
+    void append(std::span<const std::byte> bytes) { buf_.append(bytes); }
+    void append(std::string_view text) { buf_.append(std::as_bytes(std::span{text})); }
+    /// Replaces the contents.
+    void copy(std::span<const std::byte> bytes) { buf_.assign(bytes); }
+    void copy(std::string_view text) { buf_.assign(std::as_bytes(std::span{text})); }
+    /// Empties the body, keeping its storage.
+    void reset() noexcept { buf_.clear(); }
+    void reserve(std::size_t n) { buf_.reserve(n); }
+
+private:
+    friend struct detail::MessageAccess;
+    detail::ByteBuffer buf_{AmpeStatus::invalid_body_len};
+};
+
+/// One `name:value` pair, viewing the message's storage.
+struct TextHeader {
+    std::string_view name;
+    std::string_view value;
+};
+
+/// Text headers, kept exactly as they travel: `name:value` CR LF per header, at most
+/// `max_part_size` bytes (`invalid_headers_len` beyond). Names starting with `~` are reserved
+/// for tofu. Reading is tolerant: spaces and tabs around names and values are trimmed, a bare LF
+/// ends a line too, and empty lines or lines without a colon are skipped.
+class TextHeaders {
+public:
+    /// Walks the headers in order.
+    class iterator {
+    public:
+        using value_type = TextHeader;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        TextHeader operator*() const noexcept { return current_; }
+        iterator& operator++() noexcept {
+            advance();
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            iterator old = *this;
+            advance();
+            return old;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept {
+            return a.rest_.data() == b.rest_.data() && a.at_end_ == b.at_end_;
+        }
+
+    private:
+        friend class TextHeaders;
+        explicit iterator(std::string_view all) noexcept : rest_{all} { advance(); }
+        void advance() noexcept;
+
+        std::string_view rest_;
+        TextHeader current_;
+        bool at_end_ = true;
+    };
+
+    [[nodiscard]] iterator begin() const noexcept { return iterator{buf_.view()}; }
+    [[nodiscard]] iterator end() const noexcept { return iterator{}; }
+
+    /// Adds `name:value` CR LF. Throws `Error(invalid_message)` for an empty name or one holding
+    /// ':' CR or LF, or a value holding CR or LF; `Error(invalid_headers_len)` past the limit.
+    void append(std::string_view name, std::string_view value);
+
+    /// The value of the first header called `name` (ASCII case-insensitive), if any.
+    [[nodiscard]] std::optional<std::string_view> find(std::string_view name) const noexcept;
+
+    /// The encoded bytes, as they travel.
+    [[nodiscard]] std::span<const std::byte> data() const noexcept { return buf_.bytes(); }
+    [[nodiscard]] std::string_view text() const noexcept { return buf_.view(); }
+    [[nodiscard]] std::size_t size() const noexcept { return buf_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return buf_.empty(); }
+
+    /// Replaces the contents with already encoded header bytes (not validated; read tolerantly).
+    void assign_raw(std::span<const std::byte> bytes) { buf_.assign(bytes); }
+    /// Removes every header, keeping the storage.
+    void reset() noexcept { buf_.clear(); }
+
+private:
+    friend struct detail::MessageAccess;
+    detail::ByteBuffer buf_{AmpeStatus::invalid_headers_len};
+};
+
+/// True for names reserved for tofu (they start with `~`).
+[[nodiscard]] constexpr bool is_reserved_header(std::string_view name) noexcept {
+    return !name.empty() && name.front() == '~';
+}
+
+/// Reserved header names.
+namespace header {
+inline constexpr std::string_view connect_to = "~connect_to";  ///< HelloRequest: where to connect
+inline constexpr std::string_view listen_on = "~listen_on";    ///< WelcomeRequest: where to listen
+}  // namespace header
+
+/// Binary header + text headers + body. Data and command at once.
+class Message {
+public:
+    BinaryHeader bhdr;
+    TextHeaders thdrs;
+    Body body;
+
+    /// A standalone message that belongs to no pool; it is deleted when its pointer dies, or
+    /// adopted by a pool when handed to `Ampe::put`.
+    [[nodiscard]] static MessagePtr create();
+
+    /// A standalone deep copy (headers, text headers and body).
+    [[nodiscard]] MessagePtr clone() const;
+
+    /// True when tofu made this message (a report), false when an application did.
+    [[nodiscard]] bool is_from_engine() const noexcept { return bhdr.proto.origin == Origin::engine; }
+    /// True when more messages with the same `message_id` follow.
+    [[nodiscard]] bool has_more() const noexcept { return bhdr.proto.more; }
+
+    /// Back to the state of a new message; buffer capacity is kept.
+    void reset() noexcept;
+
+    Message(const Message&) = delete;
+    Message& operator=(const Message&) = delete;
+    Message(Message&&) = delete;
+    Message& operator=(Message&&) = delete;
+    ~Message() = default;
+
+private:
+    friend struct detail::MessageAccess;
+    Message() = default;
+
+    detail::MessageHome* home_ = nullptr;  ///< pool to return to; null for standalone
+    Message* next_ = nullptr;              ///< intrusive link for engine queues and pools
+    std::array<std::byte, BinaryHeader::wire_size> wire_header_{};  ///< encoded at send
+};
+
+}  // namespace tofu

@@ -1,0 +1,9 @@
+/// @file
+/// The umbrella header: everything an application of tofu needs.
+#pragma once
+
+#include <tofu/address.hpp>
+#include <tofu/message.hpp>
+#include <tofu/options.hpp>
+#include <tofu/status.hpp>
+#include <tofu/version.hpp>

@@ -1,0 +1,151 @@
+#include "message/frame_codec.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "message/message_access.hpp"
+
+namespace tofu::detail {
+
+FrameParts encode_frame(Message& msg) noexcept {
+    // The buffers are capped at max_part_size, so the lengths always fit in 16 bits.
+    msg.bhdr.text_headers_len = static_cast<std::uint16_t>(msg.thdrs.size());
+    msg.bhdr.body_len = static_cast<std::uint16_t>(msg.body.size());
+    const auto wire = MessageAccess::wire_header(msg);
+    msg.bhdr.encode(wire);
+    return FrameParts{{std::span<const std::byte>{wire}, msg.thdrs.data(), msg.body.data()}};
+}
+
+AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept {
+    if (!travels(hdr.proto.op_code)) {
+        return AmpeStatus::invalid_op_code;
+    }
+    if (hdr.proto.more && hdr.proto.type() != MessageType::regular) {
+        return AmpeStatus::invalid_more_usage;
+    }
+    return AmpeStatus::success;
+}
+
+FrameDecoder::Step FrameDecoder::fail(AmpeStatus status) noexcept {
+    state_ = State::failed;
+    error_ = status;
+    msg_.reset();
+    return Step::error;
+}
+
+void FrameDecoder::start_parts() {
+    // The header lengths are 16-bit, so neither part can exceed the buffer cap.
+    msg_->bhdr = header_;
+    part_ = MessageAccess::headers_buffer(*msg_).resize_for_overwrite(header_.text_headers_len);
+    body_part_ = MessageAccess::body_buffer(*msg_).resize_for_overwrite(header_.body_len);
+    part_have_ = 0;
+    state_ = State::headers;
+}
+
+FrameDecoder::Step FrameDecoder::feed(std::span<const std::byte>& in) {
+    for (;;) {
+        switch (state_) {
+            case State::header: {
+                if (header_have_ == 0 && in.size() >= BinaryHeader::wire_size) {
+                    // Whole header at hand: decode in place, no staging copy.
+                    header_ = BinaryHeader::decode(in.first<BinaryHeader::wire_size>());
+                    in = in.subspan(BinaryHeader::wire_size);
+                } else {
+                    const std::size_t n = std::min(in.size(), BinaryHeader::wire_size - header_have_);
+                    std::memcpy(header_bytes_.data() + header_have_, in.data(), n);
+                    header_have_ += n;
+                    in = in.subspan(n);
+                    if (header_have_ < BinaryHeader::wire_size) {
+                        return Step::need_bytes;
+                    }
+                    header_ = BinaryHeader::decode(header_bytes_);
+                    header_have_ = 0;
+                }
+                header_.proto.origin = Origin::application;
+                if (const AmpeStatus bad = check_wire_header(header_); bad != AmpeStatus::success) {
+                    return fail(bad);
+                }
+                state_ = State::awaiting_message;
+                if (!msg_) {
+                    return Step::need_message;
+                }
+                start_parts();
+                break;
+            }
+            case State::awaiting_message:
+                if (!msg_) {
+                    return Step::need_message;
+                }
+                start_parts();
+                break;
+            case State::headers:
+            case State::body: {
+                const std::size_t n = std::min(in.size(), part_.size() - part_have_);
+                if (n != 0) {
+                    std::memcpy(part_.data() + part_have_, in.data(), n);
+                    part_have_ += n;
+                    in = in.subspan(n);
+                }
+                if (part_have_ < part_.size()) {
+                    return Step::need_bytes;
+                }
+                if (state_ == State::headers) {
+                    part_ = body_part_;
+                    part_have_ = 0;
+                    state_ = State::body;
+                    break;
+                }
+                state_ = State::ready;
+                return Step::message_ready;
+            }
+            case State::ready: return Step::message_ready;
+            case State::failed: return Step::error;
+        }
+    }
+}
+
+void FrameDecoder::provide(MessagePtr msg) noexcept {
+    msg->reset();
+    msg_ = std::move(msg);
+}
+
+MessagePtr FrameDecoder::take() noexcept {
+    if (state_ != State::ready) {
+        return {};
+    }
+    state_ = State::header;
+    part_ = {};
+    body_part_ = {};
+    return std::move(msg_);
+}
+
+bool FrameDecoder::mid_frame() const noexcept {
+    switch (state_) {
+        case State::header: return header_have_ != 0;
+        case State::awaiting_message:
+        case State::headers:
+        case State::body: return true;
+        case State::ready:
+        case State::failed: return false;
+    }
+    return false;
+}
+
+AmpeStatus FrameDecoder::finish() const noexcept {
+    if (state_ == State::failed) {
+        return error_;
+    }
+    return mid_frame() ? AmpeStatus::invalid_message : AmpeStatus::success;
+}
+
+void FrameDecoder::reset() noexcept {
+    state_ = State::header;
+    header_have_ = 0;
+    msg_.reset();
+    part_ = {};
+    body_part_ = {};
+    part_have_ = 0;
+    error_ = AmpeStatus::success;
+}
+
+}  // namespace tofu::detail

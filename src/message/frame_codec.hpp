@@ -1,0 +1,91 @@
+// Wire frames: encode a message for a vectored write; decode a byte stream incrementally.
+//
+// A frame is the 16-byte binary header, then the text header bytes, then the body bytes.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <span>
+
+#include <tofu/message.hpp>
+
+namespace tofu::detail {
+
+/// The three pieces of an encoded frame, in order. Empty pieces have size 0.
+struct FrameParts {
+    std::array<std::span<const std::byte>, 3> parts;
+
+    [[nodiscard]] std::size_t size() const noexcept {
+        return parts[0].size() + parts[1].size() + parts[2].size();
+    }
+};
+
+/// Sets the header's length fields from the message and encodes the header into the message's
+/// own scratch, so the parts stay valid while the message lives and is not modified.
+FrameParts encode_frame(Message& msg) noexcept;
+
+/// What a peer may put on the wire: success, `invalid_op_code` for op codes 10..15 and the local
+/// ones (ByeSignal, WelcomeRequest, WelcomeResponse), `invalid_more_usage` for `more` on a
+/// non-regular type.
+[[nodiscard]] AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept;
+
+/// Turns a byte stream, split anywhere, into messages.
+///
+/// Usage: call `feed` with the bytes at hand; it advances the span past what it used and says
+/// what it needs next. On `need_message`, hand it a message with `provide` (the decoder never
+/// allocates one itself, so the caller controls memory), on `message_ready` `take` the message.
+/// `error` is final: the stream is broken and nothing more can be decoded.
+///
+/// Messages come out with origin `application` (a peer cannot pose as the engine); the other
+/// header fields are as received.
+class FrameDecoder {
+public:
+    enum class Step {
+        need_bytes,     ///< all input used; feed more
+        need_message,   ///< a header arrived; `provide` a message to fill
+        message_ready,  ///< a complete message is ready; `take` it
+        error,          ///< protocol violation; see `error_status`
+    };
+
+    Step feed(std::span<const std::byte>& in);
+
+    /// Gives the decoder a message to fill; it is reset first.
+    void provide(MessagePtr msg) noexcept;
+
+    /// The completed message, after `message_ready`.
+    [[nodiscard]] MessagePtr take() noexcept;
+
+    /// The header being decoded; valid from `need_message` until the message is taken.
+    [[nodiscard]] const BinaryHeader& pending_header() const noexcept { return header_; }
+
+    /// The violation after `error`.
+    [[nodiscard]] AmpeStatus error_status() const noexcept { return error_; }
+
+    /// True when some bytes of a frame arrived but not the whole frame.
+    [[nodiscard]] bool mid_frame() const noexcept;
+
+    /// What the end of the stream means now: success between frames, `invalid_message` when a
+    /// frame was cut, or the earlier error.
+    [[nodiscard]] AmpeStatus finish() const noexcept;
+
+    /// Drops any partial frame and message; ready for a new stream.
+    void reset() noexcept;
+
+private:
+    enum class State { header, awaiting_message, headers, body, ready, failed };
+
+    Step fail(AmpeStatus status) noexcept;
+    void start_parts();
+
+    State state_ = State::header;
+    std::array<std::byte, BinaryHeader::wire_size> header_bytes_{};
+    std::size_t header_have_ = 0;
+    BinaryHeader header_;
+    MessagePtr msg_;
+    std::span<std::byte> part_;       ///< the part being filled: text headers, then body
+    std::span<std::byte> body_part_;  ///< the body, filled after the text headers
+    std::size_t part_have_ = 0;
+    AmpeStatus error_ = AmpeStatus::success;
+};
+
+}  // namespace tofu::detail

@@ -1,0 +1,232 @@
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+
+#include <tofu/message.hpp>
+
+#include "message/message_access.hpp"
+
+namespace tofu {
+namespace {
+
+constexpr std::array<std::string_view, max_op_code + 1> op_code_names{
+    "Request",      "Response",    "Signal",    "HelloRequest",   "HelloResponse",
+    "ByeRequest",   "ByeResponse", "ByeSignal", "WelcomeRequest", "WelcomeResponse",
+};
+
+void put_be16(std::byte* out, std::uint16_t v) noexcept {
+    out[0] = static_cast<std::byte>(v >> 8U);
+    out[1] = static_cast<std::byte>(v);
+}
+
+std::uint16_t get_be16(const std::byte* in) noexcept {
+    return static_cast<std::uint16_t>((std::to_integer<unsigned>(in[0]) << 8U) |
+                                      std::to_integer<unsigned>(in[1]));
+}
+
+void put_be64(std::byte* out, std::uint64_t v) noexcept {
+    for (int i = 7; i >= 0; --i) {
+        out[i] = static_cast<std::byte>(v);
+        v >>= 8U;
+    }
+}
+
+std::uint64_t get_be64(const std::byte* in) noexcept {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) {
+        v = (v << 8U) | std::to_integer<std::uint64_t>(in[i]);
+    }
+    return v;
+}
+
+constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && is_blank(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_blank(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+}  // namespace
+
+std::string_view op_code_name(OpCode op) noexcept {
+    return is_defined(op) ? op_code_names[static_cast<std::size_t>(op)] : "Undefined";
+}
+
+// --- BinaryHeader -------------------------------------------------------------------------------
+
+void BinaryHeader::encode(std::span<std::byte, wire_size> out) const noexcept {
+    put_be16(&out[0], channel_number);
+    out[2] = static_cast<std::byte>(proto.to_byte());
+    out[3] = static_cast<std::byte>(to_raw(status));
+    put_be64(&out[4], message_id);
+    put_be16(&out[12], text_headers_len);
+    put_be16(&out[14], body_len);
+}
+
+BinaryHeader BinaryHeader::decode(std::span<const std::byte, wire_size> in) noexcept {
+    BinaryHeader h;
+    h.channel_number = get_be16(&in[0]);
+    h.proto = ProtoFields::from_byte(std::to_integer<std::uint8_t>(in[2]));
+    h.status = status_from_raw(std::to_integer<std::uint8_t>(in[3]));
+    h.message_id = get_be64(&in[4]);
+    h.text_headers_len = get_be16(&in[12]);
+    h.body_len = get_be16(&in[14]);
+    return h;
+}
+
+// --- ByteBuffer ---------------------------------------------------------------------------------
+
+namespace detail {
+
+void ByteBuffer::check(std::size_t n) const {
+    if (n > max_part_size) {
+        throw Error{limit_status_, std::to_string(n) + " bytes exceed the limit of " +
+                                       std::to_string(max_part_size)};
+    }
+}
+
+void ByteBuffer::reserve(std::size_t n) {
+    check(n);
+    if (n <= capacity_) {
+        return;
+    }
+    // Grow geometrically so repeated appends stay amortised O(1), but never past the cap.
+    const std::size_t grown = std::min<std::size_t>(max_part_size, std::max<std::size_t>(n, 2U * capacity_));
+    auto fresh = std::make_unique_for_overwrite<std::byte[]>(grown);
+    if (size_ != 0) {
+        std::memcpy(fresh.get(), data_.get(), size_);
+    }
+    data_ = std::move(fresh);
+    capacity_ = static_cast<std::uint32_t>(grown);
+}
+
+void ByteBuffer::append(std::span<const std::byte> more) {
+    if (more.empty()) {
+        return;
+    }
+    reserve(size_ + more.size());
+    std::memcpy(data_.get() + size_, more.data(), more.size());
+    size_ += static_cast<std::uint32_t>(more.size());
+}
+
+void ByteBuffer::assign(std::span<const std::byte> bytes) {
+    check(bytes.size());
+    size_ = 0;
+    append(bytes);
+}
+
+std::span<std::byte> ByteBuffer::resize_for_overwrite(std::size_t n) {
+    check(n);
+    if (n > capacity_) {
+        // Old contents are about to be overwritten: no need to keep them.
+        size_ = 0;
+        reserve(n);
+    }
+    size_ = static_cast<std::uint32_t>(n);
+    return {data_.get(), n};
+}
+
+}  // namespace detail
+
+// --- TextHeaders --------------------------------------------------------------------------------
+
+void TextHeaders::iterator::advance() noexcept {
+    while (!rest_.empty()) {
+        const std::size_t eol = rest_.find('\n');
+        std::string_view line = rest_.substr(0, eol);
+        rest_.remove_prefix(eol == std::string_view::npos ? rest_.size() : eol + 1);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos) {
+            continue;  // empty or malformed line: skipped
+        }
+        const std::string_view name = trim(line.substr(0, colon));
+        if (name.empty()) {
+            continue;
+        }
+        current_ = TextHeader{name, trim(line.substr(colon + 1))};
+        at_end_ = false;
+        return;
+    }
+    rest_ = {};
+    current_ = {};
+    at_end_ = true;
+}
+
+void TextHeaders::append(std::string_view name, std::string_view value) {
+    if (name.empty() || name.find_first_of(":\r\n") != std::string_view::npos) {
+        throw Error{AmpeStatus::invalid_message,
+                    "text header name '" + std::string{name} + "' is empty or holds ':', CR or LF"};
+    }
+    if (value.find_first_of("\r\n") != std::string_view::npos) {
+        throw Error{AmpeStatus::invalid_message,
+                    "value of text header '" + std::string{name} + "' holds CR or LF"};
+    }
+    const std::size_t needed = buf_.size() + name.size() + 1 + value.size() + 2;
+    if (needed > max_part_size) {
+        throw Error{AmpeStatus::invalid_headers_len,
+                    "text headers would take " + std::to_string(needed) + " bytes, over the limit of " +
+                        std::to_string(max_part_size)};
+    }
+    buf_.reserve(needed);
+    buf_.append(std::as_bytes(std::span{name}));
+    buf_.append(std::as_bytes(std::span{":", 1}));
+    buf_.append(std::as_bytes(std::span{value}));
+    buf_.append(std::as_bytes(std::span{"\r\n", 2}));
+}
+
+std::optional<std::string_view> TextHeaders::find(std::string_view name) const noexcept {
+    for (const TextHeader h : *this) {
+        if (iequals(h.name, name)) {
+            return h.value;
+        }
+    }
+    return std::nullopt;
+}
+
+// --- Message ------------------------------------------------------------------------------------
+
+MessagePtr Message::create() {
+    return MessagePtr{detail::MessageAccess::make()};
+}
+
+MessagePtr Message::clone() const {
+    MessagePtr copy = create();
+    copy->bhdr = bhdr;
+    copy->thdrs.assign_raw(thdrs.data());
+    copy->body.copy(body.data());
+    return copy;
+}
+
+void Message::reset() noexcept {
+    bhdr = BinaryHeader{};
+    thdrs.reset();
+    body.reset();
+}
+
+void MessageDeleter::operator()(Message* msg) const noexcept {
+    if (msg == nullptr) {
+        return;
+    }
+    if (detail::MessageHome* home = detail::MessageAccess::home(*msg); home != nullptr) {
+        home->take_back(msg);
+    } else {
+        delete msg;
+    }
+}
+
+}  // namespace tofu

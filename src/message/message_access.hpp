@@ -1,0 +1,19 @@
+// Engine-side access to the private parts of a message: pool link, queue link, wire header.
+#pragma once
+
+#include <tofu/message.hpp>
+
+namespace tofu::detail {
+
+struct MessageAccess {
+    static MessageHome*& home(Message& m) noexcept { return m.home_; }
+    static Message*& next(Message& m) noexcept { return m.next_; }
+    static std::span<std::byte, BinaryHeader::wire_size> wire_header(Message& m) noexcept {
+        return m.wire_header_;
+    }
+    static ByteBuffer& body_buffer(Message& m) noexcept { return m.body.buf_; }
+    static ByteBuffer& headers_buffer(Message& m) noexcept { return m.thdrs.buf_; }
+    static Message* make() { return new Message(); }
+};
+
+}  // namespace tofu::detail
