@@ -38,7 +38,7 @@ inline constexpr bool has_abstract_uds = false;
 
 /// Connect over TCP: HelloRequest with `~connect_to:tcp|HOST|PORT`.
 struct TcpClientAddress {
-    std::string host;       ///< IPv4/IPv6 literal or host name
+    std::string host;        ///< IPv4/IPv6 literal or host name
     std::uint16_t port = 0;  ///< 1..65535
 
     /// Makes `msg` a HelloRequest to this address (sets the op code, appends `~connect_to`).
@@ -51,7 +51,7 @@ struct TcpClientAddress {
 /// Listen on TCP: WelcomeRequest with `~listen_on:tcp|IP|PORT`.
 struct TcpServerAddress {
     std::string ip = "0.0.0.0";  ///< local address to bind (IPv4/IPv6 literal or host name)
-    std::uint16_t port = 0;       ///< 0 lets the OS choose
+    std::uint16_t port = 0;      ///< 0 lets the OS choose
 
     /// Makes `msg` a WelcomeRequest for this address (sets the op code, appends `~listen_on`).
     void format(Message& msg) const;

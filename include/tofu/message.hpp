@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include <tofu/status.hpp>
 
@@ -113,15 +114,15 @@ struct ProtoFields {
     /// Op code in bits 0-3, origin bit 4, more bit 5, oob bit 6, bit 7 zero.
     [[nodiscard]] constexpr std::uint8_t to_byte() const noexcept {
         return static_cast<std::uint8_t>((static_cast<unsigned>(op_code) & 0x0FU) |
-                                         (origin == Origin::engine ? 0x10U : 0U) |
-                                         (more ? 0x20U : 0U) | (oob ? 0x40U : 0U));
+                                         (origin == Origin::engine ? 0x10U : 0U) | (more ? 0x20U : 0U) |
+                                         (oob ? 0x40U : 0U));
     }
 
     /// Unpacks a protocol byte; the reserved bit 7 is ignored, undefined op codes are kept.
     [[nodiscard]] static constexpr ProtoFields from_byte(std::uint8_t b) noexcept {
         return ProtoFields{static_cast<OpCode>(b & 0x0FU),
-                           (b & 0x10U) != 0 ? Origin::engine : Origin::application,
-                           (b & 0x20U) != 0, (b & 0x40U) != 0};
+                           (b & 0x10U) != 0 ? Origin::engine : Origin::application, (b & 0x20U) != 0,
+                           (b & 0x40U) != 0};
     }
 
     friend constexpr bool operator==(const ProtoFields&, const ProtoFields&) = default;
@@ -142,7 +143,7 @@ struct BinaryHeader {
     std::uint16_t channel_number = unassigned_channel;  ///< local number on each side
     ProtoFields proto;
     AmpeStatus status = AmpeStatus::success;
-    std::uint64_t message_id = 0;  ///< 0 at post: the engine assigns one
+    std::uint64_t message_id = 0;        ///< 0 at post: the engine assigns one
     std::uint16_t text_headers_len = 0;  ///< engine-internal, filled at send
     std::uint16_t body_len = 0;          ///< engine-internal, filled at send
 
@@ -168,6 +169,19 @@ public:
     explicit ByteBuffer(AmpeStatus limit_status) noexcept : limit_status_{limit_status} {}
     ByteBuffer(const ByteBuffer&) = delete;
     ByteBuffer& operator=(const ByteBuffer&) = delete;
+    /// Moves the storage; the source is left empty with no storage.
+    ByteBuffer(ByteBuffer&& other) noexcept
+        : data_{std::move(other.data_)},
+          size_{std::exchange(other.size_, 0U)},
+          capacity_{std::exchange(other.capacity_, 0U)},
+          limit_status_{other.limit_status_} {}
+    ByteBuffer& operator=(ByteBuffer&& other) noexcept {
+        data_ = std::move(other.data_);
+        size_ = std::exchange(other.size_, 0U);
+        capacity_ = std::exchange(other.capacity_, 0U);
+        limit_status_ = other.limit_status_;
+        return *this;
+    }
     ~ByteBuffer() = default;
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -289,7 +303,10 @@ public:
     };
 
     [[nodiscard]] iterator begin() const noexcept { return iterator{buf_.view()}; }
-    [[nodiscard]] iterator end() const noexcept { return iterator{}; }
+    // A member, not static: range-for and the standard ranges expect `h.end()`.
+    [[nodiscard]] iterator end() const noexcept {  // NOLINT(readability-convert-member-functions-to-static)
+        return iterator{};
+    }
 
     /// Adds `name:value` CR LF. Throws `Error(invalid_message)` for an empty name or one holding
     /// ':' CR or LF, or a value holding CR or LF; `Error(invalid_headers_len)` past the limit.

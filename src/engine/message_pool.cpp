@@ -8,10 +8,10 @@ namespace tofu::detail {
 
 MessagePool::Ptr MessagePool::create(const Options& options) {
     if (options.max_pool_msgs == 0 || options.max_pool_msgs < options.initial_pool_msgs) {
-        throw Error{AmpeStatus::not_allowed,
-                    "pool options: max_pool_msgs (" + std::to_string(options.max_pool_msgs) +
-                        ") must be at least 1 and at least initial_pool_msgs (" +
-                        std::to_string(options.initial_pool_msgs) + ")"};
+        throw Error{AmpeStatus::not_allowed, "pool options: max_pool_msgs (" +
+                                                 std::to_string(options.max_pool_msgs) +
+                                                 ") must be at least 1 and at least initial_pool_msgs (" +
+                                                 std::to_string(options.initial_pool_msgs) + ")"};
     }
     Ptr pool{new MessagePool{options.max_pool_msgs}};
     for (std::uint32_t i = 0; i < options.initial_pool_msgs; ++i) {

@@ -11,8 +11,8 @@ namespace tofu {
 namespace {
 
 constexpr std::array<std::string_view, max_op_code + 1> op_code_names{
-    "Request",      "Response",    "Signal",    "HelloRequest",   "HelloResponse",
-    "ByeRequest",   "ByeResponse", "ByeSignal", "WelcomeRequest", "WelcomeResponse",
+    "Request",    "Response",    "Signal",    "HelloRequest",   "HelloResponse",
+    "ByeRequest", "ByeResponse", "ByeSignal", "WelcomeRequest", "WelcomeResponse",
 };
 
 void put_be16(std::byte* out, std::uint16_t v) noexcept {
@@ -40,7 +40,9 @@ std::uint64_t get_be64(const std::byte* in) noexcept {
     return v;
 }
 
-constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
+constexpr bool is_blank(char c) noexcept {
+    return c == ' ' || c == '\t';
+}
 
 std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && is_blank(s.front())) {
@@ -67,7 +69,7 @@ std::string_view op_code_name(OpCode op) noexcept {
 // --- BinaryHeader -------------------------------------------------------------------------------
 
 void BinaryHeader::encode(std::span<std::byte, wire_size> out) const noexcept {
-    put_be16(&out[0], channel_number);
+    put_be16(out.data(), channel_number);
     out[2] = static_cast<std::byte>(proto.to_byte());
     out[3] = static_cast<std::byte>(to_raw(status));
     put_be64(&out[4], message_id);
@@ -77,7 +79,7 @@ void BinaryHeader::encode(std::span<std::byte, wire_size> out) const noexcept {
 
 BinaryHeader BinaryHeader::decode(std::span<const std::byte, wire_size> in) noexcept {
     BinaryHeader h;
-    h.channel_number = get_be16(&in[0]);
+    h.channel_number = get_be16(in.data());
     h.proto = ProtoFields::from_byte(std::to_integer<std::uint8_t>(in[2]));
     h.status = status_from_raw(std::to_integer<std::uint8_t>(in[3]));
     h.message_id = get_be64(&in[4]);
@@ -92,8 +94,8 @@ namespace detail {
 
 void ByteBuffer::check(std::size_t n) const {
     if (n > max_part_size) {
-        throw Error{limit_status_, std::to_string(n) + " bytes exceed the limit of " +
-                                       std::to_string(max_part_size)};
+        throw Error{limit_status_,
+                    std::to_string(n) + " bytes exceed the limit of " + std::to_string(max_part_size)};
     }
 }
 
@@ -103,7 +105,8 @@ void ByteBuffer::reserve(std::size_t n) {
         return;
     }
     // Grow geometrically so repeated appends stay amortised O(1), but never past the cap.
-    const std::size_t grown = std::min<std::size_t>(max_part_size, std::max<std::size_t>(n, 2U * capacity_));
+    const std::size_t grown =
+        std::min<std::size_t>(max_part_size, std::max<std::size_t>(n, 2 * std::size_t{capacity_}));
     auto fresh = std::make_unique_for_overwrite<std::byte[]>(grown);
     if (size_ != 0) {
         std::memcpy(fresh.get(), data_.get(), size_);
@@ -178,9 +181,9 @@ void TextHeaders::append(std::string_view name, std::string_view value) {
     }
     const std::size_t needed = buf_.size() + name.size() + 1 + value.size() + 2;
     if (needed > max_part_size) {
-        throw Error{AmpeStatus::invalid_headers_len,
-                    "text headers would take " + std::to_string(needed) + " bytes, over the limit of " +
-                        std::to_string(max_part_size)};
+        throw Error{AmpeStatus::invalid_headers_len, "text headers would take " + std::to_string(needed) +
+                                                         " bytes, over the limit of " +
+                                                         std::to_string(max_part_size)};
     }
     buf_.reserve(needed);
     buf_.append(std::as_bytes(std::span{name}));

@@ -76,8 +76,6 @@ std::error_code make_error_code(AmpeStatus status) noexcept {
 
 // std::system_error formats what() differently per standard library; keep our own text.
 Error::Error(AmpeStatus status, const std::string& context)
-    : std::system_error{make_error_code(status), context},
-      status_{status},
-      what_{what_of(status, context)} {}
+    : std::system_error{make_error_code(status), context}, status_{status}, what_{what_of(status, context)} {}
 
 }  // namespace tofu

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -44,6 +45,9 @@ ParsedAddress parse_tcp(std::string_view rest, AddressRole role) {
     }
     if (host.empty()) {
         return failure("empty host");
+    }
+    if (std::ranges::any_of(host, [](char c) { return static_cast<unsigned char>(c) <= ' '; })) {
+        return failure("host holds a space or control character");
     }
     const std::string_view port_text = next_field(rest, more);
     if (more) {
@@ -116,10 +120,18 @@ void format_as(Message& msg, OpCode op, std::string_view name, const std::string
 
 }  // namespace
 
-std::string TcpClientAddress::to_string() const { return tcp_value(host, port); }
-std::string TcpServerAddress::to_string() const { return tcp_value(ip, port); }
-std::string UdsClientAddress::to_string() const { return uds_value(path); }
-std::string UdsServerAddress::to_string() const { return uds_value(path); }
+std::string TcpClientAddress::to_string() const {
+    return tcp_value(host, port);
+}
+std::string TcpServerAddress::to_string() const {
+    return tcp_value(ip, port);
+}
+std::string UdsClientAddress::to_string() const {
+    return uds_value(path);
+}
+std::string UdsServerAddress::to_string() const {
+    return uds_value(path);
+}
 
 void TcpClientAddress::format(Message& msg) const {
     format_as(msg, OpCode::hello_request, header::connect_to, to_string());

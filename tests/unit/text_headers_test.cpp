@@ -1,1 +1,132 @@
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
+
+#include <tofu/tofu.hpp>
+
+namespace tofu {
+namespace {
+
+std::vector<std::pair<std::string, std::string>> all(const TextHeaders& h) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const TextHeader th : h) {
+        out.emplace_back(th.name, th.value);
+    }
+    return out;
+}
+
+TextHeaders raw(std::string_view text) {
+    TextHeaders h;
+    h.assign_raw(std::as_bytes(std::span{text}));
+    return h;
+}
+
+TEST(TextHeaders, AppendWritesTheWireForm) {
+    TextHeaders h;
+    h.append("Content-Type", "application/pdf");
+    h.append("Progress", "[3:10]");
+    EXPECT_EQ(h.text(), "Content-Type:application/pdf\r\nProgress:[3:10]\r\n");
+    EXPECT_EQ(h.size(), h.text().size());
+    using Pairs = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(all(h), (Pairs{{"Content-Type", "application/pdf"}, {"Progress", "[3:10]"}}));
+}
+
+TEST(TextHeaders, EmptyValueIsAllowed) {
+    TextHeaders h;
+    h.append("Empty", "");
+    ASSERT_TRUE(h.find("Empty").has_value());
+    EXPECT_EQ(*h.find("Empty"), "");
+}
+
+TEST(TextHeaders, FindIsCaseInsensitiveAndReturnsTheFirst) {
+    TextHeaders h;
+    h.append("PDL", "PDF");
+    h.append("pdl", "PS");
+    EXPECT_EQ(h.find("pdl"), "PDF");
+    EXPECT_EQ(h.find("Pdl"), "PDF");
+    EXPECT_FALSE(h.find("PD").has_value());
+    EXPECT_FALSE(h.find("PDLX").has_value());
+    EXPECT_FALSE(TextHeaders{}.find("PDL").has_value());
+}
+
+TEST(TextHeaders, ReaderIsTolerant) {
+    // Blanks around names and values, a bare LF, empty lines, a line without a colon, a line
+    // with an empty name and a last line without its line end.
+    const TextHeaders h = raw(" Name\t: value one \r\n\r\n\nno colon here\r\n:nameless\r\nB:2\nlast: x");
+    using Pairs = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(all(h), (Pairs{{"Name", "value one"}, {"B", "2"}, {"last", "x"}}));
+    EXPECT_EQ(h.find("name"), "value one");
+}
+
+TEST(TextHeaders, ValueMayHoldColons) {
+    const TextHeaders h = raw("~connect_to:tcp|::1|7099\r\nurl:http://x:80/\r\n");
+    EXPECT_EQ(h.find("~connect_to"), "tcp|::1|7099");
+    EXPECT_EQ(h.find("url"), "http://x:80/");
+}
+
+TEST(TextHeaders, IteratorsCompareAndAdvance) {
+    const TextHeaders h = raw("a:1\r\nb:2\r\n");
+    auto it = h.begin();
+    ASSERT_NE(it, h.end());
+    EXPECT_EQ((*it).name, "a");
+    auto old = it++;
+    EXPECT_EQ((*old).name, "a");
+    EXPECT_EQ((*it).name, "b");
+    ++it;
+    EXPECT_EQ(it, h.end());
+    EXPECT_EQ(TextHeaders{}.begin(), TextHeaders{}.end());
+    EXPECT_EQ(raw("\r\n\r\nnothing\r\n").begin(), raw("").end());
+}
+
+TEST(TextHeaders, BadNamesAndValuesAreRefused) {
+    TextHeaders h;
+    for (const std::string_view name : {"", "a:b", "a\rb", "a\nb"}) {
+        try {
+            h.append(name, "v");
+            FAIL() << "accepted name '" << name << "'";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.status(), AmpeStatus::invalid_message);
+        }
+    }
+    EXPECT_THROW(h.append("n", "line\r\nInjected:1"), Error);
+    EXPECT_THROW(h.append("n", "x\n"), Error);
+    EXPECT_TRUE(h.empty()) << "nothing was written by refused appends";
+}
+
+TEST(TextHeaders, LimitIs65535BytesWithAClearError) {
+    TextHeaders h;
+    const std::string value(max_part_size - 4, 'v');  // "k:" + value + CR LF = 65535 bytes
+    h.append("k", value);
+    EXPECT_EQ(h.size(), max_part_size);
+    try {
+        h.append("x", "");
+        FAIL() << "no error past the limit";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.status(), AmpeStatus::invalid_headers_len);
+    }
+    EXPECT_EQ(h.size(), max_part_size);
+    const std::string too_long(max_part_size + 1, 'a');
+    EXPECT_THROW(h.assign_raw(std::as_bytes(std::span{too_long})), Error);
+}
+
+TEST(TextHeaders, ResetEmptiesThem) {
+    TextHeaders h;
+    h.append("a", "1");
+    h.reset();
+    EXPECT_TRUE(h.empty());
+    EXPECT_EQ(h.begin(), h.end());
+}
+
+TEST(TextHeaders, ReservedNames) {
+    EXPECT_TRUE(is_reserved_header("~connect_to"));
+    EXPECT_TRUE(is_reserved_header(header::listen_on));
+    EXPECT_TRUE(is_reserved_header("~"));
+    EXPECT_FALSE(is_reserved_header("connect_to"));
+    EXPECT_FALSE(is_reserved_header(""));
+    EXPECT_EQ(header::connect_to, "~connect_to");
+    EXPECT_EQ(header::listen_on, "~listen_on");
+}
+
+}  // namespace
+}  // namespace tofu

@@ -71,8 +71,8 @@ int run_demo() {
         }
         std::printf("  %-13s ch=%-3u id=%-3llu more=%d %3zu bytes: %s\n",
                     std::string{op_code_name(m->bhdr.proto.op_code)}.c_str(), m->bhdr.channel_number,
-                    static_cast<unsigned long long>(m->bhdr.message_id), m->has_more() ? 1 : 0,
-                    bytes.size(), hex(bytes).c_str());
+                    static_cast<unsigned long long>(m->bhdr.message_id), m->has_more() ? 1 : 0, bytes.size(),
+                    hex(bytes).c_str());
         stream.insert(stream.end(), bytes.begin(), bytes.end());
     }
 
@@ -105,8 +105,8 @@ int run_demo() {
         ok = sent[i]->bhdr == received[i]->bhdr && sent[i]->thdrs.text() == received[i]->thdrs.text() &&
              sent[i]->body.text() == received[i]->body.text();
     }
-    std::printf("%s: %zu messages, %zu bytes, decoded in pieces of growing size\n",
-                ok ? "PASS" : "FAIL", received.size(), stream.size());
+    std::printf("%s: %zu messages, %zu bytes, decoded in pieces of growing size\n", ok ? "PASS" : "FAIL",
+                received.size(), stream.size());
     return ok ? 0 : 1;
 }
 
