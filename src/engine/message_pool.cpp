@@ -79,12 +79,13 @@ void MessagePool::put(MessagePtr&& msg) noexcept {
 
 void MessagePool::take_back(Message* msg) noexcept {
     msg->reset();
+    Message* surplus = nullptr;  // freed after unlocking: no allocator work under the lock
     bool delete_pool = false;
     {
         const std::lock_guard lock{mutex_};
         --outstanding_;
         if (closed_ || idle_ >= max_idle_) {
-            delete msg;
+            surplus = msg;
             delete_pool = closed_ && outstanding_ == 0;
         } else {
             MessageAccess::next(*msg) = free_list_;
@@ -98,14 +99,18 @@ void MessagePool::take_back(Message* msg) noexcept {
             }
         }
     }
+    delete surplus;
     if (delete_pool) {
         delete this;
     }
 }
 
 void MessagePool::set_refill_hook(std::function<void()> hook) {
-    const std::lock_guard lock{mutex_};
-    refill_hook_ = std::move(hook);
+    // The old hook dies after unlocking: what it captured may hold one of our messages.
+    {
+        const std::lock_guard lock{mutex_};
+        refill_hook_.swap(hook);
+    }
 }
 
 std::size_t MessagePool::idle() const {
@@ -121,10 +126,11 @@ std::size_t MessagePool::outstanding() const {
 void MessagePool::close() noexcept {
     Message* idle_list = nullptr;
     bool delete_now = false;
+    std::function<void()> hook;  // destroyed after unlocking, like the idle messages
     {
         const std::lock_guard lock{mutex_};
         closed_ = true;
-        refill_hook_ = nullptr;
+        hook.swap(refill_hook_);
         idle_list = free_list_;
         free_list_ = nullptr;
         idle_ = 0;
