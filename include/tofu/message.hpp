@@ -376,6 +376,7 @@ private:
 
     detail::MessageHome* home_ = nullptr;  ///< pool to return to; null for standalone
     Message* next_ = nullptr;              ///< intrusive link for engine queues and pools
+    void* group_tag_ = nullptr;            ///< engine-internal: the group that posted it
     std::array<std::byte, BinaryHeader::wire_size> wire_header_{};  ///< encoded at send
 };
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <tofu/address.hpp>
+#include <tofu/ampe.hpp>
+#include <tofu/channel_group.hpp>
 #include <tofu/message.hpp>
 #include <tofu/options.hpp>
 #include <tofu/status.hpp>

@@ -11,9 +11,13 @@ FrameParts encode_frame(Message& msg) noexcept {
     // The buffers are capped at max_part_size, so the lengths always fit in 16 bits.
     msg.bhdr.text_headers_len = static_cast<std::uint16_t>(msg.thdrs.size());
     msg.bhdr.body_len = static_cast<std::uint16_t>(msg.body.size());
-    const auto wire = MessageAccess::wire_header(msg);
-    msg.bhdr.encode(wire);
-    return FrameParts{{std::span<const std::byte>{wire}, msg.thdrs.data(), msg.body.data()}};
+    msg.bhdr.encode(MessageAccess::wire_header(msg));
+    return frame_parts(msg);
+}
+
+FrameParts frame_parts(Message& msg) noexcept {
+    return FrameParts{
+        {std::span<const std::byte>{MessageAccess::wire_header(msg)}, msg.thdrs.data(), msg.body.data()}};
 }
 
 AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept {

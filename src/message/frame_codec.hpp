@@ -24,6 +24,9 @@ struct FrameParts {
 /// own scratch, so the parts stay valid while the message lives and is not modified.
 FrameParts encode_frame(Message& msg) noexcept;
 
+/// The parts of a frame `encode_frame` already encoded (for writing what is left of it).
+[[nodiscard]] FrameParts frame_parts(Message& msg) noexcept;
+
 /// What a peer may put on the wire: success, `invalid_op_code` for op codes 10..15 and the local
 /// ones (ByeSignal, WelcomeRequest, WelcomeResponse), `invalid_more_usage` for `more` on a
 /// non-regular type.

@@ -1,0 +1,104 @@
+/// @file
+/// Channel groups: sets of channels that share one receive queue.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include <tofu/message.hpp>
+
+namespace tofu {
+
+/// Wait forever in `ChannelGroup::wait_receive`.
+inline constexpr std::chrono::nanoseconds wait_forever = std::chrono::nanoseconds::max();
+
+/// Name of the text header on a `channel_closed` report that names why the channel closed
+/// (e.g. `~reason:peer_disconnected`).
+namespace header {
+inline constexpr std::string_view reason = "~reason";
+/// Name of the text header on a `channel_closed` report that carries the operating system's
+/// words for the failure, when there was one (e.g. `~detail:Connection refused`).
+inline constexpr std::string_view detail = "~detail";
+}  // namespace header
+
+/// A set of channels that share one receive queue. Made by `Ampe::create`; destroying the handle
+/// destroys the group: its channels are closed, its queued messages go back to the pool.
+///
+/// Thread safety: `post` and `update_receiver` from any thread; `wait_receive` from one thread at
+/// a time.
+///
+/// Every outcome of a posted message arrives through `wait_receive`:
+/// - listen (WelcomeRequest): the request comes back as WelcomeResponse with origin engine.
+///   On success its status is `success` and its `~listen_on` header holds the address actually
+///   bound (so a TCP port 0 reads back as the port the OS chose). On failure the status says why
+///   (`listen_failed`, `invalid_address`, `uds_path_not_found`), and `channel_closed` follows.
+/// - connect (HelloRequest): the server's HelloResponse arrives (accepted), or the HelloRequest
+///   comes back with origin engine and `connect_failed` / `invalid_address` /
+///   `uds_path_not_found`, then `channel_closed`. Messages may be posted on the new channel
+///   right after the HelloRequest; they follow it on the wire.
+/// - a peer's HelloRequest on a listener of this group arrives with a new channel number and the
+///   peer's text headers and body; answer with HelloResponse (accept) or ByeSignal (reject).
+/// - graceful close: A posts ByeRequest (sent after everything posted before it); B receives it
+///   and posts ByeResponse; B's channel closes once the ByeResponse is written, A's when the
+///   ByeResponse arrives (A receives it, then `channel_closed`). Each side gets `channel_closed`
+///   with reason `success`.
+/// - abort: ByeSignal on a channel (or a listener) closes it at once; the socket is reset.
+/// - backpressure: the engine receives only into pool messages. When the pool is empty it stops
+///   reading the starved socket (TCP flow control then pushes back on the sender) and sends the
+///   group one engine Signal with status `pool_empty` on that channel; reading resumes when
+///   messages come back to the pool.
+/// - every close (bye, abort, peer gone, I/O error, protocol violation, group or engine going
+///   away): each message still queued for sending comes back with origin engine and the reason
+///   as its status, then exactly one engine Signal (origin engine, op code Signal) with status
+///   `channel_closed` on that channel, whose `~reason` header names the reason.
+///
+/// Reasons: `success` (graceful bye), `shutdown_started` (closed by this side: ByeSignal, group
+/// or engine destroyed), `peer_disconnected` (the peer closed or reset the connection),
+/// `communication_failed` (an I/O error), or the protocol violation the peer committed
+/// (`invalid_op_code`, `invalid_more_usage`, `invalid_message`, `not_allowed` for a first frame
+/// that is not HelloRequest). A message that reaches the engine after its channel closed comes
+/// back with `invalid_channel_number`.
+class ChannelGroup {
+public:
+    /// Validates `msg`, assigns what is missing and hands it to the engine; the message is sent
+    /// later, in order with the other messages of its channel.
+    ///
+    /// Assigned: a new channel number for HelloRequest / WelcomeRequest (channel 0), and a
+    /// message id from a process-wide counter when `message_id` is 0. Forced: origin
+    /// application, status 0.
+    ///
+    /// @return the header as posted, with the assigned channel number and message id.
+    /// @throws Error on a validation failure; `msg` then stays with the caller with its status
+    /// set to the same status: `null_message`, `invalid_op_code` (undefined op code, or one only
+    /// the engine sends), `invalid_message_id` (a response with id 0), `invalid_more_usage`,
+    /// `invalid_channel_number` (0 on anything but HelloRequest / WelcomeRequest, or a channel
+    /// not open in this group), `invalid_address` (HelloRequest / WelcomeRequest without its
+    /// address header), `not_allowed` (a message after this side's ByeRequest or ByeResponse on
+    /// the channel), `shutdown_started` (the engine is going away). On success `msg` is empty.
+    virtual BinaryHeader post(MessagePtr& msg) = 0;
+
+    /// The next message for this group, or null when `timeout` passes first.
+    /// Pass `wait_forever` to wait without limit.
+    [[nodiscard]] virtual MessagePtr wait_receive(std::chrono::nanoseconds timeout) = 0;
+
+    /// Wakes `wait_receive`: puts `msg` (status set to `receiver_update`) into the receive queue,
+    /// or, with no message, an engine Signal with status `receiver_update`. FIFO with everything
+    /// else in the queue.
+    virtual void update_receiver(MessagePtr msg = {}) = 0;
+
+    ChannelGroup(const ChannelGroup&) = delete;
+    ChannelGroup& operator=(const ChannelGroup&) = delete;
+    ChannelGroup(ChannelGroup&&) = delete;
+    ChannelGroup& operator=(ChannelGroup&&) = delete;
+    /// Closes the group's channels and returns its queued messages to the pool. Blocks until the
+    /// engine has let go of the group. Safe while channels are open or traffic is in flight.
+    virtual ~ChannelGroup() = default;
+
+protected:
+    ChannelGroup() = default;
+};
+
+/// Owning handle of a channel group.
+using ChannelGroupPtr = std::unique_ptr<ChannelGroup>;
+
+}  // namespace tofu

@@ -1,0 +1,52 @@
+// One channel as the engine thread sees it: a listener or a connected peer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/message_queue.hpp"
+#include "message/frame_codec.hpp"
+#include "net/socket.hpp"
+#include "poller/triggers.hpp"
+
+namespace tofu::detail {
+
+class Group;
+
+struct Channel {
+    enum class Kind : std::uint8_t { listener, io };
+    enum class State : std::uint8_t {
+        listening,       ///< listener accepting connections
+        connecting,      ///< client: non-blocking connect in progress
+        awaiting_hello,  ///< server: accepted; the first frame must be HelloRequest
+        open,            ///< exchanging messages
+        draining,        ///< closed for the application; waiting for the peer's end after our ByeResponse
+    };
+
+    Channel(std::uint16_t n, Kind k, State s, Group* g, Socket sock) noexcept
+        : number{n}, kind{k}, state{s}, group{g}, socket{std::move(sock)} {}
+
+    std::uint16_t number;
+    Kind kind;
+    State state;
+    Group* group;  ///< null once the application was told the channel closed
+    Socket socket;
+    Triggers interest;        ///< what the poller waits for now (empty: not registered)
+    bool registered = false;  ///< the socket is in the poller
+
+    MessageQueue send_queue;       ///< encoded frames waiting for the socket, oldest first
+    std::size_t head_written = 0;  ///< bytes of the front frame already written
+    bool flush_listed = false;     ///< in the loop's list of channels to write
+
+    FrameDecoder decoder;
+    std::vector<std::byte> stash;  ///< bytes read but not decoded because the pool ran dry
+    std::size_t stash_used = 0;
+    bool starved = false;  ///< reading stopped until messages come back to the pool
+
+    std::chrono::steady_clock::time_point drain_deadline;
+    std::string socket_file;  ///< listener on a filesystem UDS path: removed when it closes
+};
+
+}  // namespace tofu::detail

@@ -1,0 +1,169 @@
+#include "engine/engine_core.hpp"
+
+#include <string>
+
+#include "engine/group.hpp"
+#include "engine/loop.hpp"
+#include "message/message_access.hpp"
+
+namespace tofu::detail {
+namespace {
+
+/// Message ids are unique across the process, so ids from several engines never collide.
+std::atomic<std::uint64_t> next_message_id{1};
+
+std::string channel_text(std::uint16_t ch) {
+    return "channel " + std::to_string(ch);
+}
+
+}  // namespace
+
+EngineCore::EngineCore(const Options& options) : options_{options}, pool_{MessagePool::create(options)} {
+    pool_->set_refill_hook([this] {
+        pool_refilled_.store(true, std::memory_order_seq_cst);
+        wake();
+    });
+}
+
+EngineCore::~EngineCore() {
+    stop();
+    // The hook points at this core: unhook before the notifier goes. Messages the application
+    // still holds keep the pool itself alive.
+    pool_->set_refill_hook(nullptr);
+}
+
+void EngineCore::start() {
+    loop_ = std::make_unique<Loop>(*this);
+    thread_ = std::thread{[this] { loop_->run(); }};
+}
+
+void EngineCore::stop() noexcept {
+    accepting_posts_.store(false);
+    stop_requested_.store(true, std::memory_order_seq_cst);
+    sleeping_.store(false);
+    notifier_.notify();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+ChannelGroupPtr EngineCore::create_group() {
+    if (!accepting_posts_.load()) {
+        throw Error{AmpeStatus::shutdown_started, "create a channel group"};
+    }
+    std::uint32_t id = next_group_id_.fetch_add(1);
+    while (id == 0 || id == ChannelOwners::engine_owner) {
+        id = next_group_id_.fetch_add(1);
+    }
+    auto group = std::make_unique<Group>(shared_from_this(), id);
+    group->destroy_command = engine_message(OpCode::bye_signal, AmpeStatus::success, command_channel);
+    MessageAccess::group_tag(*group->destroy_command) = group.get();
+    return group;
+}
+
+bool EngineCore::request_group_destroy(Group& group) {
+    const std::lock_guard lock{lifecycle_mutex_};
+    if (loop_finished_ || !group.destroy_command) {
+        return false;
+    }
+    inbox_.push(std::move(group.destroy_command));
+    wake();
+    return true;
+}
+
+MessagePtr EngineCore::engine_message(OpCode op, AmpeStatus status, std::uint16_t channel) {
+    MessagePtr m = pool_->get(AllocationStrategy::always);
+    m->bhdr.proto.op_code = op;
+    m->bhdr.proto.origin = Origin::engine;
+    m->bhdr.status = status;
+    m->bhdr.channel_number = channel;
+    return m;
+}
+
+BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
+    if (!msg) {
+        throw Error{AmpeStatus::null_message, "post"};
+    }
+    BinaryHeader& h = msg->bhdr;
+    const auto fail = [&h](AmpeStatus status, const std::string& context) {
+        h.status = status;
+        throw Error{status, "post " + std::string{op_code_name(h.proto.op_code)} + ": " + context};
+    };
+    const OpCode op = h.proto.op_code;
+    if (!is_defined(op) || op == OpCode::welcome_response) {
+        fail(AmpeStatus::invalid_op_code, "this op code cannot be posted");
+    }
+    if (h.proto.role() == MessageRole::response && h.message_id == 0) {
+        fail(AmpeStatus::invalid_message_id, "a response needs the message id of its request");
+    }
+    if (h.proto.more && h.proto.type() != MessageType::regular) {
+        fail(AmpeStatus::invalid_more_usage, "'more' is for Request, Response and Signal only");
+    }
+    if (msg->thdrs.size() > max_part_size) {
+        fail(AmpeStatus::invalid_headers_len, "text headers over 65535 bytes");
+    }
+    if (msg->body.size() > max_part_size) {
+        fail(AmpeStatus::invalid_body_len, "body over 65535 bytes");
+    }
+    if (!accepting_posts_.load(std::memory_order_relaxed)) {
+        fail(AmpeStatus::shutdown_started, "the engine is shutting down");
+    }
+
+    const bool opens = op == OpCode::hello_request || op == OpCode::welcome_request;
+    ChannelOwners::Slot flag = 0;
+    if (opens) {
+        const std::string_view name = op == OpCode::hello_request ? header::connect_to : header::listen_on;
+        if (!msg->thdrs.find(name)) {
+            fail(AmpeStatus::invalid_address, "no " + std::string{name} + " header");
+        }
+    } else {
+        const std::uint16_t ch = h.channel_number;
+        if (ch == unassigned_channel || ch > max_channel) {
+            fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " is not a channel");
+        }
+        const ChannelOwners::Slot slot = owners_.load(ch);
+        if (ChannelOwners::owner_of(slot) != group.id()) {
+            fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " is not open in this group");
+        }
+        if (op != OpCode::bye_signal) {
+            if ((slot & ChannelOwners::listener) != 0) {
+                fail(AmpeStatus::not_allowed, channel_text(ch) + " is a listener: only ByeSignal closes it");
+            }
+            if ((slot & ChannelOwners::bye_response_posted) != 0) {
+                fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeResponse was posted");
+            }
+            if ((slot & ChannelOwners::bye_request_posted) != 0 && op != OpCode::bye_response) {
+                fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeRequest was posted");
+            }
+        }
+        flag = op == OpCode::bye_request    ? ChannelOwners::bye_request_posted
+               : op == OpCode::bye_response ? ChannelOwners::bye_response_posted
+                                            : 0;
+        if (flag != 0 && !owners_.add_flag(ch, group.id(), flag)) {
+            fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " closed meanwhile");
+        }
+    }
+
+    if (opens) {
+        const std::uint16_t ch =
+            owners_.claim(group.id(), op == OpCode::welcome_request ? ChannelOwners::listener : 0);
+        if (ch == unassigned_channel) {
+            fail(AmpeStatus::allocation_failed, "all 65534 channel numbers are in use");
+        }
+        h.channel_number = ch;
+    }
+    if (h.message_id == 0) {
+        h.message_id = next_message_id.fetch_add(1, std::memory_order_relaxed);
+    }
+    h.proto.origin = Origin::application;
+    h.proto.oob = op == OpCode::bye_signal;  // ByeSignal jumps the queue
+    h.status = AmpeStatus::success;
+    MessageAccess::group_tag(*msg) = &group;
+
+    const BinaryHeader posted = h;
+    inbox_.push(std::move(msg));
+    wake();
+    return posted;
+}
+
+}  // namespace tofu::detail

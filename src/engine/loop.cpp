@@ -1,0 +1,626 @@
+#include "engine/loop.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "engine/engine_core.hpp"
+#include "engine/group.hpp"
+#include "message/message_access.hpp"
+
+namespace tofu::detail {
+namespace {
+
+/// One read takes up to this much: many small frames per syscall.
+constexpr std::size_t read_buffer_size = std::size_t{256} * 1024;
+/// One vectored write takes up to this many frames (three parts each).
+constexpr std::size_t max_frames_per_write = 128;
+/// Accepts per readiness event, so one busy listener cannot starve the rest of the loop.
+constexpr int max_accepts_per_event = 64;
+/// How long a channel that answered ByeResponse waits for the peer to close its end.
+constexpr auto drain_limit = std::chrono::seconds{5};
+/// The notifier's token: no channel has this number.
+constexpr std::uint32_t notifier_token = internal_channel;
+
+/// Replaces (or adds) the `~listen_on` header, keeping the others.
+void set_listen_on(Message& msg, const std::string& value) {
+    TextHeaders rebuilt;
+    rebuilt.append(header::listen_on, value);
+    for (const TextHeader h : msg.thdrs) {
+        if (h.name != header::listen_on) {
+            rebuilt.append(h.name, h.value);
+        }
+    }
+    msg.thdrs = std::move(rebuilt);
+}
+
+std::string filesystem_uds_path(const Address& address) {
+    const auto* uds = std::get_if<UdsServerAddress>(&address);
+    return uds != nullptr && !uds->path.empty() && uds->path.front() != '@' ? uds->path : std::string{};
+}
+
+}  // namespace
+
+Loop::Loop(EngineCore& core)
+    : core_{core},
+      channels_(std::size_t{max_channel} + 1),
+      read_buffer_{std::make_unique_for_overwrite<std::byte[]>(read_buffer_size)} {
+    poller_.add(core_.notifier_.fd(), notifier_token, Trigger::notify);
+}
+
+Loop::~Loop() = default;
+
+void Loop::run() noexcept {
+    try {
+        while (!core_.stop_requested_.load(std::memory_order_acquire)) {
+            take_inbox();
+            flush_listed();
+            deliver_pending();
+
+            // Announce sleep, then look once more: a poster either sees `sleeping_` and writes to the
+            // notifier, or its message is seen here. While the engine is awake posters make no syscall.
+            core_.sleeping_.store(true, std::memory_order_seq_cst);
+            int timeout = wait_timeout_ms();
+            if (!core_.inbox_.empty() || core_.pool_refilled_.load() || core_.stop_requested_.load()) {
+                timeout = 0;
+            }
+            const std::span<const PollEvent> events = poller_.wait(timeout);
+            core_.sleeping_.store(false, std::memory_order_seq_cst);
+
+            for (const PollEvent& ev : events) {
+                on_event(ev);
+            }
+            if (core_.pool_refilled_.exchange(false)) {
+                resume_starved();
+            }
+            expire_drains();
+        }
+    } catch (const std::exception& e) {
+        // Only resource exhaustion gets here (allocation, the poller itself failing): the engine
+        // cannot go on, but it must still close everything and report.
+        std::fprintf(stderr, "tofu engine stopped: %s\n", e.what());
+    }
+    shut_down();
+}
+
+// --- Posted messages ----------------------------------------------------------------------------
+
+void Loop::take_inbox() {
+    MessageQueue posted = core_.inbox_.take_all();
+    while (MessagePtr m = posted.pop_front()) {
+        on_posted(std::move(m));
+    }
+}
+
+void Loop::on_posted(MessagePtr msg) {
+    Group& group = *static_cast<Group*>(MessageAccess::group_tag(*msg));
+    const OpCode op = msg->bhdr.proto.op_code;
+    if (msg->bhdr.channel_number == EngineCore::command_channel) {
+        on_destroy_group(group);
+        return;
+    }
+    if (op == OpCode::welcome_request) {
+        on_welcome(group, std::move(msg));
+        return;
+    }
+    if (op == OpCode::hello_request) {
+        on_hello(group, std::move(msg));
+        return;
+    }
+    Channel* ch = find(msg->bhdr.channel_number);
+    if (ch == nullptr || ch->group != &group) {
+        // The channel closed after post() accepted the message.
+        msg->bhdr.status = AmpeStatus::invalid_channel_number;
+        msg->bhdr.proto.origin = Origin::engine;
+        deliver(group, std::move(msg));
+        return;
+    }
+    if (op == OpCode::bye_signal) {
+        close(*ch, AmpeStatus::shutdown_started);
+        return;
+    }
+    enqueue(*ch, std::move(msg));
+}
+
+void Loop::on_welcome(Group& group, MessagePtr msg) {
+    Channel& ch = install(std::make_unique<Channel>(msg->bhdr.channel_number, Channel::Kind::listener,
+                                                    Channel::State::listening, &group, Socket{}));
+    const ParsedAddress parsed = parse_address(*msg);
+    SocketError result{parsed.status, 0};
+    SocketAddress where;
+    Socket listening;
+    if (result.ok()) {
+        result = resolve(parsed.address, where);
+    }
+    if (result.ok()) {
+        result = open_listener(where, listening);
+    }
+    msg->bhdr.proto.op_code = OpCode::welcome_response;
+    if (!result.ok()) {
+        ch.send_queue.push_back(std::move(msg));  // comes back with the reason, then channel_closed
+        close(ch, result.status, result.os_error);
+        return;
+    }
+    ch.socket = std::move(listening);
+    ch.socket_file = filesystem_uds_path(parsed.address);
+    set_listen_on(*msg, to_string(bound_address(ch.socket, parsed.address)));
+    msg->bhdr.proto.origin = Origin::engine;
+    msg->bhdr.status = AmpeStatus::success;
+    deliver(group, std::move(msg));
+    set_interest(ch, Trigger::accept);
+}
+
+void Loop::on_hello(Group& group, MessagePtr msg) {
+    Channel& ch = install(std::make_unique<Channel>(msg->bhdr.channel_number, Channel::Kind::io,
+                                                    Channel::State::connecting, &group, Socket{}));
+    const ParsedAddress parsed = parse_address(*msg);
+    enqueue(ch, std::move(msg));  // the HelloRequest is the first frame on the wire
+    SocketError result{parsed.status, 0};
+    SocketAddress where;
+    Socket connecting;
+    bool in_progress = false;
+    if (result.ok()) {
+        result = resolve(parsed.address, where);
+    }
+    if (result.ok()) {
+        result = start_connect(where, connecting, in_progress);
+    }
+    if (!result.ok()) {
+        close(ch, result.status, result.os_error);
+        return;
+    }
+    ch.socket = std::move(connecting);
+    if (in_progress) {
+        set_interest(ch, Trigger::connect);
+    } else {
+        on_connected(ch);
+    }
+}
+
+void Loop::on_destroy_group(Group& group) {
+    for (auto& slot : channels_) {
+        if (slot && slot->group == &group) {
+            close(*slot, AmpeStatus::shutdown_started);
+        }
+    }
+    group.pending.clear();  // nobody will read them: back to the pool
+    if (group.pending_listed) {
+        std::erase(delivery_list_, &group);
+        group.pending_listed = false;
+    }
+    group.acknowledge_destroy();
+}
+
+void Loop::enqueue(Channel& ch, MessagePtr msg) {
+    encode_frame(*msg);
+    ch.send_queue.push_back(std::move(msg));
+    if (!ch.flush_listed) {
+        ch.flush_listed = true;
+        flush_list_.push_back(ch.number);
+    }
+}
+
+// --- Poller events ------------------------------------------------------------------------------
+
+void Loop::on_event(const PollEvent& ev) {
+    if (ev.token == notifier_token) {
+        core_.notifier_.drain();
+        return;
+    }
+    Channel* ch = find(static_cast<std::uint16_t>(ev.token));
+    if (ch == nullptr || ev.fired.empty()) {
+        return;
+    }
+    switch (ch->state) {
+        case Channel::State::listening:
+            if (ev.fired.has(Trigger::accept)) {
+                on_accept(*ch);
+            }
+            return;
+        case Channel::State::connecting: on_connected(*ch); return;
+        case Channel::State::draining: on_drain_readable(*ch); return;
+        case Channel::State::awaiting_hello:
+        case Channel::State::open: break;
+    }
+    const std::uint16_t number = ch->number;
+    if (ev.fired.has(Trigger::send)) {
+        flush(*ch);
+        ch = find(number);
+    }
+    if (ch != nullptr && ev.fired.any_of(Trigger::recv | Trigger::err)) {
+        on_readable(*ch);
+    }
+}
+
+void Loop::on_accept(Channel& listener) {
+    for (int i = 0; i < max_accepts_per_event; ++i) {
+        Socket accepted;
+        const SocketError e = accept_one(listener.socket, accepted);
+        if (!e.ok() || !accepted.valid()) {
+            return;  // nothing pending, or out of descriptors: try again on the next readiness
+        }
+        const std::uint16_t number = core_.owners_.claim(listener.group->id(), 0);
+        if (number == unassigned_channel) {
+            return;  // every channel number is taken: the connection is reset
+        }
+        Channel& ch = install(std::make_unique<Channel>(
+            number, Channel::Kind::io, Channel::State::awaiting_hello, listener.group, std::move(accepted)));
+        set_interest(ch, Trigger::recv);
+    }
+}
+
+void Loop::on_connected(Channel& ch) {
+    const SocketError e = finish_connect(ch.socket);
+    if (!e.ok()) {
+        close(ch, e.status, e.os_error);
+        return;
+    }
+    ch.state = Channel::State::open;
+    set_interest(ch, Trigger::recv);
+    flush(ch);
+}
+
+void Loop::on_readable(Channel& ch) {
+    const IoResult r = read_some(ch.socket, {read_buffer_.get(), read_buffer_size});
+    if (r.would_block) {
+        return;
+    }
+    if (!r.error.ok()) {
+        close(ch, r.error.status, r.error.os_error);
+        return;
+    }
+    if (r.end_of_stream) {
+        // A frame cut by the end of the stream is a protocol error; otherwise the peer just left.
+        const AmpeStatus cut = ch.decoder.finish();
+        close(ch, cut == AmpeStatus::success ? AmpeStatus::peer_disconnected : cut);
+        return;
+    }
+    std::span<const std::byte> in{read_buffer_.get(), r.bytes};
+    decode(ch, in);
+}
+
+bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
+    const std::uint16_t number = ch.number;
+    for (;;) {
+        switch (ch.decoder.feed(in)) {
+            case FrameDecoder::Step::need_bytes: return true;
+            case FrameDecoder::Step::need_message: {
+                MessagePtr m = core_.pool().get(AllocationStrategy::pool_only);
+                if (!m) {
+                    starve(ch, in);
+                    return true;
+                }
+                ch.decoder.provide(std::move(m));
+                break;
+            }
+            case FrameDecoder::Step::message_ready:
+                on_received(ch, ch.decoder.take());
+                if (find(number) != &ch || ch.state == Channel::State::draining) {
+                    return false;
+                }
+                break;
+            case FrameDecoder::Step::error: close(ch, ch.decoder.error_status()); return false;
+        }
+    }
+}
+
+void Loop::on_received(Channel& ch, MessagePtr msg) {
+    msg->bhdr.channel_number = ch.number;  // the peer's number means nothing here
+    const OpCode op = msg->bhdr.proto.op_code;
+    if (ch.state == Channel::State::awaiting_hello) {
+        if (op != OpCode::hello_request) {
+            close(ch, AmpeStatus::not_allowed);  // the first frame must be HelloRequest
+            return;
+        }
+        ch.state = Channel::State::open;
+    } else if (op == OpCode::hello_request) {
+        close(ch, AmpeStatus::not_allowed);  // a connection says hello once
+        return;
+    }
+    deliver(*ch.group, std::move(msg));
+    if (op == OpCode::bye_response) {
+        close(ch, AmpeStatus::success);
+    }
+}
+
+void Loop::on_drain_readable(Channel& ch) {
+    // The application already saw the channel close; read and drop until the peer's end arrives.
+    const IoResult r = read_some(ch.socket, {read_buffer_.get(), read_buffer_size});
+    if (r.end_of_stream || !r.error.ok()) {
+        finish_draining(ch);
+    }
+}
+
+// --- Writing ------------------------------------------------------------------------------------
+
+void Loop::flush_listed() {
+    // flush() never adds to the list, so iterating by index over a stable vector is safe.
+    for (const std::uint16_t number : flush_list_) {
+        Channel* ch = find(number);
+        if (ch != nullptr && ch->flush_listed) {
+            ch->flush_listed = false;
+            flush(*ch);
+        }
+    }
+    flush_list_.clear();
+}
+
+void Loop::flush(Channel& ch) {
+    if (ch.state == Channel::State::connecting || ch.state == Channel::State::draining) {
+        return;  // sent once connected; nothing more after our ByeResponse
+    }
+    const std::uint16_t number = ch.number;
+    std::array<iovec, 3 * max_frames_per_write> iov{};
+    while (!ch.send_queue.empty()) {
+        // Gather as many queued frames as fit into one vectored write.
+        std::size_t count = 0;
+        std::size_t total = 0;
+        std::size_t skip = ch.head_written;
+        std::size_t frames = 0;
+        for (Message* m = ch.send_queue.front(); m != nullptr && frames < max_frames_per_write;
+             m = MessageQueue::next_of(m), ++frames) {
+            for (const std::span<const std::byte> part : frame_parts(*m).parts) {
+                if (skip >= part.size()) {
+                    skip -= part.size();
+                    continue;
+                }
+                iov[count++] = iovec{const_cast<std::byte*>(part.data() + skip), part.size() - skip};
+                total += part.size() - skip;
+                skip = 0;
+            }
+        }
+        const IoResult r = write_vectored(ch.socket, {iov.data(), count});
+        if (!r.error.ok()) {
+            close(ch, r.error.status, r.error.os_error);
+            return;
+        }
+        if (r.would_block) {
+            break;
+        }
+        // Retire what was written; a partly written frame stays at the front.
+        std::size_t written = r.bytes;
+        while (written != 0) {
+            Message* front = ch.send_queue.front();
+            const std::size_t left = frame_parts(*front).size() - ch.head_written;
+            if (written < left) {
+                ch.head_written += written;
+                break;
+            }
+            written -= left;
+            ch.head_written = 0;
+            on_sent(ch, ch.send_queue.pop_front());
+            if (find(number) != &ch || ch.state == Channel::State::draining) {
+                return;
+            }
+        }
+        if (r.bytes < total) {
+            break;  // the socket buffer is full: wait for room instead of a write that would fail
+        }
+    }
+    Triggers want = ch.interest;
+    if (ch.send_queue.empty()) {
+        want.remove(Trigger::send);
+    } else {
+        want |= Trigger::send;
+    }
+    set_interest(ch, want);
+}
+
+void Loop::on_sent(Channel& ch, MessagePtr msg) {
+    const OpCode op = msg->bhdr.proto.op_code;
+    msg.reset();  // written: back to the pool
+    if (op == OpCode::bye_response) {
+        start_draining(ch);
+    }
+}
+
+// --- Backpressure -------------------------------------------------------------------------------
+
+void Loop::starve(Channel& ch, std::span<const std::byte> rest) {
+    const std::byte* stash_begin = ch.stash.data();
+    if (!rest.empty() && rest.data() >= stash_begin && rest.data() < stash_begin + ch.stash.size()) {
+        ch.stash_used = static_cast<std::size_t>(rest.data() - stash_begin);  // starved again mid-stash
+    } else {
+        ch.stash.assign(rest.begin(), rest.end());
+        ch.stash_used = 0;
+    }
+    ch.starved = true;
+    starved_.push_back(ch.number);
+    Triggers want = ch.interest;
+    set_interest(ch, want.remove(Trigger::recv));
+    deliver(*ch.group, core_.engine_message(OpCode::signal, AmpeStatus::pool_empty, ch.number));
+}
+
+void Loop::resume_starved() {
+    std::vector<std::uint16_t> waiting;
+    waiting.swap(starved_);
+    for (const std::uint16_t number : waiting) {
+        Channel* ch = find(number);
+        if (ch == nullptr || !ch->starved) {
+            continue;
+        }
+        ch->starved = false;
+        std::span<const std::byte> in{ch->stash.data() + ch->stash_used, ch->stash.size() - ch->stash_used};
+        if (!decode(*ch, in) || ch->starved) {
+            continue;  // closed, or the pool ran dry again (the channel is listed anew)
+        }
+        std::vector<std::byte>{}.swap(ch->stash);  // starvation is rare: give the memory back
+        ch->stash_used = 0;
+        set_interest(*ch, ch->interest | Trigger::recv);
+    }
+}
+
+// --- Closing ------------------------------------------------------------------------------------
+
+void Loop::close(Channel& ch, AmpeStatus reason, int os_error) {
+    report_closed(ch, reason, os_error);
+    forget(ch);
+}
+
+void Loop::report_closed(Channel& ch, AmpeStatus reason, int os_error) {
+    Group* group = std::exchange(ch.group, nullptr);
+    MessageQueue unsent = std::move(ch.send_queue);
+    ch.head_written = 0;
+    if (group == nullptr) {
+        return;
+    }
+    // Nothing is lost silently: every message not written comes back with the reason.
+    const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::channel_closed : reason;
+    while (MessagePtr m = unsent.pop_front()) {
+        m->bhdr.status = returned_status;
+        m->bhdr.proto.origin = Origin::engine;
+        m->bhdr.channel_number = ch.number;
+        deliver(*group, std::move(m));
+    }
+    MessagePtr closed = core_.engine_message(OpCode::signal, AmpeStatus::channel_closed, ch.number);
+    closed->thdrs.append(header::reason, status_name(reason));
+    if (os_error != 0) {
+        closed->thdrs.append(header::detail, os_error_text(os_error));
+    }
+    deliver(*group, std::move(closed));
+}
+
+void Loop::start_draining(Channel& ch) {
+    // Our ByeResponse is written: the channel is closed for the application. The socket stays a
+    // little longer so the peer reads the ByeResponse before our end goes away.
+    report_closed(ch, AmpeStatus::success, 0);
+    core_.owners_.hand_to_engine(ch.number);
+    shutdown_send(ch.socket);
+    ch.state = Channel::State::draining;
+    ch.drain_deadline = Clock::now() + drain_limit;
+    ch.starved = false;
+    std::vector<std::byte>{}.swap(ch.stash);
+    draining_.push_back(ch.number);
+    set_interest(ch, Trigger::recv);
+}
+
+void Loop::finish_draining(Channel& ch) {
+    forget(ch);
+}
+
+void Loop::expire_drains() {
+    if (draining_.empty()) {
+        return;
+    }
+    const auto now = Clock::now();
+    std::erase_if(draining_, [&](std::uint16_t number) {
+        Channel* ch = find(number);
+        if (ch == nullptr || ch->state != Channel::State::draining) {
+            return true;
+        }
+        if (now >= ch->drain_deadline) {
+            finish_draining(*ch);
+            return true;
+        }
+        return false;
+    });
+}
+
+void Loop::forget(Channel& ch) {
+    if (ch.registered) {
+        poller_.remove(ch.socket.fd());
+    }
+    ch.socket.close();  // SO_LINGER 0: the peer sees a reset, we never sit in TIME_WAIT
+    if (!ch.socket_file.empty()) {
+        ::unlink(ch.socket_file.c_str());
+    }
+    const std::uint16_t number = ch.number;
+    channels_[number].reset();
+    core_.owners_.release(number);
+}
+
+void Loop::shut_down() {
+    core_.accepting_posts_.store(false);
+    // Posted but never processed: back to their groups. Group destroy commands are honoured.
+    const auto return_posted = [this] {
+        MessageQueue posted = core_.inbox_.take_all();
+        while (MessagePtr m = posted.pop_front()) {
+            Group& group = *static_cast<Group*>(MessageAccess::group_tag(*m));
+            if (m->bhdr.channel_number == EngineCore::command_channel) {
+                on_destroy_group(group);
+                continue;
+            }
+            m->bhdr.status = AmpeStatus::shutdown_started;
+            m->bhdr.proto.origin = Origin::engine;
+            deliver(group, std::move(m));
+        }
+    };
+    return_posted();
+    for (auto& slot : channels_) {
+        if (slot) {
+            close(*slot, AmpeStatus::shutdown_started);
+        }
+    }
+    deliver_pending();
+    {
+        const std::lock_guard lock{core_.lifecycle_mutex_};
+        core_.loop_finished_ = true;
+    }
+    // Whatever slipped in before loop_finished_ was set.
+    return_posted();
+    deliver_pending();
+}
+
+// --- Delivery and bookkeeping -------------------------------------------------------------------
+
+void Loop::deliver(Group& group, MessagePtr msg) {
+    group.pending.push_back(std::move(msg));
+    if (!group.pending_listed) {
+        group.pending_listed = true;
+        delivery_list_.push_back(&group);
+    }
+}
+
+void Loop::deliver_pending() {
+    for (Group* group : delivery_list_) {
+        group->pending_listed = false;
+        group->deliver(group->pending);
+    }
+    delivery_list_.clear();
+}
+
+void Loop::set_interest(Channel& ch, Triggers interest) {
+    if (interest.empty()) {
+        if (ch.registered) {
+            poller_.remove(ch.socket.fd());  // not even error reports while starved: no busy loop
+            ch.registered = false;
+        }
+    } else if (!ch.registered) {
+        poller_.add(ch.socket.fd(), ch.number, interest);
+        ch.registered = true;
+    } else if (interest != ch.interest) {
+        poller_.modify(ch.socket.fd(), ch.number, interest);
+    }
+    ch.interest = interest;
+}
+
+Channel* Loop::find(std::uint16_t number) const noexcept {
+    return number <= max_channel ? channels_[number].get() : nullptr;
+}
+
+Channel& Loop::install(std::unique_ptr<Channel> ch) {
+    auto& slot = channels_[ch->number];
+    slot = std::move(ch);
+    return *slot;
+}
+
+int Loop::wait_timeout_ms() const {
+    if (draining_.empty()) {
+        return -1;
+    }
+    auto earliest = Clock::time_point::max();
+    for (const std::uint16_t number : draining_) {
+        if (const Channel* ch = find(number); ch != nullptr) {
+            earliest = std::min(earliest, ch->drain_deadline);
+        }
+    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(earliest - Clock::now());
+    return static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(left.count(), 0, 60'000));
+}
+
+}  // namespace tofu::detail

@@ -1,0 +1,89 @@
+// The event loop: runs on the engine thread and owns everything that touches sockets. It takes
+// posted messages from the inbox, writes them with vectored writes, reads into one buffer shared by
+// all channels, decodes frames into pool messages and delivers them to groups in batches.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <tofu/message.hpp>
+
+#include "engine/channel.hpp"
+#include "poller/poller.hpp"
+
+namespace tofu::detail {
+
+class EngineCore;
+class Group;
+
+class Loop {
+public:
+    explicit Loop(EngineCore& core);
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+    Loop(Loop&&) = delete;
+    Loop& operator=(Loop&&) = delete;
+
+    /// Runs until the core asks to stop, then closes every channel.
+    void run() noexcept;
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    // Posted messages and commands.
+    void take_inbox();
+    void on_posted(MessagePtr msg);
+    void on_welcome(Group& group, MessagePtr msg);
+    void on_hello(Group& group, MessagePtr msg);
+    void on_destroy_group(Group& group);
+    void enqueue(Channel& ch, MessagePtr msg);
+
+    // Poller events.
+    void on_event(const PollEvent& ev);
+    void on_accept(Channel& listener);
+    void on_connected(Channel& ch);
+    void on_readable(Channel& ch);
+    void on_drain_readable(Channel& ch);
+    bool decode(Channel& ch, std::span<const std::byte>& in);
+    void on_received(Channel& ch, MessagePtr msg);
+
+    // Writing.
+    void flush(Channel& ch);
+    void flush_listed();
+    void on_sent(Channel& ch, MessagePtr msg);
+
+    // Backpressure.
+    void starve(Channel& ch, std::span<const std::byte> rest);
+    void resume_starved();
+
+    // Closing.
+    void close(Channel& ch, AmpeStatus reason, int os_error = 0);
+    void report_closed(Channel& ch, AmpeStatus reason, int os_error);
+    void start_draining(Channel& ch);
+    void finish_draining(Channel& ch);
+    void expire_drains();
+    void forget(Channel& ch);
+    void shut_down();
+
+    // Delivery and bookkeeping.
+    void deliver(Group& group, MessagePtr msg);
+    void deliver_pending();
+    void set_interest(Channel& ch, Triggers interest);
+    [[nodiscard]] Channel* find(std::uint16_t number) const noexcept;
+    Channel& install(std::unique_ptr<Channel> ch);
+    [[nodiscard]] int wait_timeout_ms() const;
+
+    EngineCore& core_;
+    Poller poller_;
+    std::vector<std::unique_ptr<Channel>> channels_;  ///< by channel number
+    std::vector<std::uint16_t> flush_list_;           ///< channels with frames to write
+    std::vector<std::uint16_t> starved_;              ///< channels waiting for the pool
+    std::vector<std::uint16_t> draining_;             ///< channels waiting for the peer's end
+    std::vector<Group*> delivery_list_;               ///< groups with pending deliveries
+    std::unique_ptr<std::byte[]> read_buffer_;
+};
+
+}  // namespace tofu::detail

@@ -1,0 +1,321 @@
+#include "net/socket.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <type_traits>
+#include <variant>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace tofu::detail {
+namespace {
+
+#if defined(MSG_NOSIGNAL)
+constexpr int send_flags = MSG_NOSIGNAL;  // a reset peer must not raise SIGPIPE
+#else
+constexpr int send_flags = 0;
+#endif
+
+SocketError os_failure(AmpeStatus status) noexcept {
+    return SocketError{status, errno};
+}
+
+/// A non-blocking, close-on-exec stream socket with SO_LINGER 0 (so close() resets and reconnect
+/// loops never meet TIME_WAIT) and TCP_NODELAY on TCP.
+SocketError make_socket(int family, Socket& out, AmpeStatus failure_status) {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    Socket s{::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+#else
+    Socket s{::socket(family, SOCK_STREAM, 0)};
+    if (s.valid()) {
+        ::fcntl(s.fd(), F_SETFL, ::fcntl(s.fd(), F_GETFL) | O_NONBLOCK);
+        ::fcntl(s.fd(), F_SETFD, FD_CLOEXEC);
+    }
+#endif
+    if (!s.valid()) {
+        return os_failure(failure_status);
+    }
+    const linger abortive{1, 0};
+    if (::setsockopt(s.fd(), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive) != 0) {
+        return os_failure(AmpeStatus::setsockopt_failed);
+    }
+    if (family == AF_INET || family == AF_INET6) {
+        const int on = 1;
+        if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
+            return os_failure(AmpeStatus::setsockopt_failed);
+        }
+    }
+    out = std::move(s);
+    return {};
+}
+
+SocketError resolve_tcp(const std::string& host, std::uint16_t port, bool passive, SocketAddress& out) {
+    out = SocketAddress{};
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);
+    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        out.length = sizeof(sockaddr_in);
+        return {};
+    }
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
+    if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        out.length = sizeof(sockaddr_in6);
+        return {};
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG | (passive ? AI_PASSIVE : 0);
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (rc != 0 || found == nullptr) {
+        // A name that does not exist is a bad address; a resolver that could not answer is not.
+        const bool no_such_name = rc == EAI_NONAME
+#if defined(EAI_NODATA) && EAI_NODATA != EAI_NONAME
+                                  || rc == EAI_NODATA
+#endif
+            ;
+        return SocketError{no_such_name ? AmpeStatus::invalid_address : AmpeStatus::connect_failed, 0};
+    }
+    std::memcpy(&out.storage, found->ai_addr, found->ai_addrlen);
+    out.length = found->ai_addrlen;
+    ::freeaddrinfo(found);
+    if (out.family() == AF_INET) {
+        v4->sin_port = htons(port);
+    } else {
+        v6->sin6_port = htons(port);
+    }
+    return {};
+}
+
+SocketError resolve_uds(const std::string& path, SocketAddress& out) {
+    out = SocketAddress{};
+    auto* un = reinterpret_cast<sockaddr_un*>(&out.storage);
+    un->sun_family = AF_UNIX;
+    if (path.size() >= sizeof un->sun_path) {
+        return SocketError{AmpeStatus::invalid_address, ENAMETOOLONG};
+    }
+    std::memcpy(un->sun_path, path.data(), path.size());
+    const auto base = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
+    if (!path.empty() && path.front() == '@') {
+        un->sun_path[0] = '\0';  // Linux abstract namespace: no terminating NUL, length is exact
+        out.length = base + static_cast<socklen_t>(path.size());
+    } else {
+        un->sun_path[path.size()] = '\0';
+        out.length = base + static_cast<socklen_t>(path.size()) + 1;
+    }
+    return {};
+}
+
+bool is_filesystem_uds(const SocketAddress& a) noexcept {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&a.storage);
+    return a.family() == AF_UNIX && un->sun_path[0] != '\0';
+}
+
+/// Removes a UDS socket file nobody listens on. Fails for a live listener or a non-socket file.
+SocketError clear_stale_uds(const SocketAddress& where) {
+    const char* path = reinterpret_cast<const sockaddr_un*>(&where.storage)->sun_path;
+    struct stat st {};
+    if (::lstat(path, &st) != 0) {
+        return {};  // nothing there
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        return SocketError{AmpeStatus::listen_failed, EEXIST};
+    }
+    Socket probe;
+    if (const auto e = make_socket(AF_UNIX, probe, AmpeStatus::listen_failed); !e.ok()) {
+        return e;
+    }
+    // A UDS connect completes or fails at once, even on a non-blocking socket.
+    if (::connect(probe.fd(), where.get(), where.length) == 0 || errno == EAGAIN) {
+        return SocketError{AmpeStatus::listen_failed, EADDRINUSE};
+    }
+    if (errno == ECONNREFUSED) {
+        ::unlink(path);
+    }
+    return {};
+}
+
+}  // namespace
+
+void Socket::close() noexcept {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
+SocketError resolve(const Address& address, SocketAddress& out) {
+    return std::visit(
+        [&](const auto& a) -> SocketError {
+            using A = std::decay_t<decltype(a)>;
+            if constexpr (std::is_same_v<A, TcpClientAddress>) {
+                return resolve_tcp(a.host, a.port, false, out);
+            } else if constexpr (std::is_same_v<A, TcpServerAddress>) {
+                return resolve_tcp(a.ip, a.port, true, out);
+            } else {
+                return resolve_uds(a.path, out);
+            }
+        },
+        address);
+}
+
+SocketError open_listener(const SocketAddress& where, Socket& out) {
+    if (is_filesystem_uds(where)) {
+        if (const auto e = clear_stale_uds(where); !e.ok()) {
+            return e;
+        }
+    }
+    Socket s;
+    if (const auto e = make_socket(where.family(), s, AmpeStatus::listen_failed); !e.ok()) {
+        return e;
+    }
+    if (where.family() != AF_UNIX) {
+        const int on = 1;
+        if (::setsockopt(s.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+            return os_failure(AmpeStatus::setsockopt_failed);
+        }
+    }
+    if (::bind(s.fd(), where.get(), where.length) != 0) {
+        const bool missing_dir = where.family() == AF_UNIX && errno == ENOENT;
+        return os_failure(missing_dir ? AmpeStatus::uds_path_not_found : AmpeStatus::listen_failed);
+    }
+    if (::listen(s.fd(), SOMAXCONN) != 0) {
+        return os_failure(AmpeStatus::listen_failed);
+    }
+    out = std::move(s);
+    return {};
+}
+
+SocketError start_connect(const SocketAddress& where, Socket& out, bool& in_progress) {
+    Socket s;
+    if (const auto e = make_socket(where.family(), s, AmpeStatus::connect_failed); !e.ok()) {
+        return e;
+    }
+    in_progress = false;
+    if (::connect(s.fd(), where.get(), where.length) != 0) {
+        if (errno == EINPROGRESS) {
+            in_progress = true;
+        } else {
+            const bool missing = where.family() == AF_UNIX && (errno == ENOENT || errno == ENOTDIR);
+            return os_failure(missing ? AmpeStatus::uds_path_not_found : AmpeStatus::connect_failed);
+        }
+    }
+    out = std::move(s);
+    return {};
+}
+
+SocketError finish_connect(const Socket& s) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        return os_failure(AmpeStatus::connect_failed);
+    }
+    return err == 0 ? SocketError{} : SocketError{AmpeStatus::connect_failed, err};
+}
+
+SocketError accept_one(const Socket& listener, Socket& out) {
+#if defined(__linux__)
+    Socket s{::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)};
+#else
+    Socket s{::accept(listener.fd(), nullptr, nullptr)};
+    if (s.valid()) {
+        ::fcntl(s.fd(), F_SETFL, ::fcntl(s.fd(), F_GETFL) | O_NONBLOCK);
+        ::fcntl(s.fd(), F_SETFD, FD_CLOEXEC);
+    }
+#endif
+    if (!s.valid()) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {
+            return {};
+        }
+        return os_failure(AmpeStatus::accept_failed);
+    }
+    const linger abortive{1, 0};
+    if (::setsockopt(s.fd(), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive) != 0) {
+        return os_failure(AmpeStatus::setsockopt_failed);
+    }
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+        (local.ss_family == AF_INET || local.ss_family == AF_INET6)) {
+        const int on = 1;
+        if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
+            return os_failure(AmpeStatus::setsockopt_failed);
+        }
+    }
+    out = std::move(s);
+    return {};
+}
+
+Address bound_address(const Socket& s, const Address& requested) {
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+        return requested;
+    }
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    if (local.ss_family == AF_INET) {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&local);
+        ::inet_ntop(AF_INET, &v4->sin_addr, text.data(), text.size());
+        return TcpServerAddress{text.data(), ntohs(v4->sin_port)};
+    }
+    if (local.ss_family == AF_INET6) {
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&local);
+        ::inet_ntop(AF_INET6, &v6->sin6_addr, text.data(), text.size());
+        return TcpServerAddress{text.data(), ntohs(v6->sin6_port)};
+    }
+    return requested;
+}
+
+IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept {
+    IoResult r;
+    const ssize_t n = ::recv(s.fd(), into.data(), into.size(), 0);
+    if (n > 0) {
+        r.bytes = static_cast<std::size_t>(n);
+    } else if (n == 0) {
+        r.end_of_stream = true;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        r.would_block = true;
+    } else {
+        r.error = os_failure(errno == ECONNRESET ? AmpeStatus::peer_disconnected
+                                                 : AmpeStatus::communication_failed);
+    }
+    return r;
+}
+
+IoResult write_vectored(const Socket& s, std::span<const iovec> parts) noexcept {
+    IoResult r;
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(parts.data());  // sendmsg does not write through it
+    msg.msg_iovlen = parts.size();
+    const ssize_t n = ::sendmsg(s.fd(), &msg, send_flags);
+    if (n >= 0) {
+        r.bytes = static_cast<std::size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        r.would_block = true;
+    } else {
+        const bool peer_gone = errno == EPIPE || errno == ECONNRESET;
+        r.error = os_failure(peer_gone ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed);
+    }
+    return r;
+}
+
+void shutdown_send(const Socket& s) noexcept {
+    ::shutdown(s.fd(), SHUT_WR);
+}
+
+std::string os_error_text(int os_error) {
+    return os_error == 0 ? std::string{} : std::strerror(os_error);
+}
+
+}  // namespace tofu::detail

@@ -1,0 +1,97 @@
+// Sockets as the engine uses them: non-blocking, close-on-exec, closed abortively (SO_LINGER 0),
+// TCP_NODELAY on TCP. Every failure is a status plus the OS error, never an exception.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <tofu/address.hpp>
+#include <tofu/status.hpp>
+
+namespace tofu::detail {
+
+/// An owned socket descriptor.
+class Socket {
+public:
+    Socket() = default;
+    explicit Socket(int fd) noexcept : fd_{fd} {}
+    Socket(Socket&& o) noexcept : fd_{std::exchange(o.fd_, -1)} {}
+    Socket& operator=(Socket&& o) noexcept {
+        if (this != &o) {
+            close();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+    ~Socket() { close(); }
+
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+    void close() noexcept;
+
+private:
+    int fd_ = -1;
+};
+
+/// A resolved socket address.
+struct SocketAddress {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+
+    [[nodiscard]] int family() const noexcept { return storage.ss_family; }
+    [[nodiscard]] const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+/// A status with the OS error behind it (0 when there is none).
+struct SocketError {
+    AmpeStatus status = AmpeStatus::success;
+    int os_error = 0;
+
+    [[nodiscard]] bool ok() const noexcept { return status == AmpeStatus::success; }
+};
+
+/// Resolves a parsed address: numeric hosts directly, host names through the resolver.
+SocketError resolve(const Address& address, SocketAddress& out);
+
+/// A bound, listening socket. UDS: a stale socket file (nobody accepts on it) is removed first;
+/// a live one makes this fail with `listen_failed`, and so does a file that is not a socket.
+SocketError open_listener(const SocketAddress& where, Socket& out);
+
+/// Starts a non-blocking connect. `in_progress` tells whether completion must be awaited.
+SocketError start_connect(const SocketAddress& where, Socket& out, bool& in_progress);
+
+/// The outcome of a connect that was in progress.
+SocketError finish_connect(const Socket& s);
+
+/// Accepts one connection; an invalid socket with success status means "none pending".
+SocketError accept_one(const Socket& listener, Socket& out);
+
+/// The address a socket is bound to, as a server address (TCP: IP and port; UDS: path).
+Address bound_address(const Socket& s, const Address& requested);
+
+/// Result of one read or write: bytes moved, or 0 with `would_block`, or an error.
+struct IoResult {
+    std::size_t bytes = 0;
+    bool would_block = false;
+    bool end_of_stream = false;  ///< reads only: the peer closed its side
+    SocketError error;
+};
+
+IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept;
+IoResult write_vectored(const Socket& s, std::span<const iovec> parts) noexcept;
+
+/// Shuts down the sending side (the peer reads end of stream after our data).
+void shutdown_send(const Socket& s) noexcept;
+
+/// The OS error text, for reports.
+std::string os_error_text(int os_error);
+
+}  // namespace tofu::detail

@@ -1,0 +1,41 @@
+// Portable poll(2) backend: the fallback where no better mechanism exists. O(n) per wait, so it
+// suits modest connection counts.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <poll.h>
+
+#include "poller/triggers.hpp"
+
+namespace tofu::detail {
+
+class PollPoller {
+public:
+    PollPoller() = default;
+
+    void add(int fd, std::uint32_t token, Triggers interest);
+    void modify(int fd, std::uint32_t token, Triggers interest);
+    void remove(int fd) noexcept;
+    std::span<const PollEvent> wait(int timeout_ms);
+
+    static constexpr const char* name = "poll";
+
+private:
+    struct Entry {
+        std::uint32_t token;
+        Triggers interest;
+    };
+    static constexpr std::size_t absent = ~std::size_t{0};
+
+    std::size_t& slot_of(int fd);
+
+    std::vector<pollfd> fds_;         // what poll() gets
+    std::vector<Entry> entries_;      // parallel to fds_
+    std::vector<std::size_t> index_;  // fd -> position in fds_, or absent
+    std::vector<PollEvent> events_;
+};
+
+}  // namespace tofu::detail

@@ -1,0 +1,23 @@
+// Picks the poller backend at compile time (the build sets one TOFU_POLLER_* macro). Everything
+// above this header is the same for every backend.
+//
+// A backend offers:
+//   add(fd, token, interest)     register a socket with the triggers it waits for
+//   modify(fd, token, interest)  change them (an empty set keeps only error reports)
+//   remove(fd)                   forget the socket (before closing it)
+//   wait(timeout_ms)             block up to timeout_ms (-1: no limit); returns the events
+#pragma once
+
+#if defined(TOFU_POLLER_EPOLL)
+#include "poller/epoll_poller.hpp"
+namespace tofu::detail {
+using Poller = EpollPoller;
+}
+#elif defined(TOFU_POLLER_POLL)
+#include "poller/poll_poller.hpp"
+namespace tofu::detail {
+using Poller = PollPoller;
+}
+#else
+#error "no poller backend selected: configure with -DTOFU_POLLER=epoll|poll"
+#endif
