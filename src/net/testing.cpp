@@ -21,8 +21,12 @@ namespace {
 std::string unique_suffix() {
     static std::atomic<unsigned> counter{0};
     static const unsigned tag = std::random_device{}();
-    return std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + "-" +
-           std::to_string(tag % 100000U);
+    std::string suffix = std::to_string(::getpid());
+    suffix.append("-")
+        .append(std::to_string(counter.fetch_add(1)))
+        .append("-")
+        .append(std::to_string(tag % 100000U));
+    return suffix;
 }
 
 }  // namespace
@@ -45,18 +49,27 @@ std::uint16_t find_free_tcp_port() {
     return ntohs(a.sin_port);
 }
 
+/// `<lead><prefix>-<unique><tail>`. Built with append: GCC 12 warns falsely (-Wrestrict) on
+/// `"literal" + std::string` at -O3.
+std::string unique_name(std::string_view lead, std::string_view prefix, std::string_view tail) {
+    std::string name{lead};
+    name.append(prefix).append("-").append(unique_suffix()).append(tail);
+    return name;
+}
+
 std::string temp_uds_path(std::string_view prefix) {
     const char* dir = std::getenv("TMPDIR");
-    std::string base = dir != nullptr && *dir != '\0' ? dir : "/tmp";
-    std::string path = base + "/" + std::string{prefix} + "-" + unique_suffix() + ".sock";
+    std::string lead = dir != nullptr && *dir != '\0' ? dir : "/tmp";
+    lead.append("/");
+    std::string path = unique_name(lead, prefix, ".sock");
     if (path.size() > max_uds_path_length) {
-        path = "/tmp/" + std::string{prefix} + "-" + unique_suffix() + ".sock";  // a long TMPDIR
+        path = unique_name("/tmp/", prefix, ".sock");  // TMPDIR is too long for sockaddr_un
     }
     return path;
 }
 
 std::string temp_abstract_name(std::string_view prefix) {
-    return "@" + std::string{prefix} + "-" + unique_suffix();
+    return unique_name("@", prefix, "");
 }
 
 }  // namespace tofu::testing
