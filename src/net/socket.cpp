@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <type_traits>
 #include <variant>
 
@@ -315,7 +316,8 @@ void shutdown_send(const Socket& s) noexcept {
 }
 
 std::string os_error_text(int os_error) {
-    return os_error == 0 ? std::string{} : std::strerror(os_error);
+    // system_category().message() is thread-safe, unlike strerror().
+    return os_error == 0 ? std::string{} : std::system_category().message(os_error);
 }
 
 }  // namespace tofu::detail

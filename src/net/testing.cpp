@@ -58,7 +58,7 @@ std::string unique_name(std::string_view lead, std::string_view prefix, std::str
 }
 
 std::string temp_uds_path(std::string_view prefix) {
-    const char* dir = std::getenv("TMPDIR");
+    const char* dir = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe): read-only use
     std::string lead = dir != nullptr && *dir != '\0' ? dir : "/tmp";
     lead.append("/");
     std::string path = unique_name(lead, prefix, ".sock");
