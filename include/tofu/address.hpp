@@ -107,8 +107,8 @@ struct ParsedAddress {
 };
 
 /// Parses a `~connect_to` (client) or `~listen_on` (server) value. Every malformed input yields
-/// `invalid_address` with a reason: unknown scheme, missing or extra fields, empty host, a port
-/// that is not a number in 0..65535, port 0 for a client, an empty path, a path that does not fit
+/// `invalid_address` with a reason: an empty value, an unknown scheme, missing or extra fields, empty host, a
+/// port that is not a number in 0..65535, port 0 for a client, an empty path, a path that does not fit
 /// `sockaddr_un`, a NUL byte in a path, or `@name` where there is no abstract namespace.
 [[nodiscard]] ParsedAddress parse_address(std::string_view value, AddressRole role);
 

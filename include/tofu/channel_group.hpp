@@ -16,8 +16,9 @@ inline constexpr std::chrono::nanoseconds wait_forever = std::chrono::nanosecond
 /// (e.g. `~reason:peer_disconnected`).
 namespace header {
 inline constexpr std::string_view reason = "~reason";
-/// Name of the text header on a `channel_closed` report that carries the operating system's
-/// words for the failure, when there was one (e.g. `~detail:Connection refused`).
+/// Name of the text header on a `channel_closed` report that says more about the failure, when
+/// there is more to say: the operating system's words (e.g. `~detail:Connection refused`) or
+/// tofu's (`~detail:the stream ended inside a frame`).
 inline constexpr std::string_view detail = "~detail";
 }  // namespace header
 
@@ -41,23 +42,38 @@ inline constexpr std::string_view detail = "~detail";
 /// - graceful close: A posts ByeRequest (sent after everything posted before it); B receives it
 ///   and posts ByeResponse; B's channel closes once the ByeResponse is written, A's when the
 ///   ByeResponse arrives (A receives it, then `channel_closed`). Each side gets `channel_closed`
-///   with reason `success`.
-/// - abort: ByeSignal on a channel (or a listener) closes it at once; the socket is reset.
+///   with reason `success`. After its own ByeRequest a side may still post ByeResponse (the byes
+///   crossed) and ByeSignal; after its own ByeResponse only ByeSignal.
+/// - abort: ByeSignal on a channel (or a listener) closes it at once; the socket is reset. The
+///   ByeSignal itself is consumed: it does not come back.
 /// - backpressure: the engine receives only into pool messages. When the pool is empty it stops
 ///   reading the starved socket (TCP flow control then pushes back on the sender) and sends the
 ///   group one engine Signal with status `pool_empty` on that channel; reading resumes when
 ///   messages come back to the pool.
-/// - every close (bye, abort, peer gone, I/O error, protocol violation, group or engine going
-///   away): each message still queued for sending comes back with origin engine and the reason
-///   as its status, then exactly one engine Signal (origin engine, op code Signal) with status
-///   `channel_closed` on that channel, whose `~reason` header names the reason.
+/// - every close (bye, abort, peer gone, I/O error, protocol violation, failed connect or listen,
+///   group or engine going away): each message still queued for sending comes back with origin
+///   engine and the reason as its status (`channel_closed` when the reason is `success`: the
+///   channel closed gracefully before they went out), then exactly one engine Signal (origin
+///   engine, op code Signal) with status `channel_closed` on that channel, whose `~reason` header
+///   names the reason and whose `~detail` header, when present, says more.
 ///
-/// Reasons: `success` (graceful bye), `shutdown_started` (closed by this side: ByeSignal, group
-/// or engine destroyed), `peer_disconnected` (the peer closed or reset the connection),
-/// `communication_failed` (an I/O error), or the protocol violation the peer committed
-/// (`invalid_op_code`, `invalid_more_usage`, `invalid_message`, `not_allowed` for a first frame
-/// that is not HelloRequest). A message that reaches the engine after its channel closed comes
-/// back with `invalid_channel_number`.
+/// Reasons:
+/// - `success`: graceful bye.
+/// - `shutdown_started`: closed by this side (ByeSignal, group or engine destroyed).
+/// - `peer_disconnected`: the peer closed or reset the connection, even in the middle of a frame,
+///   which is then dropped.
+/// - `communication_failed`: an I/O error.
+/// - `connect_failed`, `listen_failed`, `invalid_address`, `uds_path_not_found`: the HelloRequest
+///   or WelcomeRequest failed (the same status as the returned request).
+/// - a protocol violation by the peer: `invalid_op_code` (an undefined op code, or one that never
+///   travels: ByeSignal, WelcomeRequest, WelcomeResponse), `invalid_more_usage` (`more` on a
+///   Hello or Bye), `not_allowed` (a well-formed first frame that is not HelloRequest, or a second
+///   HelloRequest). A malformed frame is judged before the first-frame rule.
+///
+/// A message that reaches the engine after its channel closed comes back with
+/// `invalid_channel_number`. When the engine is destroyed, each open channel reports
+/// `channel_closed`; a group with no channel gets nothing, so wake a thread blocked in
+/// `wait_receive` with `update_receiver`.
 class ChannelGroup {
 public:
     /// Validates `msg`, assigns what is missing and hands it to the engine; the message is sent

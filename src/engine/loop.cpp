@@ -143,7 +143,7 @@ void Loop::on_welcome(Group& group, MessagePtr msg) {
     msg->bhdr.proto.op_code = OpCode::welcome_response;
     if (!result.ok()) {
         ch.send_queue.push_back(std::move(msg));  // comes back with the reason, then channel_closed
-        close(ch, result.status, result.os_error);
+        close(ch, result);
         return;
     }
     ch.socket = std::move(listening);
@@ -171,7 +171,7 @@ void Loop::on_hello(Group& group, MessagePtr msg) {
         result = start_connect(where, connecting, in_progress);
     }
     if (!result.ok()) {
-        close(ch, result.status, result.os_error);
+        close(ch, result);
         return;
     }
     ch.socket = std::move(connecting);
@@ -257,7 +257,7 @@ void Loop::on_accept(Channel& listener) {
 void Loop::on_connected(Channel& ch) {
     const SocketError e = finish_connect(ch.socket);
     if (!e.ok()) {
-        close(ch, e.status, e.os_error);
+        close(ch, e);
         return;
     }
     ch.state = Channel::State::open;
@@ -271,13 +271,13 @@ void Loop::on_readable(Channel& ch) {
         return;
     }
     if (!r.error.ok()) {
-        close(ch, r.error.status, r.error.os_error);
+        close(ch, r.error);
         return;
     }
     if (r.end_of_stream) {
-        // A frame cut by the end of the stream is a protocol error; otherwise the peer just left.
-        const AmpeStatus cut = ch.decoder.finish();
-        close(ch, cut == AmpeStatus::success ? AmpeStatus::peer_disconnected : cut);
+        // The peer left. If it left inside a frame, that frame is dropped and the report says so.
+        close(ch, AmpeStatus::peer_disconnected,
+              ch.decoder.mid_frame() ? "the stream ended inside a frame" : "");
         return;
     }
     std::span<const std::byte> in{read_buffer_.get(), r.bytes};
@@ -376,7 +376,7 @@ void Loop::flush(Channel& ch) {
         }
         const IoResult r = write_vectored(ch.socket, {iov.data(), count});
         if (!r.error.ok()) {
-            close(ch, r.error.status, r.error.os_error);
+            close(ch, r.error);
             return;
         }
         if (r.would_block) {
@@ -457,12 +457,16 @@ void Loop::resume_starved() {
 
 // --- Closing ------------------------------------------------------------------------------------
 
-void Loop::close(Channel& ch, AmpeStatus reason, int os_error) {
-    report_closed(ch, reason, os_error);
+void Loop::close(Channel& ch, AmpeStatus reason, std::string_view detail) {
+    report_closed(ch, reason, detail);
     forget(ch);
 }
 
-void Loop::report_closed(Channel& ch, AmpeStatus reason, int os_error) {
+void Loop::close(Channel& ch, const SocketError& error) {
+    close(ch, error.status, os_error_text(error.os_error));
+}
+
+void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail) {
     Group* group = std::exchange(ch.group, nullptr);
     MessageQueue unsent = std::move(ch.send_queue);
     ch.head_written = 0;
@@ -479,8 +483,8 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, int os_error) {
     }
     MessagePtr closed = core_.engine_message(OpCode::signal, AmpeStatus::channel_closed, ch.number);
     closed->thdrs.append(header::reason, status_name(reason));
-    if (os_error != 0) {
-        closed->thdrs.append(header::detail, os_error_text(os_error));
+    if (!detail.empty()) {
+        closed->thdrs.append(header::detail, detail);
     }
     deliver(*group, std::move(closed));
 }
@@ -488,7 +492,7 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, int os_error) {
 void Loop::start_draining(Channel& ch) {
     // Our ByeResponse is written: the channel is closed for the application. The socket stays a
     // little longer so the peer reads the ByeResponse before our end goes away.
-    report_closed(ch, AmpeStatus::success, 0);
+    report_closed(ch, AmpeStatus::success, {});
     core_.owners_.hand_to_engine(ch.number);
     shutdown_send(ch.socket);
     ch.state = Channel::State::draining;

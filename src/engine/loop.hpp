@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include <tofu/message.hpp>
@@ -60,8 +61,10 @@ private:
     void resume_starved();
 
     // Closing.
-    void close(Channel& ch, AmpeStatus reason, int os_error = 0);
-    void report_closed(Channel& ch, AmpeStatus reason, int os_error);
+    /// Closes `ch`: reports it to its group (`detail` goes into `~detail`) and frees it.
+    void close(Channel& ch, AmpeStatus reason, std::string_view detail = {});
+    void close(Channel& ch, const SocketError& error);
+    void report_closed(Channel& ch, AmpeStatus reason, std::string_view detail);
     void start_draining(Channel& ch);
     void finish_draining(Channel& ch);
     void expire_drains();

@@ -55,6 +55,9 @@ FrameDecoder::Step FrameDecoder::feed(std::span<const std::byte>& in) {
                     header_ = BinaryHeader::decode(in.first<BinaryHeader::wire_size>());
                     in = in.subspan(BinaryHeader::wire_size);
                 } else {
+                    if (in.empty()) {
+                        return Step::need_bytes;  // (an empty span may hold a null pointer: no memcpy)
+                    }
                     const std::size_t n = std::min(in.size(), BinaryHeader::wire_size - header_have_);
                     std::memcpy(header_bytes_.data() + header_have_, in.data(), n);
                     header_have_ += n;

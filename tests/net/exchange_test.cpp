@@ -1,0 +1,425 @@
+// One connection from Hello to close, over every transport (channel_group.hpp, DESIGN.md section
+// 3): Request / Response / Signal in both directions with headers and bodies intact, ids kept,
+// channel numbers local to each side, graceful close from either side with exactly one
+// `channel_closed` (reason `success`) per side, rejecting a client, aborting with ByeSignal, and a
+// peer that disappears (its engine or group destroyed).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tofu/address.hpp>
+#include <tofu/ampe.hpp>
+#include <tofu/channel_group.hpp>
+#include <tofu/message.hpp>
+#include <tofu/options.hpp>
+#include <tofu/status.hpp>
+
+#include "support/engine_helpers.hpp"
+
+namespace tofu::test {
+namespace {
+
+bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
+    return std::ranges::equal(a, b);
+}
+
+class ExchangeTest : public ::testing::TestWithParam<Transport> {
+protected:
+    void SetUp() override {
+        if (const auto why = transport_unavailable(GetParam())) {
+            GTEST_SKIP() << *why;
+        }
+        server_engine_ = Reactor::create(Options{});
+        client_engine_ = Reactor::create(Options{});
+        server_ = server_engine_->create();
+        client_ = client_engine_->create();
+        listener_ = start_listener(*server_engine_, *server_, GetParam());
+    }
+
+    /// Nothing more about `channel` is in `group`'s queue: no second `channel_closed`, no message.
+    static void expect_nothing_more_on(ChannelGroup& group, std::uint16_t channel) {
+        for (const MessagePtr& m : drain(group)) {
+            EXPECT_NE(m->bhdr.channel_number, channel) << "after channel_closed: " << describe(*m);
+        }
+    }
+
+    [[nodiscard]] Connection connect() {
+        return establish(*client_engine_, *client_, *server_, listener_.client_address);
+    }
+
+    // Engines first: members die in reverse order, so the groups go before their engines.
+    std::unique_ptr<Reactor> server_engine_;
+    std::unique_ptr<Reactor> client_engine_;
+    ChannelGroupPtr server_;
+    ChannelGroupPtr client_;
+    Listener listener_;
+};
+
+TEST_P(ExchangeTest, RequestsResponsesSignalsAndGracefulClose) {
+    // --- Hello with text headers and a body; HelloResponse with its own.
+    MessagePtr hello = hello_message(*client_engine_, listener_.client_address);
+    hello->thdrs.append("x-client", "alpha");
+    hello->body.copy("hello from the client");
+    const BinaryHeader hello_posted = client_->post(hello);
+    ASSERT_NE(hello_posted.channel_number, unassigned_channel);
+    ASSERT_NE(hello_posted.message_id, 0U);
+    const std::uint16_t client_ch = hello_posted.channel_number;
+
+    MessagePtr hello_in = wait_hello_request(*server_);
+    const std::uint16_t server_ch = hello_in->bhdr.channel_number;
+    EXPECT_NE(server_ch, unassigned_channel);
+    EXPECT_NE(server_ch, listener_.channel) << "a connection must get its own channel, not the listener's";
+    EXPECT_EQ(hello_in->bhdr.message_id, hello_posted.message_id);
+    EXPECT_EQ(hello_in->bhdr.status, AmpeStatus::success);
+    EXPECT_EQ(header_value(*hello_in, "x-client"), "alpha");
+    EXPECT_EQ(hello_in->body.text(), "hello from the client");
+
+    make_answer(*hello_in);
+    hello_in->thdrs.append("x-server", "beta");
+    hello_in->body.copy("welcome aboard");
+    (void)server_->post(hello_in);
+    MessagePtr accepted = wait_hello_response(*client_, client_ch);
+    EXPECT_EQ(accepted->bhdr.message_id, hello_posted.message_id);
+    EXPECT_EQ(header_value(*accepted, "x-server"), "beta");
+    EXPECT_EQ(accepted->body.text(), "welcome aboard");
+
+    // --- Client → server Requests (assigned and explicit ids, binary bodies), answered in order.
+    constexpr std::size_t requests = 6;
+    std::vector<std::uint64_t> ids;
+    for (std::size_t i = 0; i < requests; ++i) {
+        MessagePtr msg = make_message(*client_engine_, OpCode::request, client_ch, i % 2 == 0 ? 0 : 5000 + i);
+        msg->thdrs.append("x-seq", std::to_string(i));
+        msg->thdrs.append("Content-Type", "application/octet-stream");
+        msg->body.copy(pattern_bytes(1000 * i + 1, i));
+        ids.push_back(client_->post(msg).message_id);
+    }
+    for (std::size_t i = 0; i < requests; ++i) {
+        SCOPED_TRACE("request " + std::to_string(i));
+        MessagePtr got = wait_for_op(*server_, OpCode::request, server_ch);
+        EXPECT_EQ(got->bhdr.message_id, ids[i]);
+        EXPECT_FALSE(got->is_from_engine());
+        EXPECT_EQ(got->bhdr.status, AmpeStatus::success);
+        EXPECT_EQ(header_value(*got, "x-seq"), std::to_string(i));
+        EXPECT_EQ(header_value(*got, "content-type"), "application/octet-stream");
+        EXPECT_TRUE(same_bytes(got->body.data(), pattern_bytes(1000 * i + 1, i)));
+        make_answer(*got);
+        got->thdrs.append("x-answer-to", std::to_string(i));
+        got->body.copy(pattern_bytes(77 + i, 100 + i));
+        (void)server_->post(got);
+    }
+    for (std::size_t i = 0; i < requests; ++i) {
+        SCOPED_TRACE("response " + std::to_string(i));
+        MessagePtr got = wait_for_op(*client_, OpCode::response, client_ch);
+        EXPECT_EQ(got->bhdr.message_id, ids[i]);
+        EXPECT_FALSE(got->is_from_engine());
+        EXPECT_EQ(header_value(*got, "x-answer-to"), std::to_string(i));
+        EXPECT_TRUE(same_bytes(got->body.data(), pattern_bytes(77 + i, 100 + i)));
+    }
+
+    // --- Signals both ways.
+    MessagePtr to_client = make_message(*server_engine_, OpCode::signal, server_ch, 0, "signal to client");
+    const BinaryHeader to_client_posted = server_->post(to_client);
+    MessagePtr from_client = make_message(*client_engine_, OpCode::signal, client_ch, 0, "signal to server");
+    const BinaryHeader from_client_posted = client_->post(from_client);
+    MessagePtr signal_in_client = wait_for_op(*client_, OpCode::signal, client_ch);
+    EXPECT_EQ(signal_in_client->bhdr.message_id, to_client_posted.message_id);
+    EXPECT_EQ(signal_in_client->body.text(), "signal to client");
+    EXPECT_FALSE(signal_in_client->is_from_engine());
+    MessagePtr signal_in_server = wait_for_op(*server_, OpCode::signal, server_ch);
+    EXPECT_EQ(signal_in_server->bhdr.message_id, from_client_posted.message_id);
+    EXPECT_EQ(signal_in_server->body.text(), "signal to server");
+
+    // --- The server asks too: either peer may send a Request.
+    MessagePtr ask = make_message(*server_engine_, OpCode::request, server_ch, 0, "server asks");
+    const BinaryHeader ask_posted = server_->post(ask);
+    MessagePtr asked = wait_for_op(*client_, OpCode::request, client_ch);
+    EXPECT_EQ(asked->bhdr.message_id, ask_posted.message_id);
+    EXPECT_EQ(asked->body.text(), "server asks");
+    make_answer(*asked);
+    asked->body.copy("client answers");
+    (void)client_->post(asked);
+    MessagePtr answered = wait_for_op(*server_, OpCode::response, server_ch);
+    EXPECT_EQ(answered->bhdr.message_id, ask_posted.message_id);
+    EXPECT_EQ(answered->body.text(), "client answers");
+
+    // --- Graceful close from the client; one channel_closed (success) per side and nothing after.
+    close_gracefully(*client_engine_, *client_, client_ch, *server_, server_ch);
+    expect_nothing_more_on(*client_, client_ch);
+    expect_nothing_more_on(*server_, server_ch);
+}
+
+TEST_P(ExchangeTest, ServerInitiatedGracefulClose) {
+    const Connection c = connect();
+    round_trip(*client_engine_, *client_, *server_, c, "before close");
+    close_gracefully(*server_engine_, *server_, c.server, *client_, c.client);
+    expect_nothing_more_on(*client_, c.client);
+    expect_nothing_more_on(*server_, c.server);
+    // The listener is not affected by a connection closing.
+    const Connection again = connect();
+    round_trip(*client_engine_, *client_, *server_, again, "after close");
+}
+
+TEST_P(ExchangeTest, ChannelNumbersAreLocalToEachSideOnOneEngine) {
+    // Both ends in one engine: channel numbers are unique inside an engine, so the two sides'
+    // numbers differ, and each side must see only its own.
+    ChannelGroupPtr local_client = server_engine_->create();
+    const Connection c = establish(*server_engine_, *local_client, *server_, listener_.client_address);
+    EXPECT_NE(c.client, c.server);
+    EXPECT_NE(c.client, listener_.channel);
+    round_trip(*server_engine_, *local_client, *server_, c, "one engine");
+    MessagePtr sig = make_message(*server_engine_, OpCode::signal, c.server, 0, "to the local client");
+    (void)server_->post(sig);
+    MessagePtr got = wait_for_op(*local_client, OpCode::signal, c.client);
+    EXPECT_EQ(got->body.text(), "to the local client");
+    close_gracefully(*server_engine_, *local_client, c.client, *server_, c.server);
+}
+
+TEST_P(ExchangeTest, MaxSizedTextHeadersAndBodyArriveIntact) {
+    const Connection c = connect();
+    MessagePtr msg = make_message(*client_engine_, OpCode::request, c.client, 0xABCDEF);
+    const std::string value(max_part_size - std::string_view{"x-big:\r\n"}.size(), 'v');
+    msg->thdrs.append("x-big", value);
+    ASSERT_EQ(msg->thdrs.size(), max_part_size);
+    const std::vector<std::byte> body = pattern_bytes(max_part_size, 7);
+    msg->body.copy(body);
+    const std::string headers_text{msg->thdrs.text()};
+    (void)client_->post(msg);
+
+    MessagePtr got = wait_for_op(*server_, OpCode::request, c.server);
+    EXPECT_EQ(got->bhdr.message_id, 0xABCDEFU);
+    EXPECT_EQ(got->thdrs.size(), max_part_size);
+    EXPECT_TRUE(got->thdrs.text() == headers_text) << "65535 bytes of text headers changed on the way";
+    EXPECT_TRUE(same_bytes(got->body.data(), body)) << "a 65535-byte body changed on the way";
+
+    // Back the other way, unchanged: the Response keeps the Request's parts.
+    got->bhdr.proto.op_code = OpCode::response;
+    (void)server_->post(got);
+    MessagePtr back = wait_for_op(*client_, OpCode::response, c.client);
+    EXPECT_EQ(back->bhdr.message_id, 0xABCDEFU);
+    EXPECT_TRUE(back->thdrs.text() == headers_text);
+    EXPECT_TRUE(same_bytes(back->body.data(), body));
+}
+
+TEST_P(ExchangeTest, EmptyMessagesAndExtremeIdsArrive) {
+    const Connection c = connect();
+    const std::vector<std::uint64_t> ids{1,           255,         256,
+                                         1ULL << 32U, 1ULL << 63U, std::numeric_limits<std::uint64_t>::max()};
+    for (const std::uint64_t id : ids) {
+        MessagePtr msg = make_message(*client_engine_, OpCode::signal, c.client, id);
+        (void)client_->post(msg);
+    }
+    for (const std::uint64_t id : ids) {
+        MessagePtr got = wait_for_op(*server_, OpCode::signal, c.server);
+        EXPECT_EQ(got->bhdr.message_id, id);
+        EXPECT_TRUE(got->thdrs.empty()) << describe(*got);
+        EXPECT_TRUE(got->body.empty()) << describe(*got);
+    }
+}
+
+TEST_P(ExchangeTest, MessagesPostedRightAfterHelloFollowIt) {
+    MessagePtr hello = hello_message(*client_engine_, listener_.client_address);
+    const BinaryHeader hello_posted = client_->post(hello);
+    constexpr std::uint64_t early = 5;
+    for (std::uint64_t i = 1; i <= early; ++i) {
+        MessagePtr msg = make_message(*client_engine_, OpCode::request, hello_posted.channel_number, i,
+                                      "early " + std::to_string(i));
+        (void)client_->post(msg);
+    }
+    std::vector<MessagePtr> before;
+    MessagePtr hello_in = wait_hello_request(*server_, &before);
+    for (const MessagePtr& m : before) {
+        EXPECT_NE(m->bhdr.proto.op_code, OpCode::request)
+            << "a Request overtook its HelloRequest: " << describe(*m);
+    }
+    const std::uint16_t server_ch = accept_hello(*server_, std::move(hello_in));
+    for (std::uint64_t i = 1; i <= early; ++i) {
+        MessagePtr got = wait_for_op(*server_, OpCode::request, server_ch);
+        EXPECT_EQ(got->bhdr.message_id, i);
+        EXPECT_EQ(got->body.text(), "early " + std::to_string(i));
+    }
+    (void)wait_hello_response(*client_, hello_posted.channel_number);
+}
+
+TEST_P(ExchangeTest, OrderIsKeptForTwoThousandPipelinedMessages) {
+    const Connection c = connect();
+    constexpr std::uint64_t count = 2000;
+    for (std::uint64_t i = 1; i <= count; ++i) {
+        MessagePtr msg = make_message(*client_engine_, i % 3 == 0 ? OpCode::signal : OpCode::request,
+                                      c.client, i, std::to_string(i));
+        (void)client_->post(msg);
+    }
+    std::uint64_t expected = 1;
+    std::uint64_t mismatches = 0;
+    MessagePtr last = wait_for(
+        *server_,
+        [&](const Message& m) {
+            if (m.bhdr.channel_number != c.server || m.is_from_engine()) {
+                return false;
+            }
+            if ((m.bhdr.message_id != expected || m.body.text() != std::to_string(expected)) &&
+                mismatches++ == 0) {
+                ADD_FAILURE() << "first message out of order: expected " << expected << ", got "
+                              << describe(m);
+            }
+            ++expected;
+            return expected > count;
+        },
+        "all 2000 messages");
+    EXPECT_EQ(mismatches, 0U);
+    EXPECT_EQ(last->bhdr.message_id, count);
+}
+
+TEST_P(ExchangeTest, RejectedClientSeesPeerDisconnectedAndNoHelloResponse) {
+    MessagePtr hello = hello_message(*client_engine_, listener_.client_address);
+    const BinaryHeader hello_posted = client_->post(hello);
+    MessagePtr hello_in = wait_hello_request(*server_);
+    const std::uint16_t server_ch = hello_in->bhdr.channel_number;
+
+    // Reject: ByeSignal on the new channel.
+    hello_in->bhdr.proto.op_code = OpCode::bye_signal;
+    hello_in->thdrs.reset();
+    hello_in->body.reset();
+    (void)server_->post(hello_in);
+
+    MessagePtr server_closed = wait_channel_closed(*server_, server_ch);
+    EXPECT_EQ(reason_of(*server_closed), status_name(AmpeStatus::shutdown_started))
+        << describe(*server_closed);
+
+    std::vector<MessagePtr> before;
+    MessagePtr client_closed = wait_channel_closed(*client_, hello_posted.channel_number, &before);
+    EXPECT_EQ(reason_of(*client_closed), status_name(AmpeStatus::peer_disconnected))
+        << describe(*client_closed);
+    for (const MessagePtr& m : before) {
+        EXPECT_NE(m->bhdr.proto.op_code, OpCode::hello_response) << "a rejected client got " << describe(*m);
+    }
+    expect_nothing_more_on(*client_, hello_posted.channel_number);
+
+    // Rejecting one client does not affect the listener.
+    const Connection next = connect();
+    round_trip(*client_engine_, *client_, *server_, next, "after a rejection");
+}
+
+TEST_P(ExchangeTest, ByeSignalAbortWithQueuedMessages) {
+    const Connection c = connect();
+    constexpr std::uint64_t count = 400;
+    constexpr std::uint64_t base = 10'000;
+    const std::string body(4096, 'q');
+    for (std::uint64_t i = 0; i < count; ++i) {
+        MessagePtr msg = make_message(*client_engine_, OpCode::request, c.client, base + i, body);
+        (void)client_->post(msg);
+    }
+    MessagePtr abort = make_message(*client_engine_, OpCode::bye_signal, c.client);
+    (void)client_->post(abort);
+
+    // Client: Requests not sent come back (origin engine, status shutdown_started), then one
+    // channel_closed with reason shutdown_started.
+    std::vector<std::uint64_t> returned;
+    MessagePtr client_closed = wait_for(
+        *client_,
+        [&](const Message& m) {
+            if (m.bhdr.channel_number == c.client && m.bhdr.proto.op_code == OpCode::request) {
+                EXPECT_TRUE(m.is_from_engine()) << describe(m);
+                EXPECT_EQ(m.bhdr.status, AmpeStatus::shutdown_started) << describe(m);
+                returned.push_back(m.bhdr.message_id);
+            }
+            return is_channel_closed(m, c.client);
+        },
+        "the client's channel_closed after ByeSignal");
+    EXPECT_EQ(reason_of(*client_closed), status_name(AmpeStatus::shutdown_started))
+        << describe(*client_closed);
+
+    // Server: what arrived is a prefix of what was posted, in order (released as it arrives so
+    // the pool never starves), then channel_closed with reason peer_disconnected.
+    std::vector<std::uint64_t> received;
+    MessagePtr server_closed = wait_for(
+        *server_,
+        [&](const Message& m) {
+            if (m.bhdr.channel_number == c.server && m.bhdr.proto.op_code == OpCode::request) {
+                EXPECT_FALSE(m.is_from_engine()) << describe(m);
+                received.push_back(m.bhdr.message_id);
+            }
+            return is_channel_closed(m, c.server);
+        },
+        "the server's channel_closed after the client's abort");
+    EXPECT_EQ(reason_of(*server_closed), status_name(AmpeStatus::peer_disconnected))
+        << describe(*server_closed);
+
+    for (std::size_t i = 0; i < received.size(); ++i) {
+        ASSERT_EQ(received[i], base + i) << "the server's Requests are not a prefix in order";
+    }
+    EXPECT_TRUE(std::ranges::is_sorted(returned)) << "returned Requests out of order";
+    EXPECT_EQ(std::set<std::uint64_t>(returned.begin(), returned.end()).size(), returned.size())
+        << "a Request came back twice";
+    for (const std::uint64_t id : returned) {
+        EXPECT_GE(id, base + received.size()) << "Request " << id << " was both delivered and returned";
+        EXPECT_LT(id, base + count);
+    }
+    EXPECT_LE(received.size() + returned.size(), count);
+    expect_nothing_more_on(*client_, c.client);
+    expect_nothing_more_on(*server_, c.server);
+}
+
+TEST_P(ExchangeTest, ClientEngineDestroyedServerSeesPeerDisconnected) {
+    const Connection c = connect();
+    round_trip(*client_engine_, *client_, *server_, c, "before the client vanishes");
+    client_engine_.reset();  // the client's group outlives its engine on purpose
+
+    MessagePtr closed = wait_channel_closed(*server_, c.server);
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::peer_disconnected)) << describe(*closed);
+    expect_nothing_more_on(*server_, c.server);
+
+    // The server goes on serving.
+    std::unique_ptr<Reactor> other = Reactor::create(Options{});
+    ChannelGroupPtr other_client = other->create();
+    const Connection next = establish(*other, *other_client, *server_, listener_.client_address);
+    round_trip(*other, *other_client, *server_, next, "a new client");
+}
+
+TEST_P(ExchangeTest, ClientGroupDestroyedServerSeesPeerDisconnected) {
+    const Connection c = connect();
+    client_engine_->destroy(std::move(client_));
+    MessagePtr closed = wait_channel_closed(*server_, c.server);
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::peer_disconnected)) << describe(*closed);
+
+    // The client engine goes on working with a new group.
+    client_ = client_engine_->create();
+    const Connection next = connect();
+    round_trip(*client_engine_, *client_, *server_, next, "a new group");
+}
+
+TEST_P(ExchangeTest, ServerGroupDestroyedClientSeesPeerDisconnected) {
+    const Connection c = connect();
+    server_engine_->destroy(std::move(server_));
+    MessagePtr closed = wait_channel_closed(*client_, c.client);
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::peer_disconnected)) << describe(*closed);
+
+    // The listener was one of the group's channels: it is gone too.
+    MessagePtr hello = hello_message(*client_engine_, listener_.client_address);
+    const BinaryHeader posted = client_->post(hello);
+    MessagePtr back = wait_for(
+        *client_,
+        [&](const Message& m) {
+            return m.bhdr.channel_number == posted.channel_number &&
+                   (m.bhdr.proto.op_code == OpCode::hello_request ||
+                    m.bhdr.proto.op_code == OpCode::hello_response || is_any_channel_closed(m));
+        },
+        "the Hello to a destroyed group's listener failing");
+    EXPECT_EQ(back->bhdr.proto.op_code, OpCode::hello_request) << describe(*back);
+    EXPECT_TRUE(back->bhdr.status == AmpeStatus::connect_failed ||
+                back->bhdr.status == AmpeStatus::uds_path_not_found)
+        << describe(*back);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, ExchangeTest, ::testing::ValuesIn(all_transports()),
+                         transport_test_name);
+
+}  // namespace
+}  // namespace tofu::test
