@@ -21,12 +21,14 @@ Notifier::Notifier() {
 #if defined(__linux__)
     read_fd_ = write_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (read_fd_ < 0) {
-        throw Error{AmpeStatus::notification_failed, std::string{"eventfd: "} + std::system_category().message(errno)};
+        throw Error{AmpeStatus::notification_failed,
+                    std::string{"eventfd: "} + std::system_category().message(errno)};
     }
 #else
     std::array<int, 2> fds{};
     if (::pipe(fds.data()) != 0) {
-        throw Error{AmpeStatus::notification_failed, std::string{"pipe: "} + std::system_category().message(errno)};
+        throw Error{AmpeStatus::notification_failed,
+                    std::string{"pipe: "} + std::system_category().message(errno)};
     }
     for (const int fd : fds) {
         ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);

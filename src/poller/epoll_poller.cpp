@@ -30,14 +30,16 @@ epoll_data_t pack(std::uint32_t token, Triggers interest) noexcept {
 }
 
 [[noreturn]] void fail(const char* what) {
-    throw Error{AmpeStatus::communication_failed, std::string{what} + ": " + std::system_category().message(errno)};
+    throw Error{AmpeStatus::communication_failed,
+                std::string{what} + ": " + std::system_category().message(errno)};
 }
 
 }  // namespace
 
 EpollPoller::EpollPoller() : epoll_fd_{::epoll_create1(EPOLL_CLOEXEC)} {
     if (epoll_fd_ < 0) {
-        throw Error{AmpeStatus::allocation_failed, std::string{"epoll_create1: "} + std::system_category().message(errno)};
+        throw Error{AmpeStatus::allocation_failed,
+                    std::string{"epoll_create1: "} + std::system_category().message(errno)};
     }
 }
 

@@ -74,7 +74,8 @@ std::span<const PollEvent> PollPoller::wait(int timeout_ms) {
         if (errno == EINTR) {
             return {};
         }
-        throw Error{AmpeStatus::communication_failed, std::string{"poll: "} + std::system_category().message(errno)};
+        throw Error{AmpeStatus::communication_failed,
+                    std::string{"poll: "} + std::system_category().message(errno)};
     }
     for (std::size_t i = 0; i < fds_.size() && events_.size() < static_cast<std::size_t>(n); ++i) {
         const short re = fds_[i].revents;

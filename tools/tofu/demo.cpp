@@ -1,112 +1,84 @@
-// Until the engine exists the demo shows the wire: messages are encoded to frames, the frames are
-// cut into uneven pieces, and the incremental decoder must give back exactly what was sent.
+// `tofu demo`: a print spool over real sockets, first TCP then a Unix domain socket.
+//
+// The spool server listens and does not know its workers. Each raster worker connects with a
+// HelloRequest saying which page description language it handles (`PDL: PDF` or `PDL: PS`). The
+// server answers with one job per channel: a multi-message stream whose message id is the job id,
+// the ticket first (`JobTicket: JDF` or `PPD`), then the data, `more` on all but the last. The
+// worker reports progress as Signals (`Progress: [N:M]`) and closes gracefully with a ByeRequest
+// carrying the job status, the final progress, the byte count and a checksum, which the server
+// checks against what it sent.
 #include "demo.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
-#include <string>
+#include <exception>
+#include <thread>
 #include <vector>
 
+#include <tofu/testing.hpp>
 #include <tofu/tofu.hpp>
 
-#include "message/frame_codec.hpp"
+#include "demo/peers.hpp"
 
 namespace tofu::cli {
 namespace {
 
-std::string hex(std::span<const std::byte> bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const std::byte b : bytes) {
-        const auto v = std::to_integer<unsigned>(b);
-        out += digits[v >> 4U];
-        out += digits[v & 0x0FU];
+constexpr std::size_t job_count = 8;
+constexpr std::size_t jobs_per_worker = 2;
+
+bool run_scenario(const char* transport, const Address& where) {
+    using Clock = std::chrono::steady_clock;
+    const auto started = Clock::now();
+    demo::Log log{transport};
+    std::printf("\n== %s: spool server and 4 raster workers, %zu jobs ==\n", transport, job_count);
+
+    // Two engines, as two programs would have: the spool's and the workers'.
+    const std::unique_ptr<Reactor> spool_engine = Reactor::create(Options{});
+    const std::unique_ptr<Reactor> worker_engine = Reactor::create(Options{});
+    demo::SpoolServer spool{*spool_engine, demo::make_jobs(1001, job_count), log};
+    const Address address = spool.listen(where);
+
+    const std::vector<demo::RasterWorker> workers{
+        {"pdf-worker-1", demo::Pdl::pdf, jobs_per_worker},
+        {"ps-worker-1", demo::Pdl::ps, jobs_per_worker},
+        {"pdf-worker-2", demo::Pdl::pdf, jobs_per_worker},
+        {"ps-worker-2", demo::Pdl::ps, jobs_per_worker},
+    };
+    std::vector<char> worked(workers.size(), 0);
+    std::vector<std::thread> threads;
+    threads.reserve(workers.size());
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+        threads.emplace_back([&, i] { worked[i] = workers[i].run(*worker_engine, address, log) ? 1 : 0; });
     }
-    return out;
-}
+    const bool served = spool.serve(std::chrono::seconds{60});
+    for (std::thread& t : threads) {
+        t.join();
+    }
 
-std::vector<MessagePtr> sample_messages() {
-    std::vector<MessagePtr> out;
-
-    auto hello = Message::create();
-    TcpClientAddress{"127.0.0.1", 7099}.format(*hello);
-    hello->bhdr.channel_number = 1;
-    hello->bhdr.message_id = 1;
-    hello->thdrs.append("PDL", "PDF");
-    out.push_back(std::move(hello));
-
-    auto job = Message::create();
-    job->bhdr.channel_number = 7;
-    job->bhdr.message_id = 42;
-    job->bhdr.proto.more = true;
-    job->thdrs.append("JobTicket", "JDF");
-    job->body.copy(std::string_view{"<JDF ID=\"job-42\"/>"});
-    out.push_back(std::move(job));
-
-    auto progress = Message::create();
-    progress->bhdr.channel_number = 7;
-    progress->bhdr.proto.op_code = OpCode::signal;
-    progress->bhdr.message_id = 42;
-    progress->thdrs.append("Progress", "[1:2]");
-    out.push_back(std::move(progress));
-
-    auto bye = Message::create();
-    bye->bhdr.channel_number = 7;
-    bye->bhdr.proto.op_code = OpCode::bye_request;
-    bye->bhdr.message_id = 43;
-    out.push_back(std::move(bye));
-    return out;
+    const bool ok = served && std::ranges::all_of(worked, [](char w) { return w != 0; }) &&
+                    spool.jobs_confirmed() == job_count && log.failures() == 0;
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    std::printf(
+        "%s %s: %zu/%zu jobs confirmed by %zu workers, %zu bytes streamed, every checksum %s, %.2f s\n",
+        ok ? "PASS" : "FAIL", transport, spool.jobs_confirmed(), job_count, workers.size(),
+        spool.bytes_sent(), ok ? "matched" : "checked", seconds);
+    return ok;
 }
 
 }  // namespace
 
 int run_demo() {
-    std::vector<MessagePtr> sent = sample_messages();
-    std::vector<std::byte> stream;
-    std::printf("tofu %s demo: wire frames round trip\n", version_string);
-    for (const MessagePtr& m : sent) {
-        const detail::FrameParts frame = detail::encode_frame(*m);
-        std::vector<std::byte> bytes;
-        for (const auto part : frame.parts) {
-            bytes.insert(bytes.end(), part.begin(), part.end());
-        }
-        std::printf("  %-13s ch=%-3u id=%-3llu more=%d %3zu bytes: %s\n",
-                    std::string{op_code_name(m->bhdr.proto.op_code)}.c_str(), m->bhdr.channel_number,
-                    static_cast<unsigned long long>(m->bhdr.message_id), m->has_more() ? 1 : 0, bytes.size(),
-                    hex(bytes).c_str());
-        stream.insert(stream.end(), bytes.begin(), bytes.end());
+    std::printf("tofu %s demo: a print spool over real sockets\n", version_string);
+    bool ok = true;
+    try {
+        ok = run_scenario("tcp", TcpServerAddress{"127.0.0.1", 0}) && ok;
+        ok = run_scenario("uds", UdsServerAddress{testing::temp_uds_path("tofu-spool")}) && ok;
+    } catch (const std::exception& e) {
+        std::printf("FAIL: %s\n", e.what());
+        ok = false;
     }
-
-    // Feed the concatenated frames in uneven pieces: 1, 2, 3, ... bytes at a time.
-    detail::FrameDecoder decoder;
-    std::vector<MessagePtr> received;
-    std::size_t offset = 0;
-    for (std::size_t piece = 1; offset < stream.size(); ++piece) {
-        const std::size_t n = std::min(piece, stream.size() - offset);
-        std::span<const std::byte> in{stream.data() + offset, n};
-        offset += n;
-        for (;;) {
-            const auto step = decoder.feed(in);
-            if (step == detail::FrameDecoder::Step::need_message) {
-                decoder.provide(Message::create());
-            } else if (step == detail::FrameDecoder::Step::message_ready) {
-                received.push_back(decoder.take());
-            } else if (step == detail::FrameDecoder::Step::error) {
-                std::printf("FAIL: decoder error %s\n",
-                            std::string{status_name(decoder.error_status())}.c_str());
-                return 1;
-            } else {
-                break;
-            }
-        }
-    }
-
-    bool ok = received.size() == sent.size() && decoder.finish() == AmpeStatus::success;
-    for (std::size_t i = 0; ok && i < sent.size(); ++i) {
-        ok = sent[i]->bhdr == received[i]->bhdr && sent[i]->thdrs.text() == received[i]->thdrs.text() &&
-             sent[i]->body.text() == received[i]->body.text();
-    }
-    std::printf("%s: %zu messages, %zu bytes, decoded in pieces of growing size\n", ok ? "PASS" : "FAIL",
-                received.size(), stream.size());
+    std::printf("\n%s\n", ok ? "demo passed: every byte of every job arrived" : "demo FAILED");
     return ok ? 0 : 1;
 }
 
