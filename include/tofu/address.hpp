@@ -45,6 +45,7 @@ struct TcpClientAddress {
     void format(Message& msg) const;
     /// The header value, `tcp|HOST|PORT`.
     [[nodiscard]] std::string to_string() const;
+    /// Field-by-field equality.
     friend bool operator==(const TcpClientAddress&, const TcpClientAddress&) = default;
 };
 
@@ -57,6 +58,7 @@ struct TcpServerAddress {
     void format(Message& msg) const;
     /// The header value, `tcp|IP|PORT`.
     [[nodiscard]] std::string to_string() const;
+    /// Field-by-field equality.
     friend bool operator==(const TcpServerAddress&, const TcpServerAddress&) = default;
 };
 
@@ -64,8 +66,11 @@ struct TcpServerAddress {
 struct UdsClientAddress {
     std::string path;  ///< filesystem path, or `@name` (Linux abstract namespace)
 
+    /// Makes `msg` a HelloRequest to this path (sets the op code, appends `~connect_to`).
     void format(Message& msg) const;
+    /// The header value, `uds|PATH`.
     [[nodiscard]] std::string to_string() const;
+    /// Field-by-field equality.
     friend bool operator==(const UdsClientAddress&, const UdsClientAddress&) = default;
 };
 
@@ -73,8 +78,11 @@ struct UdsClientAddress {
 struct UdsServerAddress {
     std::string path;  ///< filesystem path, or `@name` (Linux abstract namespace)
 
+    /// Makes `msg` a WelcomeRequest for this path (sets the op code, appends `~listen_on`).
     void format(Message& msg) const;
+    /// The header value, `uds|PATH`.
     [[nodiscard]] std::string to_string() const;
+    /// Field-by-field equality.
     friend bool operator==(const UdsServerAddress&, const UdsServerAddress&) = default;
 };
 
@@ -98,11 +106,12 @@ enum class AddressRole : std::uint8_t {
 
 /// The outcome of parsing an address value: the address, or a status with a reason.
 struct ParsedAddress {
-    AmpeStatus status = AmpeStatus::success;
-    Address address;
+    AmpeStatus status = AmpeStatus::success;  ///< `success` or `invalid_address`
+    Address address;                          ///< the address, when parsing succeeded
     /// Why parsing failed, for people (e.g. "port 0 is not allowed for a client"); empty on success.
     std::string_view reason;
 
+    /// True when parsing succeeded.
     [[nodiscard]] explicit operator bool() const noexcept { return status == AmpeStatus::success; }
 };
 

@@ -12,9 +12,10 @@ namespace tofu {
 /// Wait forever in `ChannelGroup::wait_receive`.
 inline constexpr std::chrono::nanoseconds wait_forever = std::chrono::nanoseconds::max();
 
+/// Reserved text header names of engine reports.
+namespace header {
 /// Name of the text header on a `channel_closed` report that names why the channel closed
 /// (e.g. `~reason:peer_disconnected`).
-namespace header {
 inline constexpr std::string_view reason = "~reason";
 /// Name of the text header on a `channel_closed` report that says more about the failure, when
 /// there is more to say: the operating system's words (e.g. `~detail:Connection refused`) or

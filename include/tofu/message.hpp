@@ -103,12 +103,14 @@ enum class Origin : std::uint8_t {
 
 /// The packed protocol byte of the binary header.
 struct ProtoFields {
-    OpCode op_code = OpCode::request;
-    Origin origin = Origin::application;
-    bool more = false;  ///< more messages with the same `message_id` follow
-    bool oob = false;   ///< engine-internal priority flag
+    OpCode op_code = OpCode::request;     ///< what the message asks for
+    Origin origin = Origin::application;  ///< who made it: an application or the engine
+    bool more = false;                    ///< more messages with the same `message_id` follow
+    bool oob = false;                     ///< engine-internal priority flag
 
+    /// The family of `op_code`.
     [[nodiscard]] constexpr MessageType type() const noexcept { return type_of(op_code); }
+    /// The part `op_code` plays in its family.
     [[nodiscard]] constexpr MessageRole role() const noexcept { return role_of(op_code); }
 
     /// Op code in bits 0-3, origin bit 4, more bit 5, oob bit 6, bit 7 zero.
@@ -125,6 +127,7 @@ struct ProtoFields {
                            (b & 0x40U) != 0};
     }
 
+    /// Field-by-field equality.
     friend constexpr bool operator==(const ProtoFields&, const ProtoFields&) = default;
 };
 
@@ -141,11 +144,11 @@ struct BinaryHeader {
     static constexpr std::size_t wire_size = 16;
 
     std::uint16_t channel_number = unassigned_channel;  ///< local number on each side
-    ProtoFields proto;
-    AmpeStatus status = AmpeStatus::success;
-    std::uint64_t message_id = 0;        ///< 0 at post: the engine assigns one
-    std::uint16_t text_headers_len = 0;  ///< engine-internal, filled at send
-    std::uint16_t body_len = 0;          ///< engine-internal, filled at send
+    ProtoFields proto;                                  ///< op code and flags
+    AmpeStatus status = AmpeStatus::success;            ///< 0 from applications; a report's reason
+    std::uint64_t message_id = 0;                       ///< 0 at post: the engine assigns one
+    std::uint16_t text_headers_len = 0;                 ///< engine-internal, filled at send
+    std::uint16_t body_len = 0;                         ///< engine-internal, filled at send
 
     /// Writes the 16 wire bytes.
     void encode(std::span<std::byte, wire_size> out) const noexcept;
@@ -153,6 +156,7 @@ struct BinaryHeader {
     /// Reads 16 wire bytes; a status byte of 31 and up reads as `unknown_error`.
     [[nodiscard]] static BinaryHeader decode(std::span<const std::byte, wire_size> in) noexcept;
 
+    /// Field-by-field equality.
     friend constexpr bool operator==(const BinaryHeader&, const BinaryHeader&) = default;
 };
 
@@ -228,6 +232,7 @@ struct MessageAccess;
 
 /// Returns a message to its pool (or deletes a standalone one).
 struct MessageDeleter {
+    /// Sends `msg` back to its pool, or deletes it when it belongs to none.
     void operator()(Message* msg) const noexcept;
 };
 
@@ -237,21 +242,28 @@ using MessagePtr = std::unique_ptr<Message, MessageDeleter>;
 /// The message body: opaque bytes, at most `max_part_size` (`invalid_body_len` beyond).
 class Body {
 public:
+    /// The bytes (no copy).
     [[nodiscard]] std::span<const std::byte> data() const noexcept { return buf_.bytes(); }
     /// The body read as text (no copy).
     [[nodiscard]] std::string_view text() const noexcept { return buf_.view(); }
+    /// Number of bytes.
     [[nodiscard]] std::size_t size() const noexcept { return buf_.size(); }
+    /// True without bytes.
     [[nodiscard]] bool empty() const noexcept { return buf_.empty(); }
+    /// Bytes it can hold without allocating; kept when a pooled message is reused.
     [[nodiscard]] std::size_t capacity() const noexcept { return buf_.capacity(); }
 
-    /// Adds bytes at the end.
+    /// Adds bytes at the end; throws `Error(invalid_body_len)` past 65535 bytes.
     void append(std::span<const std::byte> bytes) { buf_.append(bytes); }
+    /// Adds text at the end; throws `Error(invalid_body_len)` past 65535 bytes.
     void append(std::string_view text) { buf_.append(std::as_bytes(std::span{text})); }
-    /// Replaces the contents.
+    /// Replaces the contents; throws `Error(invalid_body_len)` past 65535 bytes.
     void copy(std::span<const std::byte> bytes) { buf_.assign(bytes); }
+    /// Replaces the contents with text; throws `Error(invalid_body_len)` past 65535 bytes.
     void copy(std::string_view text) { buf_.assign(std::as_bytes(std::span{text})); }
     /// Empties the body, keeping its storage.
     void reset() noexcept { buf_.clear(); }
+    /// Makes room for `n` bytes ahead of appending.
     void reserve(std::size_t n) { buf_.reserve(n); }
 
 private:
@@ -261,8 +273,8 @@ private:
 
 /// One `name:value` pair, viewing the message's storage.
 struct TextHeader {
-    std::string_view name;
-    std::string_view value;
+    std::string_view name;   ///< trimmed of spaces and tabs
+    std::string_view value;  ///< trimmed of spaces and tabs
 };
 
 /// Text headers, kept exactly as they travel: `name:value` CR LF per header, at most
@@ -274,20 +286,25 @@ public:
     /// Walks the headers in order.
     class iterator {
     public:
-        using value_type = TextHeader;
-        using difference_type = std::ptrdiff_t;
+        using value_type = TextHeader;           ///< what dereferencing gives
+        using difference_type = std::ptrdiff_t;  ///< required of an iterator
 
+        /// The end iterator.
         iterator() = default;
+        /// The current header.
         TextHeader operator*() const noexcept { return current_; }
+        /// Moves to the next header.
         iterator& operator++() noexcept {
             advance();
             return *this;
         }
+        /// Moves to the next header; returns the position before.
         iterator operator++(int) noexcept {
             iterator old = *this;
             advance();
             return old;
         }
+        /// Same position in the same headers.
         friend bool operator==(const iterator& a, const iterator& b) noexcept {
             return a.rest_.data() == b.rest_.data() && a.at_end_ == b.at_end_;
         }
@@ -302,8 +319,9 @@ public:
         bool at_end_ = true;
     };
 
+    /// The first header.
     [[nodiscard]] iterator begin() const noexcept { return iterator{buf_.view()}; }
-    // A member, not static: range-for and the standard ranges expect `h.end()`.
+    /// Past the last header. (A member, not static: range-for expects `h.end()`.)
     [[nodiscard]] iterator end() const noexcept {  // NOLINT(readability-convert-member-functions-to-static)
         return iterator{};
     }
@@ -317,8 +335,11 @@ public:
 
     /// The encoded bytes, as they travel.
     [[nodiscard]] std::span<const std::byte> data() const noexcept { return buf_.bytes(); }
+    /// The encoded headers as text.
     [[nodiscard]] std::string_view text() const noexcept { return buf_.view(); }
+    /// Size of the encoded headers in bytes.
     [[nodiscard]] std::size_t size() const noexcept { return buf_.size(); }
+    /// True without headers.
     [[nodiscard]] bool empty() const noexcept { return buf_.empty(); }
 
     /// Replaces the contents with already encoded header bytes (not validated; read tolerantly).
@@ -345,9 +366,9 @@ inline constexpr std::string_view listen_on = "~listen_on";    ///< WelcomeReque
 /// Binary header + text headers + body. Data and command at once.
 class Message {
 public:
-    BinaryHeader bhdr;
-    TextHeaders thdrs;
-    Body body;
+    BinaryHeader bhdr;  ///< channel, op code and flags, status, message id
+    TextHeaders thdrs;  ///< `name:value` pairs; names starting with `~` are tofu's
+    Body body;          ///< opaque bytes
 
     /// A standalone message that belongs to no pool; it is deleted when its pointer dies, or
     /// adopted by a pool when handed to `Ampe::put`.
