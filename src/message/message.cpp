@@ -6,6 +6,7 @@
 #include <tofu/message.hpp>
 
 #include "message/message_access.hpp"
+#include "message/text.hpp"
 
 namespace tofu {
 namespace {
@@ -38,20 +39,6 @@ std::uint64_t get_be64(const std::byte* in) noexcept {
         v = (v << 8U) | std::to_integer<std::uint64_t>(in[i]);
     }
     return v;
-}
-
-constexpr bool is_blank(char c) noexcept {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && is_blank(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_blank(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -157,11 +144,11 @@ void TextHeaders::iterator::advance() noexcept {
         if (colon == std::string_view::npos) {
             continue;  // empty or malformed line: skipped
         }
-        const std::string_view name = trim(line.substr(0, colon));
+        const std::string_view name = detail::trim_blanks(line.substr(0, colon));
         if (name.empty()) {
             continue;
         }
-        current_ = TextHeader{name, trim(line.substr(colon + 1))};
+        current_ = TextHeader{name, detail::trim_blanks(line.substr(colon + 1))};
         at_end_ = false;
         return;
     }

@@ -4,22 +4,14 @@
 
 #include <tofu/address.hpp>
 
+#include "message/text.hpp"
+
 namespace tofu {
 namespace {
 
 constexpr std::string_view tcp_scheme = "tcp";
 constexpr std::string_view uds_scheme = "uds";
 constexpr char separator = '|';
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 ParsedAddress failure(std::string_view reason) {
     return ParsedAddress{AmpeStatus::invalid_address, {}, reason};
@@ -31,7 +23,7 @@ std::string_view next_field(std::string_view& rest, bool& found) noexcept {
     found = bar != std::string_view::npos;
     const std::string_view field = rest.substr(0, bar);
     rest.remove_prefix(found ? bar + 1 : rest.size());
-    return trim(field);
+    return detail::trim_blanks(field);
 }
 
 ParsedAddress parse_tcp(std::string_view rest, AddressRole role) {
@@ -73,7 +65,7 @@ ParsedAddress parse_tcp(std::string_view rest, AddressRole role) {
 
 ParsedAddress parse_uds(std::string_view path, AddressRole role) {
     // The path is everything after the scheme: a file name may hold '|'.
-    path = trim(path);
+    path = detail::trim_blanks(path);
     if (path.empty()) {
         return failure("empty uds path");
     }
@@ -160,7 +152,7 @@ bool is_client(const Address& address) noexcept {
 }
 
 ParsedAddress parse_address(std::string_view value, AddressRole role) {
-    std::string_view rest = trim(value);
+    std::string_view rest = detail::trim_blanks(value);
     if (rest.empty()) {
         return failure("empty address");
     }
