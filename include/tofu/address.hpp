@@ -121,7 +121,9 @@ struct ParsedAddress {
 /// `sockaddr_un`, a NUL byte in a path, or `@name` where there is no abstract namespace.
 [[nodiscard]] ParsedAddress parse_address(std::string_view value, AddressRole role);
 
-/// Parses the address a HelloRequest (`~connect_to`) or WelcomeRequest (`~listen_on`) carries.
+/// Parses the address a HelloRequest (`~connect_to`), WelcomeRequest or WelcomeResponse
+/// (`~listen_on`) carries. On a successful WelcomeResponse this is the address actually bound, so
+/// `std::get<TcpServerAddress>(parse_address(*ready).address).port` is the port the OS chose.
 /// A message of another op code, or one without the header, yields `invalid_address`.
 [[nodiscard]] ParsedAddress parse_address(const Message& msg);
 

@@ -53,7 +53,7 @@ inline constexpr std::string_view detail = "~detail";
 ///   messages come back to the pool.
 /// - every close (bye, abort, peer gone, I/O error, protocol violation, failed connect or listen,
 ///   group or engine going away): each message still queued for sending comes back with origin
-///   engine and the reason as its status (`channel_closed` when the reason is `success`: the
+///   engine and the reason as its status (`send_failed` when the reason is `success`: the
 ///   channel closed gracefully before they went out), then exactly one engine Signal (origin
 ///   engine, op code Signal) with status `channel_closed` on that channel, whose `~reason` header
 ///   names the reason and whose `~detail` header, when present, says more.

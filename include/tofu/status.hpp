@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -60,6 +61,10 @@ enum class AmpeStatus : std::uint8_t {
 
 /// The status's name as spelled in the enum, e.g. `"channel_closed"`. Never null.
 [[nodiscard]] std::string_view status_name(AmpeStatus status) noexcept;
+
+/// The status called `name` (as `status_name` spells it), if there is one; reads the `~reason`
+/// header of a `channel_closed` report back into a status.
+[[nodiscard]] std::optional<AmpeStatus> status_from_name(std::string_view name) noexcept;
 
 /// The error category of `AmpeStatus` values; its name is `"tofu"`.
 [[nodiscard]] const std::error_category& ampe_category() noexcept;

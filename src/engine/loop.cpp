@@ -474,7 +474,8 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail
         return;
     }
     // Nothing is lost silently: every message not written comes back with the reason.
-    const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::channel_closed : reason;
+    // After a graceful close the reason is success, which a returned message must not claim.
+    const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::send_failed : reason;
     while (MessagePtr m = unsent.pop_front()) {
         m->bhdr.status = returned_status;
         m->bhdr.proto.origin = Origin::engine;

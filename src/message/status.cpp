@@ -65,6 +65,15 @@ std::string_view status_name(AmpeStatus status) noexcept {
     return status_names[to_raw(status_from_raw(to_raw(status)))];
 }
 
+std::optional<AmpeStatus> status_from_name(std::string_view name) noexcept {
+    for (std::size_t i = 0; i < status_names.size(); ++i) {
+        if (status_names[i] == name) {
+            return static_cast<AmpeStatus>(i);
+        }
+    }
+    return std::nullopt;
+}
+
 const std::error_category& ampe_category() noexcept {
     static const AmpeCategory category;
     return category;

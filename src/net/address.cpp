@@ -170,13 +170,13 @@ ParsedAddress parse_address(std::string_view value, AddressRole role) {
 
 ParsedAddress parse_address(const Message& msg) {
     const OpCode op = msg.bhdr.proto.op_code;
-    if (op != OpCode::hello_request && op != OpCode::welcome_request) {
-        return failure("only HelloRequest and WelcomeRequest carry an address");
+    if (op != OpCode::hello_request && op != OpCode::welcome_request && op != OpCode::welcome_response) {
+        return failure("only HelloRequest, WelcomeRequest and WelcomeResponse carry an address");
     }
     const bool client = op == OpCode::hello_request;
     const auto value = msg.thdrs.find(client ? header::connect_to : header::listen_on);
     if (!value) {
-        return failure(client ? "HelloRequest without ~connect_to" : "WelcomeRequest without ~listen_on");
+        return failure(client ? "HelloRequest without ~connect_to" : "Welcome message without ~listen_on");
     }
     return parse_address(*value, client ? AddressRole::client : AddressRole::server);
 }

@@ -489,7 +489,7 @@ TEST(AddressParseMessage, OtherOpCodesAreRejected) {
     for (const tofu::OpCode op :
          {tofu::OpCode::request, tofu::OpCode::response, tofu::OpCode::signal, tofu::OpCode::hello_response,
           tofu::OpCode::bye_request, tofu::OpCode::bye_response, tofu::OpCode::bye_signal,
-          tofu::OpCode::welcome_response, static_cast<tofu::OpCode>(10), static_cast<tofu::OpCode>(15)}) {
+          static_cast<tofu::OpCode>(10), static_cast<tofu::OpCode>(15)}) {
         SCOPED_TRACE(std::string{tofu::op_code_name(op)});
         const tofu::MessagePtr connect = message_with(op, tofu::header::connect_to, "tcp|127.0.0.1|7099");
         expect_invalid(tofu::parse_address(*connect));
@@ -583,6 +583,19 @@ TEST(AddressParseMessage, RawHeadersWithSpacesAndBareLfAreRead) {
     const std::string_view raw = "x:y\n  ~connect_to :  tcp|::1|7099  \n";
     msg->thdrs.assign_raw(std::as_bytes(std::span{raw}));
     expect_parsed(tofu::parse_address(*msg), tofu::TcpClientAddress{"::1", 7099});
+}
+
+TEST(AddressFromMessage, WelcomeResponseGivesTheBoundAddress) {
+    const tofu::MessagePtr ready = tofu::Message::create();
+    ready->bhdr.proto.op_code = tofu::OpCode::welcome_response;
+    ready->thdrs.append(tofu::header::listen_on, "tcp|127.0.0.1|40123");
+    const tofu::ParsedAddress bound = tofu::parse_address(*ready);
+    ASSERT_TRUE(bound) << bound.reason;
+    EXPECT_EQ(std::get<tofu::TcpServerAddress>(bound.address), (tofu::TcpServerAddress{"127.0.0.1", 40123}));
+
+    const tofu::MessagePtr bare = tofu::Message::create();
+    bare->bhdr.proto.op_code = tofu::OpCode::welcome_response;
+    EXPECT_EQ(tofu::parse_address(*bare).status, tofu::AmpeStatus::invalid_address);
 }
 
 }  // namespace

@@ -39,6 +39,16 @@ TEST(Status, NamesAreReadable) {
     }
 }
 
+TEST(Status, NamesReadBackIntoStatuses) {
+    for (int raw = 0; raw < 32; ++raw) {
+        const auto status = static_cast<AmpeStatus>(raw);
+        EXPECT_EQ(status_from_name(status_name(status)), status) << raw;
+    }
+    EXPECT_FALSE(status_from_name("").has_value());
+    EXPECT_FALSE(status_from_name("Channel_Closed").has_value());
+    EXPECT_FALSE(status_from_name("channel_closed ").has_value());
+}
+
 TEST(Status, ErrorCategoryAndErrorCode) {
     const std::error_code ec = AmpeStatus::connect_failed;  // implicit: is_error_code_enum
     EXPECT_EQ(ec.value(), 24);
