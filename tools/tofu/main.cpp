@@ -2,12 +2,15 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include <tofu/tofu.hpp>
 
+#include "commands.hpp"
 #include "demo.hpp"
+#include "errors.hpp"
 
 namespace {
 
@@ -15,15 +18,31 @@ int run(int argc, char** argv) {
     CLI::App app{"tofu: asynchronous peer-to-peer messaging over TCP and Unix domain sockets"};
     app.set_version_flag("--version", std::string{"tofu "} + tofu::version_string);
     app.require_subcommand(1);
+    app.footer(std::string{tofu::cli::exit_codes_help});  // subcommands inherit it
 
     CLI::App* demo = app.add_subcommand("demo", "Run the demonstration and check its results");
+    const std::vector<tofu::cli::Command> commands{
+        tofu::cli::add_listen_command(app),
+        tofu::cli::add_send_command(app),
+        tofu::cli::add_echo_command(app),
+    };
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version end here with 0; every mistake on the command line is a usage error.
+        return app.exit(e) == 0 ? tofu::cli::exit_success : tofu::cli::exit_usage;
+    }
 
     if (demo->parsed()) {
         return tofu::cli::run_demo();
     }
-    return 0;
+    for (const tofu::cli::Command& command : commands) {
+        if (command.app->parsed()) {
+            return tofu::cli::run_command(command.run);
+        }
+    }
+    return tofu::cli::exit_success;
 }
 
 }  // namespace

@@ -1,0 +1,121 @@
+// Printing messages (tools/tofu/print.hpp): the text line and the JSON object carry every field,
+// text bodies print as escaped text and anything else as hex, and no output ever breaks a line.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include <tofu/message.hpp>
+#include <tofu/status.hpp>
+
+#include "print.hpp"
+
+namespace tofu::cli {
+namespace {
+
+MessagePtr sample(OpCode op, std::string_view body) {
+    MessagePtr msg = Message::create();
+    msg->bhdr.proto.op_code = op;
+    msg->bhdr.channel_number = 7;
+    msg->bhdr.message_id = 42;
+    msg->body.copy(body);
+    return msg;
+}
+
+TEST(CliPrint, PrintableText) {
+    EXPECT_TRUE(is_printable_text(""));
+    EXPECT_TRUE(is_printable_text("hello, tofu\tline\r\n"));
+    EXPECT_TRUE(is_printable_text("gr\xC3\xBC\xC3\x9F dich \xE2\x82\xAC \xF0\x9F\x8D\xA3"));
+    EXPECT_FALSE(is_printable_text(std::string_view{"a\0b", 3}));
+    EXPECT_FALSE(is_printable_text("bell\x07"));
+    EXPECT_FALSE(is_printable_text("del\x7F"));
+    EXPECT_FALSE(is_printable_text("\xFF"));
+    EXPECT_FALSE(is_printable_text("\xC3"));              // cut short
+    EXPECT_FALSE(is_printable_text("\xC0\xAF"));          // overlong
+    EXPECT_FALSE(is_printable_text("\xED\xA0\x80"));      // a surrogate
+    EXPECT_FALSE(is_printable_text("\xF4\x90\x80\x80"));  // past U+10FFFF
+}
+
+TEST(CliPrint, TextLineHasEveryField) {
+    MessagePtr msg = sample(OpCode::request, "hello, tofu");
+    msg->bhdr.proto.more = true;
+    msg->thdrs.append("Job", "print");
+    msg->thdrs.append("Trace", "a b");
+    EXPECT_EQ(format_text(*msg),
+              "Request ch=7 id=42 more=1 origin=application headers{Job=\"print\" Trace=\"a b\"} "
+              "body[11]=\"hello, tofu\"");
+}
+
+TEST(CliPrint, TextLineShowsEngineOriginAndStatus) {
+    MessagePtr msg = sample(OpCode::signal, "");
+    msg->bhdr.proto.origin = Origin::engine;
+    msg->bhdr.status = AmpeStatus::channel_closed;
+    msg->thdrs.append("~reason", "success");
+    EXPECT_EQ(format_text(*msg),
+              "Signal ch=7 id=42 more=0 origin=engine status=channel_closed headers{~reason=\"success\"} "
+              "body[0]=\"\"");
+}
+
+TEST(CliPrint, TextEscapesWhatWouldBreakTheLine) {
+    const MessagePtr msg = sample(OpCode::signal, "say \"hi\"\\\n\tdone\r");
+    EXPECT_EQ(
+        format_text(*msg),
+        "Signal ch=7 id=42 more=0 origin=application headers{} body[16]=\"say \\\"hi\\\"\\\\\\n\\tdone\\r\"");
+}
+
+TEST(CliPrint, BinaryBodyPrintsAsHex) {
+    const MessagePtr msg = sample(OpCode::response, std::string_view{"\x00\xFF\x10\xAB", 4});
+    EXPECT_EQ(format_text(*msg),
+              "Response ch=7 id=42 more=0 origin=application headers{} body[4]=hex:00ff10ab");
+}
+
+TEST(CliPrint, HeaderNamesCannotForgeFields) {
+    MessagePtr msg = sample(OpCode::signal, "");
+    msg->thdrs.assign_raw(std::as_bytes(std::span{std::string_view{"a b=c}:\x01v\r\n"}}));
+    EXPECT_EQ(
+        format_text(*msg),
+        "Signal ch=7 id=42 more=0 origin=application headers{a\\x20b\\x3dc\\x7d=\"\\x01v\"} body[0]=\"\"");
+}
+
+TEST(CliPrint, JsonHasEveryField) {
+    MessagePtr msg = sample(OpCode::request, "hello");
+    msg->bhdr.proto.more = true;
+    msg->thdrs.append("Job", "print");
+    const auto json = nlohmann::json::parse(format_json(*msg));
+    EXPECT_EQ(json.at("op"), "Request");
+    EXPECT_EQ(json.at("op_code"), 0);
+    EXPECT_EQ(json.at("channel"), 7);
+    EXPECT_EQ(json.at("message_id"), 42);
+    EXPECT_EQ(json.at("more"), true);
+    EXPECT_EQ(json.at("origin"), "application");
+    EXPECT_EQ(json.at("status"), "success");
+    ASSERT_EQ(json.at("headers").size(), 1U);
+    EXPECT_EQ(json.at("headers")[0].at("name"), "Job");
+    EXPECT_EQ(json.at("headers")[0].at("value"), "print");
+    EXPECT_EQ(json.at("body_size"), 5);
+    EXPECT_EQ(json.at("body_encoding"), "text");
+    EXPECT_EQ(json.at("body"), "hello");
+}
+
+TEST(CliPrint, JsonBinaryBodyIsHexAndBadUtf8InHeadersIsReplaced) {
+    MessagePtr msg = sample(OpCode::signal, std::string_view{"\x00\x01", 2});
+    msg->thdrs.append("Name", "bad\xFF");
+    const std::string line = format_json(*msg);
+    EXPECT_EQ(line.find('\n'), std::string::npos);
+    const auto json = nlohmann::json::parse(line);
+    EXPECT_EQ(json.at("body_encoding"), "hex");
+    EXPECT_EQ(json.at("body"), "0001");
+    EXPECT_EQ(json.at("headers")[0].at("value"), "bad\xEF\xBF\xBD");
+}
+
+TEST(CliPrint, JsonKeepsTextWithNewlinesOnOneLine) {
+    const MessagePtr msg = sample(OpCode::signal, "two\nlines");
+    const std::string line = format_json(*msg);
+    EXPECT_EQ(line.find('\n'), std::string::npos);
+    EXPECT_EQ(nlohmann::json::parse(line).at("body"), "two\nlines");
+}
+
+}  // namespace
+}  // namespace tofu::cli

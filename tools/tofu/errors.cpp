@@ -1,0 +1,46 @@
+#include "errors.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <tofu/status.hpp>
+
+namespace tofu::cli {
+
+std::string describe_failure(std::string_view status, std::string_view subject, std::string_view detail) {
+    std::string line{status};
+    line.append(": ").append(subject);
+    if (!detail.empty()) {
+        line.append(" (").append(detail).append(")");
+    }
+    return line;
+}
+
+std::string describe_failure(AmpeStatus status, std::string_view subject, std::string_view detail) {
+    return describe_failure(status_name(status), subject, detail);
+}
+
+CommandError tofu_failure(std::string_view status, std::string_view subject, std::string_view detail) {
+    return CommandError{exit_failure, describe_failure(status, subject, detail)};
+}
+
+CommandError usage_error(AmpeStatus status, std::string_view subject, std::string_view detail) {
+    return CommandError{exit_usage, describe_failure(status, subject, detail)};
+}
+
+int run_command(const std::function<int()>& command) {
+    try {
+        return command();
+    } catch (const CommandError& e) {
+        std::fprintf(stderr, "tofu: %s\n", e.what());
+        return e.exit_code();
+    } catch (const Error& e) {  // what() reads "<context>: <status>"
+        std::fprintf(stderr, "tofu: %s\n", e.what());
+        return exit_failure;
+    }
+}
+
+}  // namespace tofu::cli

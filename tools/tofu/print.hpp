@@ -1,0 +1,35 @@
+// Printing messages one per line: as text for people, or as JSON objects for scripts.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <tofu/message.hpp>
+
+namespace tofu::cli {
+
+/// How messages are printed.
+enum class OutputFormat : std::uint8_t { text, json };
+
+/// True when `bytes` is valid UTF-8 without control characters other than tab, CR and LF: such a
+/// body is printed as text, any other as hex.
+[[nodiscard]] bool is_printable_text(std::string_view bytes) noexcept;
+
+/// One line (without the newline), e.g.
+/// `Request ch=2 id=7 more=0 origin=application headers{Job="print"} body[5]="hello"`.
+/// A status other than success shows as `status=NAME` after the origin; a body that is not
+/// printable reads `body[N]=hex:0a1b...`. Quoted text escapes `\ " CR LF TAB` and other bytes as
+/// `\xHH`, so a line never breaks.
+[[nodiscard]] std::string format_text(const Message& msg);
+
+/// One JSON object (without the newline) with the fields op, op_code, channel, message_id, more,
+/// origin, status, headers (array of {name, value}), body_size, body_encoding ("text" or "hex") and
+/// body.
+[[nodiscard]] std::string format_json(const Message& msg);
+
+/// Writes `msg` as one line in `format` to `out` and flushes, so a reader of a pipe sees it at once.
+void print_message(const Message& msg, OutputFormat format, std::FILE* out = stdout);
+
+}  // namespace tofu::cli

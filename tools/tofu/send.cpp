@@ -1,0 +1,153 @@
+// `tofu send ADDR [--request|--signal] [--header NAME:VALUE]... [--data TEXT | --file PATH]`.
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <tofu/address.hpp>
+#include <tofu/ampe.hpp>
+#include <tofu/channel_group.hpp>
+#include <tofu/message.hpp>
+#include <tofu/options.hpp>
+#include <tofu/status.hpp>
+
+#include "client.hpp"
+#include "commands.hpp"
+#include "errors.hpp"
+#include "print.hpp"
+#include "url.hpp"
+
+namespace tofu::cli {
+namespace {
+
+struct SendOptions {
+    std::string url;
+    bool request = false;
+    bool signal = false;
+    std::vector<std::string> headers;
+    std::string data;
+    std::string file;
+    bool json = false;
+    CLI::Option* data_option = nullptr;
+    CLI::Option* file_option = nullptr;
+};
+
+std::string_view trim(std::string_view s) noexcept {
+    const std::size_t first = s.find_first_not_of(" \t");
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+/// Reads every `--header NAME:VALUE`, checking each the way tofu will when it is sent.
+std::vector<HeaderField> parse_headers(const std::vector<std::string>& texts) {
+    std::vector<HeaderField> fields;
+    const MessagePtr probe = Message::create();
+    for (const std::string& text : texts) {
+        const std::string subject = "--header " + text;
+        const std::size_t colon = text.find(':');
+        if (colon == std::string::npos) {
+            throw usage_error(AmpeStatus::invalid_message, subject, "expected NAME:VALUE");
+        }
+        const std::string_view name = trim(std::string_view{text}.substr(0, colon));
+        const std::string_view value = trim(std::string_view{text}.substr(colon + 1));
+        if (is_reserved_header(name)) {
+            throw usage_error(AmpeStatus::invalid_message, subject,
+                              "names starting with ~ are reserved for tofu");
+        }
+        try {
+            probe->thdrs.append(name, value);
+        } catch (const Error& e) {
+            throw usage_error(e.status(), subject, "not a valid text header");
+        }
+        fields.emplace_back(name, value);
+    }
+    return fields;
+}
+
+/// Reads all of `file` (stdin when null) as bytes.
+std::string read_all(std::FILE* file) {
+    std::string data;
+    char buffer[65536];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) {
+        data.append(buffer, n);
+    }
+    return data;
+}
+
+std::string load_data(const SendOptions& options) {
+    if (options.data_option->count() > 0) {
+        return options.data;
+    }
+    if (options.file_option->count() == 0) {
+        return read_all(stdin);
+    }
+    std::FILE* file = std::fopen(options.file.c_str(), "rb");
+    if (file == nullptr) {
+        throw CommandError{
+            exit_usage, describe_failure("cannot read", options.file, std::system_category().message(errno))};
+    }
+    std::string data = read_all(file);
+    const bool failed = std::ferror(file) != 0;
+    std::fclose(file);
+    if (failed) {
+        throw CommandError{exit_usage, describe_failure("cannot read", options.file, "read error")};
+    }
+    return data;
+}
+
+int run_send(const SendOptions& options) {
+    const Address address = address_from_url(options.url, AddressRole::client);
+    const std::vector<HeaderField> headers = parse_headers(options.headers);
+    const std::string data = load_data(options);
+
+    const std::unique_ptr<Reactor> engine = Reactor::create(Options{});
+    const ChannelGroupPtr group = engine->create();
+    ClientSession session{*engine, *group, options.url,
+                          options.json ? OutputFormat::json : OutputFormat::text};
+    session.connect(address);
+    const OpCode op = options.request ? OpCode::request : OpCode::signal;
+    const std::uint64_t message_id = session.send(op, headers, data);
+    if (options.request) {
+        session.await_answer(message_id);
+    }
+    session.close();
+    return exit_success;
+}
+
+}  // namespace
+
+Command add_send_command(CLI::App& parent) {
+    auto options = std::make_shared<SendOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "send",
+        "Connect, send the data as one Signal or Request, print the answers (every Request, Response "
+        "or Signal the peer sends back), then close gracefully. Data over 65535 bytes is sent in "
+        "parts with the same message id and 'more' set on all but the last.");
+    app->add_option(
+           "address", options->url,
+           "Where to connect: tcp://HOST:PORT, tcp://[IPv6]:PORT, uds:///path/to.sock or uds://@name")
+        ->required();
+    CLI::Option* request =
+        app->add_flag("--request", options->request, "Send a Request and wait for its Response");
+    CLI::Option* signal = app->add_flag("--signal", options->signal, "Send a Signal (the default)");
+    request->excludes(signal);
+    app->add_option("--header", options->headers, "A text header NAME:VALUE, for the first part (repeatable)")
+        ->allow_extra_args(false);
+    options->data_option = app->add_option("--data", options->data, "The data to send, as given");
+    options->file_option = app->add_option("--file", options->file, "Send the bytes of this file");
+    options->data_option->excludes(options->file_option);
+    app->add_flag("--json", options->json, "Print the answers as one JSON object per line");
+    app->footer(std::string{"Without --data or --file the data is read from stdin until end of file.\n"} +
+                std::string{exit_codes_help});
+    return Command{app, [options] { return run_send(*options); }};
+}
+
+}  // namespace tofu::cli
