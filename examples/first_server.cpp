@@ -43,8 +43,7 @@ tofu::TcpServerAddress parse_host_port(std::string_view text) {
 // The port a TCP listener got: its WelcomeResponse's `~listen_on` holds the address actually bound
 // (port 0 in the request reads back as the port the OS chose).
 std::uint16_t bound_port(const tofu::Message& welcome_response) {
-    const tofu::ParsedAddress bound = tofu::parse_address(
-        welcome_response.thdrs.find(tofu::header::listen_on).value_or(""), tofu::AddressRole::server);
+    const tofu::ParsedAddress bound = tofu::parse_address(welcome_response);
     const auto* tcp = std::get_if<tofu::TcpServerAddress>(&bound.address);
     if (!bound || tcp == nullptr) {
         throw std::runtime_error("the WelcomeResponse names no TCP address");

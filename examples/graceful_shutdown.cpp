@@ -118,8 +118,7 @@ int run() {
     tofu::TcpServerAddress{"127.0.0.1", 0}.format(*welcome);
     const std::uint16_t listener = server->post(welcome).channel_number;
     tofu::MessagePtr ready = next(*server);
-    const tofu::ParsedAddress bound = tofu::parse_address(
-        ready->thdrs.find(tofu::header::listen_on).value_or(""), tofu::AddressRole::server);
+    const tofu::ParsedAddress bound = tofu::parse_address(*ready);
     const auto* tcp = std::get_if<tofu::TcpServerAddress>(&bound.address);
     if (ready->bhdr.status != tofu::AmpeStatus::success || tcp == nullptr) {
         throw tofu::Error{ready->bhdr.status, "listen"};

@@ -82,8 +82,7 @@ int run() {
     if (!ready || ready->bhdr.status != tofu::AmpeStatus::success) {
         throw std::runtime_error("cannot listen");
     }
-    const tofu::ParsedAddress bound = tofu::parse_address(
-        ready->thdrs.find(tofu::header::listen_on).value_or(""), tofu::AddressRole::server);
+    const tofu::ParsedAddress bound = tofu::parse_address(*ready);
     const auto* tcp = std::get_if<tofu::TcpServerAddress>(&bound.address);
     if (tcp == nullptr) {
         throw std::runtime_error("the WelcomeResponse names no TCP address");

@@ -126,8 +126,7 @@ int run() {
     tofu::TcpServerAddress{"127.0.0.1", 0}.format(*welcome);
     worker_group->post(welcome);
     tofu::MessagePtr ready = next(*worker_group);  // throws if the listen failed
-    const tofu::ParsedAddress bound = tofu::parse_address(
-        ready->thdrs.find(tofu::header::listen_on).value_or(""), tofu::AddressRole::server);
+    const tofu::ParsedAddress bound = tofu::parse_address(*ready);
     const auto* tcp = std::get_if<tofu::TcpServerAddress>(&bound.address);
     if (tcp == nullptr) {
         throw std::runtime_error("the WelcomeResponse names no TCP address");

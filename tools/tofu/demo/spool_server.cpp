@@ -28,8 +28,7 @@ Address SpoolServer::listen(const Address& where) {
         throw Error{ready ? ready->bhdr.status : AmpeStatus::listen_failed,
                     "spool server: listen on " + to_string(where)};
     }
-    const ParsedAddress bound =
-        parse_address(ready->thdrs.find(header::listen_on).value_or(""), AddressRole::server);
+    const ParsedAddress bound = parse_address(*ready);  // the WelcomeResponse holds the bound address
     log_.say("spool", "engine", "WelcomeResponse: listening on " + to_string(bound.address));
     if (const auto* tcp = std::get_if<TcpServerAddress>(&bound.address)) {
         return TcpClientAddress{tcp->ip, tcp->port};
