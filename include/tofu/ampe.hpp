@@ -2,6 +2,7 @@
 /// The engine: `Ampe` (Async Message Passing Engine) and its implementation `Reactor`.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include <tofu/channel_group.hpp>
@@ -17,6 +18,12 @@ public:
     /// A message from the pool, reset. With `pool_only`, null when the pool is empty; with
     /// `always`, a new message then.
     [[nodiscard]] virtual MessagePtr get(AllocationStrategy strategy) = 0;
+
+    /// A message from the pool, reset, waiting up to `timeout` (or `wait_forever`) for one to come
+    /// back when the pool is empty; null when none came back in time. Never allocates: a sender
+    /// that takes its messages this way keeps at most the pool's size in flight, which is tofu's
+    /// flow control (the pool's size is the credit).
+    [[nodiscard]] virtual MessagePtr wait_get(std::chrono::nanoseconds timeout) = 0;
 
     /// Returns a message to the pool (same as letting the pointer die). A standalone message from
     /// `Message::create` is adopted. A full pool frees the message.

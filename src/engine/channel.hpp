@@ -44,6 +44,9 @@ struct Channel {
     std::vector<std::byte> stash;  ///< bytes read but not decoded because the pool ran dry
     std::size_t stash_used = 0;
     bool starved = false;  ///< reading stopped until messages come back to the pool
+    /// Average size of this channel's frames (0: none yet). Reads are sized by it and by the
+    /// pool's idle messages, so one read rarely needs more messages than the pool can give.
+    std::size_t average_frame = 0;
 
     std::chrono::steady_clock::time_point drain_deadline;
     std::string socket_file;  ///< listener on a filesystem UDS path: removed when it closes

@@ -52,7 +52,9 @@ public:
 
     /// Wakes the engine thread if it sleeps; free when it is awake. Any thread.
     void wake() noexcept {
-        if (sleeping_.exchange(false, std::memory_order_seq_cst)) {
+        // Load first: while the engine is awake this costs no write to its cache line.
+        if (sleeping_.load(std::memory_order_seq_cst) &&
+            sleeping_.exchange(false, std::memory_order_seq_cst)) {
             notifier_.notify();
         }
     }

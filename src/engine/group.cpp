@@ -1,5 +1,6 @@
 #include "engine/group.hpp"
 
+#include "engine/deadline.hpp"
 #include "engine/engine_core.hpp"
 
 namespace tofu::detail {
@@ -11,7 +12,8 @@ Group::~Group() {
         std::unique_lock lock{mutex_};
         ready_.wait(lock, [this] { return released_by_engine_; });
     }
-    queue_.clear();  // back to the pool
+    taken_.clear();  // back to the pool
+    queue_.clear();
 }
 
 void Group::acknowledge_destroy() {
@@ -25,25 +27,18 @@ BinaryHeader Group::post(MessagePtr& msg) {
 }
 
 MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
+    if (MessagePtr msg = taken_.pop_front()) {
+        return msg;
+    }
     std::unique_lock lock{mutex_};
     if (queue_.empty() && timeout > std::chrono::nanoseconds::zero()) {
         ++waiting_;
-        const auto has_message = [this] { return !queue_.empty(); };
-        if (timeout == wait_forever) {
-            ready_.wait(lock, has_message);
-        } else {
-            // Waiting against steady_clock: immune to wall-clock changes. Saturate far deadlines.
-            const auto now = std::chrono::steady_clock::now();
-            const auto room = std::chrono::steady_clock::time_point::max() - now;
-            const auto deadline =
-                timeout >= room
-                    ? std::chrono::steady_clock::time_point::max()
-                    : now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-            ready_.wait_until(lock, deadline, has_message);
-        }
+        wait_at_most(ready_, lock, timeout, [this] { return !queue_.empty(); });
         --waiting_;
     }
-    return queue_.pop_front();
+    taken_.splice_back(queue_);  // the whole queue at once: the next calls take no lock
+    lock.unlock();
+    return taken_.pop_front();
 }
 
 void Group::update_receiver(MessagePtr msg) {

@@ -51,7 +51,10 @@ private:
 
     std::mutex mutex_;
     std::condition_variable ready_;
-    MessageQueue queue_;
+    MessageQueue queue_;  ///< guarded by mutex_
+    /// Taken from `queue_` by `wait_receive` in one go and handed out from here without the lock.
+    /// Only `wait_receive` touches it, and it runs on one thread at a time.
+    MessageQueue taken_;
     int waiting_ = 0;
     bool released_by_engine_ = false;
 };

@@ -18,6 +18,10 @@ namespace {
 
 /// One read takes up to this much: many small frames per syscall.
 constexpr std::size_t read_buffer_size = std::size_t{256} * 1024;
+/// A starved channel keeps a stash up to this capacity for next time (no allocation per starvation).
+constexpr std::size_t max_kept_stash = std::size_t{16} * 1024;
+/// The smallest read, however few messages the pool has left.
+constexpr std::size_t min_read = 4096;
 /// One vectored write takes up to this many frames (three parts each).
 constexpr std::size_t max_frames_per_write = 128;
 /// Accepts per readiness event, so one busy listener cannot starve the rest of the loop.
@@ -61,6 +65,7 @@ void Loop::run() noexcept {
             take_inbox();
             flush_listed();
             deliver_pending();
+            core_.pool().take_back_all(spares_);  // before sleeping: a waiting sender gets them
 
             // Announce sleep, then look once more: a poster either sees `sleeping_` and writes to the
             // notifier, or its message is seen here. While the engine is awake posters make no syscall.
@@ -266,7 +271,19 @@ void Loop::on_connected(Channel& ch) {
 }
 
 void Loop::on_readable(Channel& ch) {
-    const IoResult r = read_some(ch.socket, {read_buffer_.get(), read_buffer_size});
+    std::size_t budget = core_.pool().idle() + spares_.size();  // messages we may decode into
+    if (budget == 0) {
+        MessagePtr m = core_.pool().get(AllocationStrategy::pool_only);  // when empty, arms the refill hook
+        if (!m) {
+            starve(ch, {});  // read nothing we could not decode: the bytes wait in the socket
+            return;
+        }
+        spares_.push_back(std::move(m));
+        budget = 1;
+    }
+    const std::size_t wanted = ch.average_frame == 0 ? read_buffer_size : budget * ch.average_frame;
+    const IoResult r =
+        read_some(ch.socket, {read_buffer_.get(), std::clamp(wanted, min_read, read_buffer_size)});
     if (r.would_block) {
         return;
     }
@@ -290,7 +307,7 @@ bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
         switch (ch.decoder.feed(in)) {
             case FrameDecoder::Step::need_bytes: return true;
             case FrameDecoder::Step::need_message: {
-                MessagePtr m = core_.pool().get(AllocationStrategy::pool_only);
+                MessagePtr m = spare_or_pool();
                 if (!m) {
                     starve(ch, in);
                     return true;
@@ -311,6 +328,8 @@ bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
 
 void Loop::on_received(Channel& ch, MessagePtr msg) {
     msg->bhdr.channel_number = ch.number;  // the peer's number means nothing here
+    const std::size_t frame = BinaryHeader::wire_size + msg->thdrs.size() + msg->body.size();
+    ch.average_frame = ch.average_frame == 0 ? frame : (ch.average_frame * 7 + frame) / 8;
     const OpCode op = msg->bhdr.proto.op_code;
     if (ch.state == Channel::State::awaiting_hello) {
         if (op != OpCode::hello_request) {
@@ -344,7 +363,9 @@ void Loop::flush_listed() {
         Channel* ch = find(number);
         if (ch != nullptr && ch->flush_listed) {
             ch->flush_listed = false;
-            flush(*ch);
+            if (!ch->interest.has(Trigger::send)) {  // else the socket is full: its readiness flushes
+                flush(*ch);
+            }
         }
     }
     flush_list_.clear();
@@ -413,10 +434,23 @@ void Loop::flush(Channel& ch) {
 
 void Loop::on_sent(Channel& ch, MessagePtr msg) {
     const OpCode op = msg->bhdr.proto.op_code;
-    msg.reset();  // written: back to the pool
+    // Written: a spare for this turn's reads, then back to the pool in one batch.
+    if (core_.pool().owns(*msg)) {
+        spares_.push_back(std::move(msg));
+    } else {
+        msg.reset();
+    }
     if (op == OpCode::bye_response) {
         start_draining(ch);
     }
+}
+
+MessagePtr Loop::spare_or_pool() {
+    if (MessagePtr m = spares_.pop_front()) {
+        m->reset();
+        return m;
+    }
+    return core_.pool().get(AllocationStrategy::pool_only);
 }
 
 // --- Backpressure -------------------------------------------------------------------------------
@@ -437,9 +471,8 @@ void Loop::starve(Channel& ch, std::span<const std::byte> rest) {
 }
 
 void Loop::resume_starved() {
-    std::vector<std::uint16_t> waiting;
-    waiting.swap(starved_);
-    for (const std::uint16_t number : waiting) {
+    resuming_.swap(starved_);  // a channel that starves again is listed anew in starved_
+    for (const std::uint16_t number : resuming_) {
         Channel* ch = find(number);
         if (ch == nullptr || !ch->starved) {
             continue;
@@ -449,10 +482,14 @@ void Loop::resume_starved() {
         if (!decode(*ch, in) || ch->starved) {
             continue;  // closed, or the pool ran dry again (the channel is listed anew)
         }
-        std::vector<std::byte>{}.swap(ch->stash);  // starvation is rare: give the memory back
+        ch->stash.clear();
+        if (ch->stash.capacity() > max_kept_stash) {
+            std::vector<std::byte>{}.swap(ch->stash);  // a big stash is rare: give the memory back
+        }
         ch->stash_used = 0;
         set_interest(*ch, ch->interest | Trigger::recv);
     }
+    resuming_.clear();
 }
 
 // --- Closing ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <tofu/message.hpp>
 
 #include "engine/channel.hpp"
+#include "engine/message_queue.hpp"
 #include "poller/poller.hpp"
 
 namespace tofu::detail {
@@ -55,6 +56,8 @@ private:
     void flush(Channel& ch);
     void flush_listed();
     void on_sent(Channel& ch, MessagePtr msg);
+    /// A message to decode into: one written this turn, else one from the pool (null when empty).
+    [[nodiscard]] MessagePtr spare_or_pool();
 
     // Backpressure.
     void starve(Channel& ch, std::span<const std::byte> rest);
@@ -84,9 +87,13 @@ private:
     std::vector<std::unique_ptr<Channel>> channels_;  ///< by channel number
     std::vector<std::uint16_t> flush_list_;           ///< channels with frames to write
     std::vector<std::uint16_t> starved_;              ///< channels waiting for the pool
+    std::vector<std::uint16_t> resuming_;             ///< starved_ being resumed (kept for its capacity)
     std::vector<std::uint16_t> draining_;             ///< channels waiting for the peer's end
     std::vector<Group*> delivery_list_;               ///< groups with pending deliveries
     std::unique_ptr<std::byte[]> read_buffer_;
+    /// Pool messages written during this loop turn: reused for reading without the pool's lock,
+    /// the rest returned in one batch before the loop sleeps.
+    MessageQueue spares_;
 };
 
 }  // namespace tofu::detail

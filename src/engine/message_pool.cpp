@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "engine/deadline.hpp"
 #include "message/message_access.hpp"
 
 namespace tofu::detail {
@@ -37,16 +38,20 @@ Message* MessagePool::make_message() {
     return m;
 }
 
+MessagePtr MessagePool::pop_locked() noexcept {
+    Message* m = free_list_;
+    free_list_ = MessageAccess::next(*m);
+    MessageAccess::next(*m) = nullptr;
+    --idle_;
+    ++outstanding_;
+    return MessagePtr{m};
+}
+
 MessagePtr MessagePool::get(AllocationStrategy strategy) {
     {
         const std::lock_guard lock{mutex_};
         if (free_list_ != nullptr) {
-            Message* m = free_list_;
-            free_list_ = MessageAccess::next(*m);
-            MessageAccess::next(*m) = nullptr;
-            --idle_;
-            ++outstanding_;
-            return MessagePtr{m};
+            return pop_locked();
         }
         if (strategy == AllocationStrategy::pool_only) {
             starved_ = true;
@@ -61,6 +66,19 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
         --outstanding_;
         throw;
     }
+}
+
+MessagePtr MessagePool::wait_get(std::chrono::nanoseconds timeout) {
+    std::unique_lock lock{mutex_};
+    if (idle_ <= reserve_locked() && !closed_ && timeout > std::chrono::nanoseconds::zero()) {
+        ++waiting_;
+        wait_at_most(returned_, lock, timeout, [this] { return idle_ >= wake_level_locked() || closed_; });
+        --waiting_;
+    }
+    if (idle_ <= reserve_locked() || closed_) {
+        return {};
+    }
+    return pop_locked();
 }
 
 void MessagePool::put(MessagePtr&& msg) noexcept {
@@ -80,26 +98,73 @@ void MessagePool::put(MessagePtr&& msg) noexcept {
 void MessagePool::take_back(Message* msg) noexcept {
     msg->reset();
     Message* surplus = nullptr;  // freed after unlocking: no allocator work under the lock
-    bool delete_pool = false;
+    bool last = false;
     {
         const std::lock_guard lock{mutex_};
-        --outstanding_;
-        if (closed_ || idle_ >= max_idle_) {
-            surplus = msg;
-            delete_pool = closed_ && outstanding_ == 0;
-        } else {
-            MessageAccess::next(*msg) = free_list_;
-            free_list_ = msg;
-            ++idle_;
-            if (starved_) {
-                starved_ = false;
-                if (refill_hook_) {
-                    refill_hook_();
-                }
-            }
+        file_locked(msg, surplus);
+        announce_locked();
+        last = closed_ && outstanding_ == 0;
+    }
+    free_surplus(surplus, last);
+}
+
+void MessagePool::take_back_all(MessageQueue& batch) noexcept {
+    if (batch.empty()) {
+        return;
+    }
+    for (Message* m = batch.front(); m != nullptr; m = MessageQueue::next_of(m)) {
+        m->reset();
+    }
+    Message* surplus = nullptr;
+    bool last = false;
+    {
+        const std::lock_guard lock{mutex_};
+        while (Message* m = batch.pop_front().release()) {
+            file_locked(m, surplus);
+        }
+        announce_locked();
+        last = closed_ && outstanding_ == 0;
+    }
+    free_surplus(surplus, last);
+}
+
+bool MessagePool::owns(const Message& msg) const noexcept {
+    return MessageAccess::home(msg) == this;
+}
+
+void MessagePool::file_locked(Message* msg, Message*& surplus) noexcept {
+    --outstanding_;
+    if (closed_ || idle_ >= max_idle_) {
+        MessageAccess::next(*msg) = surplus;
+        surplus = msg;
+        return;
+    }
+    MessageAccess::next(*msg) = free_list_;
+    free_list_ = msg;
+    ++idle_;
+}
+
+void MessagePool::announce_locked() noexcept {
+    if (idle_ == 0) {
+        return;
+    }
+    if (waiting_ != 0 && idle_ >= wake_level_locked()) {
+        returned_.notify_one();
+    }
+    if (starved_) {
+        starved_ = false;
+        if (refill_hook_) {
+            refill_hook_();
         }
     }
-    delete surplus;
+}
+
+void MessagePool::free_surplus(Message* surplus, bool delete_pool) noexcept {
+    while (surplus != nullptr) {
+        Message* m = surplus;
+        surplus = MessageAccess::next(*m);
+        delete m;
+    }
     if (delete_pool) {
         delete this;
     }
@@ -130,6 +195,7 @@ void MessagePool::close() noexcept {
     {
         const std::lock_guard lock{mutex_};
         closed_ = true;
+        returned_.notify_all();
         hook.swap(refill_hook_);
         idle_list = free_list_;
         free_list_ = nullptr;

@@ -18,6 +18,7 @@ public:
     ReactorImpl& operator=(ReactorImpl&&) = delete;
 
     MessagePtr get(AllocationStrategy strategy) override { return core_->pool().get(strategy); }
+    MessagePtr wait_get(std::chrono::nanoseconds timeout) override { return core_->pool().wait_get(timeout); }
     void put(MessagePtr&& msg) noexcept override { core_->pool().put(std::move(msg)); }
     ChannelGroupPtr create() override { return core_->create_group(); }
     void destroy(ChannelGroupPtr&& group) noexcept override { group.reset(); }

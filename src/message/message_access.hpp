@@ -7,6 +7,7 @@ namespace tofu::detail {
 
 struct MessageAccess {
     static MessageHome*& home(Message& m) noexcept { return m.home_; }
+    static const MessageHome* home(const Message& m) noexcept { return m.home_; }
     static Message*& next(Message& m) noexcept { return m.next_; }
     static void*& group_tag(Message& m) noexcept { return m.group_tag_; }
     static std::span<std::byte, BinaryHeader::wire_size> wire_header(Message& m) noexcept {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -23,11 +24,13 @@
 #include <utility>
 #include <vector>
 
+#include <tofu/channel_group.hpp>
 #include <tofu/message.hpp>
 #include <tofu/options.hpp>
 #include <tofu/status.hpp>
 
 #include "engine/message_pool.hpp"
+#include "engine/message_queue.hpp"
 #include "message/message_access.hpp"
 
 namespace {
@@ -918,6 +921,109 @@ TEST(MessagePoolThreads, HandOffBetweenThreads) {
     EXPECT_EQ(pool->outstanding(), 0U);
     EXPECT_LE(pool->idle(), max);
     EXPECT_GE(pool->idle(), 1U);
+}
+
+// --- wait_get: the sender's flow control ----------------------------------------------------------
+
+TEST(MessagePoolWaitGet, TakesIdleMessagesDownToAQuarterOfThePoolThenTimesOut) {
+    const MessagePool::Ptr pool = make_pool(16, 16);
+    std::vector<MessagePtr> held;
+    for (int i = 0; i < 12; ++i) {
+        MessagePtr m = pool->wait_get(std::chrono::nanoseconds::zero());
+        ASSERT_NE(m, nullptr) << "message " << i;
+        EXPECT_TRUE(is_pristine(*m));
+        held.push_back(std::move(m));
+    }
+    // Four of sixteen stay for the engine's reads, however long the sender waits.
+    EXPECT_EQ(pool->wait_get(std::chrono::milliseconds{1}), nullptr);
+    EXPECT_EQ(pool->idle(), 4U);
+    // ...while pool_only still hands them out (the engine takes its messages this way).
+    EXPECT_NE(pool->get(AllocationStrategy::pool_only), nullptr);
+}
+
+TEST(MessagePoolWaitGet, NeverAllocates) {
+    const MessagePool::Ptr pool = make_pool(0, 8);
+    EXPECT_EQ(pool->wait_get(std::chrono::milliseconds{1}), nullptr);
+    EXPECT_EQ(pool->outstanding(), 0U);
+}
+
+TEST(MessagePoolWaitGet, WakesWhenABatchComesBackFromAnotherThread) {
+    const MessagePool::Ptr pool = make_pool(16, 16);
+    std::vector<MessagePtr> held;
+    while (MessagePtr m = pool->wait_get(std::chrono::nanoseconds::zero())) {
+        held.push_back(std::move(m));
+    }
+    ASSERT_EQ(held.size(), 12U);
+    std::thread returner{[&held] { held.clear(); }};  // twelve come back: more than a batch
+    MessagePtr got = pool->wait_get(tofu::wait_forever);
+    returner.join();
+    ASSERT_NE(got, nullptr);
+    EXPECT_TRUE(is_pristine(*got));
+}
+
+TEST(MessagePoolWaitGet, ClosingThePoolEndsTheWaitWithNothing) {
+    MessagePool::Ptr pool = make_pool(4, 4);
+    std::vector<MessagePtr> held;  // keeps the closed pool alive until the end
+    while (MessagePtr m = pool->wait_get(std::chrono::nanoseconds::zero())) {
+        held.push_back(std::move(m));
+    }
+    std::atomic<bool> returned_null{false};
+    std::latch started{1};
+    MessagePool* raw = pool.get();
+    std::thread waiter{[&] {
+        started.count_down();
+        returned_null = raw->wait_get(std::chrono::seconds{60}) == nullptr;
+    }};
+    started.wait();
+    pool.reset();  // asleep or not yet: the waiter sees the pool closed and gets nothing
+    waiter.join();
+    EXPECT_TRUE(returned_null);
+    held.clear();  // the last message back deletes the pool
+}
+
+TEST(MessagePoolTakeBackAll, ReturnsABatchResetAndHonoursMax) {
+    const MessagePool::Ptr pool = make_pool(0, 3);
+    tofu::detail::MessageQueue batch;
+    for (int i = 0; i < 5; ++i) {
+        MessagePtr m = pool->get(AllocationStrategy::always);
+        dirty(*m, static_cast<std::uint64_t>(i));
+        EXPECT_TRUE(pool->owns(*m));
+        batch.push_back(std::move(m));
+    }
+    EXPECT_EQ(pool->outstanding(), 5U);
+    pool->take_back_all(batch);
+    EXPECT_TRUE(batch.empty());
+    EXPECT_EQ(pool->outstanding(), 0U);
+    EXPECT_EQ(pool->idle(), 3U);  // two were surplus and freed
+    for (int i = 0; i < 3; ++i) {
+        const MessagePtr m = pool->get(AllocationStrategy::pool_only);
+        ASSERT_NE(m, nullptr);
+        EXPECT_TRUE(is_pristine(*m));
+    }
+}
+
+TEST(MessagePoolTakeBackAll, CallsTheRefillHookOnceForAStarvedPool) {
+    const MessagePool::Ptr pool = make_pool(2, 2);
+    int calls = 0;
+    pool->set_refill_hook([&calls] { ++calls; });
+    tofu::detail::MessageQueue batch;
+    batch.push_back(pool->get(AllocationStrategy::pool_only));
+    batch.push_back(pool->get(AllocationStrategy::pool_only));
+    EXPECT_EQ(pool->get(AllocationStrategy::pool_only), nullptr);  // starved
+    pool->take_back_all(batch);
+    EXPECT_EQ(calls, 1);
+    pool->set_refill_hook(nullptr);
+}
+
+TEST(MessagePoolLifetime, TakeBackAllOfTheLastMessagesDeletesAClosedPool) {
+    MessagePool::Ptr pool = make_pool(2, 2);
+    tofu::detail::MessageQueue batch;
+    batch.push_back(pool->get(AllocationStrategy::pool_only));
+    batch.push_back(pool->get(AllocationStrategy::pool_only));
+    MessagePool* raw = pool.get();
+    pool.reset();               // closed, two messages still out
+    raw->take_back_all(batch);  // the pool deletes itself: ASan reports a leak or double free
+    EXPECT_TRUE(batch.empty());
 }
 
 }  // namespace
