@@ -1,0 +1,93 @@
+// What every library in the benchmark implements: the two sides of one-way throughput and the two
+// sides of a ping-pong. The harness (main.cpp) runs the sides on two threads of one process or in
+// two processes, and does all timing of the whole run; each side only moves messages.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tofu::bench {
+
+enum class Transport : std::uint8_t { tcp, uds };
+
+/// Where a receiver listens and a sender connects. Fresh for every run (new port, new path).
+struct Endpoint {
+    Transport transport = Transport::tcp;
+    std::string host = "127.0.0.1";  ///< TCP only
+    std::uint16_t port = 0;          ///< TCP only: a free port chosen by the harness
+    std::string path;                ///< UDS only: a filesystem path that does not exist yet
+};
+
+/// One run's work: `warmup` messages not measured, then `count` measured ones, all `size` bytes.
+struct Workload {
+    std::size_t size = 64;
+    std::size_t count = 0;
+    std::size_t warmup = 0;
+};
+
+/// Called by a receiving/answering side once it listens, so the other side may connect.
+using Ready = std::function<void()>;
+
+/// Marks the measured part of a side's run. A side calls `start()` when warm-up is over and
+/// `stop()` after its last measured message; the harness reads wall and CPU time from it.
+class Stopwatch {
+public:
+    void start() noexcept;
+    void stop() noexcept;
+    [[nodiscard]] double seconds() const noexcept;
+    /// CPU time of the whole process (every thread, the library's own threads too) in the window.
+    [[nodiscard]] double cpu_seconds() const noexcept;
+
+private:
+    std::chrono::steady_clock::time_point wall_start_, wall_stop_;
+    double cpu_start_ = 0;
+    double cpu_stop_ = 0;
+};
+
+/// A messaging library under test. One object per process; its sides may run on two threads at
+/// once. Every method throws `std::runtime_error` (with what failed) on any error, and checks the
+/// size of what it receives.
+class Contender {
+public:
+    Contender() = default;
+    Contender(const Contender&) = delete;
+    Contender& operator=(const Contender&) = delete;
+    Contender(Contender&&) = delete;
+    Contender& operator=(Contender&&) = delete;
+    virtual ~Contender() = default;
+
+    /// "tofu", "zeromq", "nng", "raw".
+    [[nodiscard]] virtual std::string_view name() const = 0;
+
+    /// Throughput receiver: listens at `at`, calls `ready()`, receives `warmup + count` messages of
+    /// `size` bytes, timing the last `count` with `clock`.
+    virtual void sink(const Endpoint& at, const Workload& work, const Ready& ready, Stopwatch& clock) = 0;
+
+    /// Throughput sender: connects to `at` and sends `warmup + count` messages of `size` bytes as
+    /// fast as the library allows. Returns when all are handed over (and the connection is done).
+    virtual void source(const Endpoint& at, const Workload& work) = 0;
+
+    /// Ping-pong server: listens at `at`, calls `ready()`, answers `warmup + count` requests with a
+    /// message of the same size, then returns.
+    virtual void echo(const Endpoint& at, const Workload& work, const Ready& ready) = 0;
+
+    /// Ping-pong client: connects to `at`, makes `warmup` round trips, then `count` measured ones,
+    /// one at a time. Returns the measured round-trip times, in nanoseconds, and times them as a
+    /// whole with `clock`.
+    [[nodiscard]] virtual std::vector<std::uint32_t> ping(const Endpoint& at, const Workload& work,
+                                                          Stopwatch& clock) = 0;
+};
+
+/// The contenders, each made fresh (per process).
+[[nodiscard]] std::unique_ptr<Contender> make_tofu();
+[[nodiscard]] std::unique_ptr<Contender> make_zeromq();
+[[nodiscard]] std::unique_ptr<Contender> make_nng();
+[[nodiscard]] std::unique_ptr<Contender> make_raw();
+
+}  // namespace tofu::bench

@@ -1,0 +1,275 @@
+// "zeromq": libzmq (4.3) through its C API. Throughput is PUSH (connects) to PULL (binds), latency
+// REQ (connects) to REP (binds); default high-water marks, TCP_NODELAY as libzmq always sets it,
+// and one context per Contender object (one I/O thread) shared by its sides.
+// Copies: a sender copies each message from its preallocated buffer with zmq_send (as an
+// application with data of its own does; zero-copy zmq_msg_init_data of one constant buffer would
+// flatter it); a receiver takes each message with zmq_msg_recv into one reused zmq_msg_t and looks
+// at it in place, which measured as fast as zmq_recv into a buffer for 64 B and faster for 60 KiB.
+// Closing: every socket has ZMQ_LINGER of `linger_ms`, so zmq_close hands whatever is still queued
+// to the I/O thread, which keeps delivering it after `source` (or `echo`, for its last reply)
+// returned; zmq_ctx_term in the destructor waits for that. The bound (rather than the infinite
+// default) only keeps a dead peer from blocking the process's exit forever. Sends and receives
+// fail after `stall_timeout_ms` without progress, so a vanished peer is an error, not a hang.
+// A socket that bound an ipc address removes its file when it closes: libzmq 4.3 leaves it behind.
+#include <unistd.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "contender.hpp"
+
+namespace tofu::bench {
+namespace {
+
+constexpr int linger_ms = 30'000;
+constexpr int stall_timeout_ms = 30'000;
+
+[[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error("zeromq: " + what);
+}
+
+/// Throws with `what` and the text of the current zmq_errno().
+[[noreturn]] void fail_zmq(const std::string& what) {
+    const int error = zmq_errno();
+    fail(what + ": " + zmq_strerror(error));
+}
+
+bool is_ipv6(const std::string& host) {
+    return host.find(':') != std::string::npos;
+}
+
+std::string url(const Endpoint& at) {
+    if (at.transport == Transport::uds) {
+        return "ipc://" + at.path;
+    }
+    const std::string host = is_ipv6(at.host) ? "[" + at.host + "]" : at.host;
+    return "tcp://" + host + ":" + std::to_string(at.port);
+}
+
+/// Owns a zmq socket.
+class Socket {
+public:
+    Socket(void* context, int type, const Endpoint& at) : socket_(zmq_socket(context, type)) {
+        if (socket_ == nullptr) {
+            fail_zmq("zmq_socket");
+        }
+        try {
+            set(ZMQ_LINGER, linger_ms, "ZMQ_LINGER");
+            set(ZMQ_SNDTIMEO, stall_timeout_ms, "ZMQ_SNDTIMEO");
+            set(ZMQ_RCVTIMEO, stall_timeout_ms, "ZMQ_RCVTIMEO");
+            if (at.transport == Transport::tcp && is_ipv6(at.host)) {
+                set(ZMQ_IPV6, 1, "ZMQ_IPV6");
+            }
+        } catch (...) {
+            zmq_close(socket_);  // an open socket would block zmq_ctx_term forever
+            throw;
+        }
+    }
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+    Socket(Socket&&) = delete;
+    Socket& operator=(Socket&&) = delete;
+    ~Socket() {
+        zmq_close(socket_);
+        if (!socket_file_.empty()) {
+            ::unlink(socket_file_.c_str());  // libzmq 4.3 leaves the file of a bound ipc socket
+        }
+    }
+
+    void bind(const Endpoint& at) {
+        const std::string address = url(at);
+        if (zmq_bind(socket_, address.c_str()) != 0) {
+            fail_zmq("zmq_bind " + address);
+        }
+        if (at.transport == Transport::uds) {
+            socket_file_ = at.path;
+        }
+    }
+
+    void connect(const Endpoint& at) {
+        const std::string address = url(at);
+        if (zmq_connect(socket_, address.c_str()) != 0) {
+            fail_zmq("zmq_connect " + address);
+        }
+    }
+
+    [[nodiscard]] void* get() const noexcept { return socket_; }
+
+private:
+    void set(int option, int value, const char* option_name) {
+        if (zmq_setsockopt(socket_, option, &value, sizeof value) != 0) {
+            fail_zmq(std::string{"zmq_setsockopt "} + option_name);
+        }
+    }
+
+    void* socket_;
+    std::string socket_file_;  ///< the file of the ipc address bound, if any
+};
+
+/// One zmq_msg_t, reused for every receive.
+class Message {
+public:
+    Message() noexcept { zmq_msg_init(&message_); }
+    Message(const Message&) = delete;
+    Message& operator=(const Message&) = delete;
+    Message(Message&&) = delete;
+    Message& operator=(Message&&) = delete;
+    ~Message() { zmq_msg_close(&message_); }
+
+    [[nodiscard]] zmq_msg_t* get() noexcept { return &message_; }
+
+private:
+    zmq_msg_t message_{};
+};
+
+std::string nth(std::size_t index, std::size_t total) {
+    return "message " + std::to_string(index + 1) + " of " + std::to_string(total);
+}
+
+/// Receives message `index` (from 0) into `message`; it must be `size` bytes.
+void receive(const Socket& socket, Message& message, std::size_t size, std::size_t index, std::size_t total) {
+    int got = 0;
+    while ((got = zmq_msg_recv(message.get(), socket.get(), 0)) < 0) {
+        if (zmq_errno() == EAGAIN) {
+            fail("no " + nth(index, total) + " within " + std::to_string(stall_timeout_ms) + " ms");
+        }
+        if (zmq_errno() != EINTR) {
+            fail_zmq("zmq_msg_recv " + nth(index, total));
+        }
+    }
+    if (static_cast<std::size_t>(got) != size) {
+        fail(nth(index, total) + " has " + std::to_string(got) + " bytes, expected " + std::to_string(size));
+    }
+}
+
+/// Sends message `index` (from 0), a copy of `payload`.
+void send(const Socket& socket, const std::vector<char>& payload, std::size_t index, std::size_t total) {
+    while (zmq_send(socket.get(), payload.data(), payload.size(), 0) < 0) {
+        if (zmq_errno() == EAGAIN) {
+            fail("could not send " + nth(index, total) + " within " + std::to_string(stall_timeout_ms) +
+                 " ms");
+        }
+        if (zmq_errno() != EINTR) {
+            fail_zmq("zmq_send " + nth(index, total));
+        }
+    }
+}
+
+void check_size(const Workload& work) {
+    if (work.size > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+        fail("message size " + std::to_string(work.size) + " is too large for zmq_msg_recv");
+    }
+}
+
+std::uint32_t saturated_nanoseconds(std::chrono::steady_clock::duration elapsed) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+    return static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(ns, 0, std::numeric_limits<std::uint32_t>::max()));
+}
+
+class ZeromqContender final : public Contender {
+public:
+    ZeromqContender() : context_(zmq_ctx_new()) {
+        if (context_ == nullptr) {
+            fail_zmq("zmq_ctx_new");
+        }
+    }
+    ZeromqContender(const ZeromqContender&) = delete;
+    ZeromqContender& operator=(const ZeromqContender&) = delete;
+    ZeromqContender(ZeromqContender&&) = delete;
+    ZeromqContender& operator=(ZeromqContender&&) = delete;
+    ~ZeromqContender() override {
+        while (zmq_ctx_term(context_) != 0 && zmq_errno() == EINTR) {
+        }
+    }
+
+    [[nodiscard]] std::string_view name() const override { return "zeromq"; }
+
+    void sink(const Endpoint& at, const Workload& work, const Ready& ready, Stopwatch& clock) override {
+        check_size(work);
+        Socket socket{context_, ZMQ_PULL, at};
+        socket.bind(at);
+        ready();
+        Message message;
+        const std::size_t total = work.warmup + work.count;
+        for (std::size_t i = 0; i < work.warmup; ++i) {
+            receive(socket, message, work.size, i, total);
+        }
+        clock.start();
+        for (std::size_t i = work.warmup; i < total; ++i) {
+            receive(socket, message, work.size, i, total);
+        }
+        clock.stop();
+    }
+
+    void source(const Endpoint& at, const Workload& work) override {
+        check_size(work);
+        const std::vector<char> payload(work.size, 'x');
+        Socket socket{context_, ZMQ_PUSH, at};
+        socket.connect(at);
+        const std::size_t total = work.warmup + work.count;
+        for (std::size_t i = 0; i < total; ++i) {
+            send(socket, payload, i, total);
+        }
+    }  // zmq_close: the I/O thread delivers what is still queued (see ZMQ_LINGER above)
+
+    void echo(const Endpoint& at, const Workload& work, const Ready& ready) override {
+        check_size(work);
+        const std::vector<char> reply(work.size, 'x');
+        Socket socket{context_, ZMQ_REP, at};
+        socket.bind(at);
+        ready();
+        Message message;
+        const std::size_t total = work.warmup + work.count;
+        for (std::size_t i = 0; i < total; ++i) {
+            receive(socket, message, work.size, i, total);
+            send(socket, reply, i, total);
+        }
+    }
+
+    [[nodiscard]] std::vector<std::uint32_t> ping(const Endpoint& at, const Workload& work,
+                                                  Stopwatch& clock) override {
+        check_size(work);
+        const std::vector<char> request(work.size, 'x');
+        std::vector<std::uint32_t> times;
+        times.reserve(work.count);
+        Socket socket{context_, ZMQ_REQ, at};
+        socket.connect(at);
+        Message message;
+        const std::size_t total = work.warmup + work.count;
+        for (std::size_t i = 0; i < work.warmup; ++i) {
+            send(socket, request, i, total);
+            receive(socket, message, work.size, i, total);
+        }
+        clock.start();
+        for (std::size_t i = work.warmup; i < total; ++i) {
+            const auto begin = std::chrono::steady_clock::now();
+            send(socket, request, i, total);
+            receive(socket, message, work.size, i, total);
+            times.push_back(saturated_nanoseconds(std::chrono::steady_clock::now() - begin));
+        }
+        clock.stop();
+        return times;
+    }
+
+private:
+    void* context_;
+};
+
+}  // namespace
+
+std::unique_ptr<Contender> make_zeromq() {
+    return std::make_unique<ZeromqContender>();
+}
+
+}  // namespace tofu::bench

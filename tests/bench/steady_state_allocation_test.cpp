@@ -1,0 +1,220 @@
+// No heap allocation per message in steady state: this binary counts every operator new of the
+// process (every thread: the engine's, the sender's, the receiver's) while messages flow through a
+// warmed-up engine, one way and in request/response, and checks the count stays far below the
+// message count. Messages come from the pool (`wait_get`) and go back to it; bodies keep their
+// capacity, so nothing needs the allocator once every pool message has carried a body.
+#include <atomic>
+#include <iostream>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <tofu/tofu.hpp>
+
+#include "support/engine_helpers.hpp"
+
+namespace {
+
+std::atomic<std::uint64_t> allocations{0};
+
+void* counted_alloc(std::size_t size) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    void* p = std::malloc(size == 0 ? 1 : size);  // NOLINT(cppcoreguidelines-no-malloc): operator new itself
+    if (p == nullptr) {
+        throw std::bad_alloc{};
+    }
+    return p;
+}
+
+void* counted_alloc_aligned(std::size_t size, std::align_val_t align) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    const auto a = static_cast<std::size_t>(align);
+    void* p = std::aligned_alloc(a, (size + a - 1) / a * a);  // NOLINT(cppcoreguidelines-no-malloc)
+    if (p == nullptr) {
+        throw std::bad_alloc{};
+    }
+    return p;
+}
+
+}  // namespace
+
+// The replaceable global allocation functions (all of them, so none escapes the count).
+// NOLINTBEGIN(cppcoreguidelines-no-malloc,misc-new-delete-overloads)
+void* operator new(std::size_t size) {
+    return counted_alloc(size);
+}
+void* operator new[](std::size_t size) {
+    return counted_alloc(size);
+}
+void* operator new(std::size_t size, std::align_val_t align) {
+    return counted_alloc_aligned(size, align);
+}
+void* operator new[](std::size_t size, std::align_val_t align) {
+    return counted_alloc_aligned(size, align);
+}
+void* operator new(std::size_t size, const std::nothrow_t& /*tag*/) noexcept {
+    try {
+        return counted_alloc(size);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void* operator new[](std::size_t size, const std::nothrow_t& /*tag*/) noexcept {
+    try {
+        return counted_alloc(size);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t /*size*/) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t /*size*/) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t /*align*/) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t /*align*/) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t /*size*/, std::align_val_t /*align*/) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t /*size*/, std::align_val_t /*align*/) noexcept {
+    std::free(p);
+}
+// NOLINTEND(cppcoreguidelines-no-malloc,misc-new-delete-overloads)
+
+namespace tofu::test {
+namespace {
+
+constexpr std::uint32_t pool_size = 512;
+constexpr std::size_t warmup = 20'000;    // every pool message has carried a body by then
+constexpr std::size_t measured = 50'000;  // messages counted against the allocator
+constexpr std::size_t body_size = 100;
+/// "No allocation per message": at most one allocation per this many messages (the engine may
+/// still allocate for a rare report, e.g. `pool_empty` when the receiver lags).
+constexpr std::size_t messages_per_allowed_allocation = 100;
+
+class SteadyStateAllocation : public ::testing::TestWithParam<Transport> {
+protected:
+    void SetUp() override {
+        if (const auto why = transport_unavailable(GetParam())) {
+            GTEST_SKIP() << *why;
+        }
+        engine_ = Reactor::create(Options{.initial_pool_msgs = pool_size, .max_pool_msgs = pool_size});
+        server_ = engine_->create();
+        client_ = engine_->create();
+        const Listener listener = start_listener(*engine_, *server_, GetParam());
+        connection_ = establish(*engine_, *client_, *server_, listener.client_address);
+    }
+
+    /// Posts `n` messages of `op` on the client channel, taking each from the pool with `wait_get`.
+    void post_from_pool(std::size_t n, OpCode op) {
+        const std::vector<std::byte> payload(body_size, std::byte{'x'});
+        for (std::size_t i = 0; i < n; ++i) {
+            MessagePtr msg = engine_->wait_get(event_timeout);
+            ASSERT_NE(msg, nullptr) << "no message came back to the pool";
+            msg->bhdr.proto.op_code = op;
+            msg->bhdr.channel_number = connection_.client;
+            msg->body.copy(payload);
+            client_->post(msg);
+        }
+    }
+
+    std::unique_ptr<Reactor> engine_;
+    ChannelGroupPtr server_;
+    ChannelGroupPtr client_;
+    Connection connection_;
+};
+
+TEST_P(SteadyStateAllocation, OneWaySignals) {
+    std::atomic<std::size_t> received{0};
+    std::atomic<std::uint64_t> at_end{0};
+    std::thread receiver{[&] {
+        while (received < warmup + measured) {
+            const MessagePtr msg = server_->wait_receive(event_timeout);
+            if (!msg) {
+                return;  // the main thread's checks report it
+            }
+            if (msg->bhdr.proto.op_code == OpCode::signal && !msg->is_from_engine() &&
+                msg->body.size() == body_size) {
+                received.fetch_add(1);
+            }
+        }
+        at_end = allocations.load();
+    }};
+    post_from_pool(warmup, OpCode::signal);
+    // Counting starts while the last warm-up messages may still be in flight: that only makes
+    // the check stricter.
+    const std::uint64_t at_start = allocations.load();
+    post_from_pool(measured, OpCode::signal);
+    receiver.join();
+
+    ASSERT_EQ(received.load(), warmup + measured);
+    const std::uint64_t used = at_end - at_start;
+
+    std::cout << "allocations while " << measured << " signals flowed: " << used << '\n';
+    EXPECT_LE(used, measured / messages_per_allowed_allocation);
+}
+
+TEST_P(SteadyStateAllocation, RequestResponse) {
+    std::atomic<std::size_t> answered{0};
+    std::thread server{[&] {
+        while (answered < warmup + measured) {
+            MessagePtr msg = server_->wait_receive(event_timeout);
+            if (!msg) {
+                return;
+            }
+            if (msg->bhdr.proto.op_code == OpCode::request) {
+                msg->bhdr.proto.op_code = OpCode::response;  // same id, same body
+                server_->post(msg);
+                answered.fetch_add(1);
+            }
+        }
+    }};
+    // One request in flight at a time; each response is sent again as the next request.
+    const auto exchange = [&](std::size_t n, MessagePtr& msg) {
+        for (std::size_t i = 0; i < n; ++i) {
+            msg->bhdr.proto.op_code = OpCode::request;
+            msg->bhdr.message_id = 0;
+            client_->post(msg);
+            msg = client_->wait_receive(event_timeout);  // no test helper here: they allocate
+            if (!msg || msg->bhdr.proto.op_code != OpCode::response) {
+                FAIL() << "expected the response, got " << (msg ? describe(*msg) : "nothing");
+            }
+        }
+    };
+    MessagePtr msg = engine_->wait_get(event_timeout);
+    ASSERT_NE(msg, nullptr);
+    msg->bhdr.channel_number = connection_.client;
+    msg->body.copy(std::vector<std::byte>(body_size, std::byte{'y'}));
+    exchange(warmup, msg);
+    const std::uint64_t at_start = allocations.load();
+    exchange(measured, msg);
+    const std::uint64_t used = allocations.load() - at_start;
+    server.join();
+
+    ASSERT_EQ(answered.load(), warmup + measured);
+    EXPECT_EQ(msg->body.size(), body_size);
+    std::cout << "allocations during " << measured << " round trips: " << used << '\n';
+    EXPECT_LE(used, measured / messages_per_allowed_allocation);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, SteadyStateAllocation, ::testing::ValuesIn(tcp4_and_uds_transports()),
+                         transport_test_name);
+
+}  // namespace
+}  // namespace tofu::test
