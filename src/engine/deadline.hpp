@@ -22,8 +22,8 @@ void wait_at_most(std::condition_variable& cv, std::unique_lock<std::mutex>& loc
     using Clock = std::chrono::steady_clock;
     const auto now = Clock::now();
     const auto room = Clock::time_point::max() - now;
-    const auto deadline =
-        timeout >= room ? Clock::time_point::max() : now + std::chrono::duration_cast<Clock::duration>(timeout);
+    const auto deadline = timeout >= room ? Clock::time_point::max()
+                                          : now + std::chrono::duration_cast<Clock::duration>(timeout);
     cv.wait_until(lock, deadline, ready);
 }
 

@@ -4,10 +4,10 @@
 // message count. Messages come from the pool (`wait_get`) and go back to it; bodies keep their
 // capacity, so nothing needs the allocator once every pool message has carried a body.
 #include <atomic>
-#include <iostream>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <iostream>
 #include <new>
 #include <thread>
 #include <vector>
