@@ -14,6 +14,7 @@
 #include <tofu/tofu.hpp>
 
 #include "child_process.hpp"
+#include "contender.hpp"
 #include "runner.hpp"
 
 namespace tofu::bench {
@@ -48,15 +49,6 @@ double status_kib(const std::string& field) {
         }
     }
     return 0;
-}
-
-double cpu_seconds() {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    const auto s = [](const timeval& t) {
-        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
-    };
-    return s(usage.ru_utime) + s(usage.ru_stime);
 }
 
 MessagePtr next(ChannelGroup& group) {
@@ -138,9 +130,11 @@ ScaleResult serve_scale(std::size_t connections, std::size_t rounds) {
         result.server_rss_mib = status_kib("VmRSS") / 1024;
         result.rss_per_connection_kib =
             (status_kib("VmRSS") - rss_listening) / static_cast<double>(connections);
-        const double cpu_start = cpu_seconds();
+        Stopwatch server_cpu;  // the server's CPU while the measured requests flow
+        server_cpu.start();
         const std::optional<std::string> line = client.read_line(patience * 4);
-        const double cpu_used = cpu_seconds() - cpu_start;
+        server_cpu.stop();
+        const double cpu_used = server_cpu.cpu_seconds();
         std::istringstream in{line.value_or("")};
         std::string word;
         double seconds = 0;
