@@ -22,6 +22,9 @@ constexpr std::size_t read_buffer_size = std::size_t{256} * 1024;
 constexpr std::size_t max_kept_stash = std::size_t{16} * 1024;
 /// The smallest read, however few messages the pool has left.
 constexpr std::size_t min_read = 4096;
+// Read targets taken from the pool at once, at most: enough for a full read of small frames, and
+// few enough that a sender in `wait_get` is not left waiting for a whole loop turn.
+constexpr std::size_t max_read_batch = 512;
 /// One vectored write takes up to this many frames (three parts each).
 constexpr std::size_t max_frames_per_write = 128;
 /// Accepts per readiness event, so one busy listener cannot starve the rest of the loop.
@@ -271,7 +274,14 @@ void Loop::on_connected(Channel& ch) {
 }
 
 void Loop::on_readable(Channel& ch) {
-    std::size_t budget = core_.pool().idle() + spares_.size();  // messages we may decode into
+    // Read targets come from the pool in one batch (one lock, not one per message); what the
+    // reads leave unused goes back with the turn's spares.
+    const std::size_t fits = ch.average_frame == 0 ? 1 : read_buffer_size / ch.average_frame + 1;
+    const std::size_t targets = std::min(fits, max_read_batch);
+    if (spares_.size() < targets) {
+        core_.pool().take_idle(spares_, targets - spares_.size());
+    }
+    std::size_t budget = spares_.size();  // messages we may decode into
     if (budget == 0) {
         MessagePtr m = core_.pool().get(AllocationStrategy::pool_only);  // when empty, arms the refill hook
         if (!m) {

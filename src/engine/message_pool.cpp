@@ -25,6 +25,9 @@ MessagePool::Ptr MessagePool::create(const Options& options) {
 }
 
 MessagePool::~MessagePool() {
+    Message* surplus = nullptr;
+    drain_locked(surplus);  // nothing should be left there; the pool is closed, so all is surplus
+    free_surplus(surplus, false);
     while (free_list_ != nullptr) {
         Message* m = free_list_;
         free_list_ = MessageAccess::next(*m);
@@ -44,41 +47,87 @@ MessagePtr MessagePool::pop_locked() noexcept {
     MessageAccess::next(*m) = nullptr;
     --idle_;
     ++outstanding_;
+    ++handed_;
     return MessagePtr{m};
 }
 
 MessagePtr MessagePool::get(AllocationStrategy strategy) {
+    Message* surplus = nullptr;
+    MessagePtr got;
     {
         const std::lock_guard lock{mutex_};
-        if (free_list_ != nullptr) {
-            return pop_locked();
+        if (free_list_ == nullptr) {
+            drain_and_arm_locked(surplus);
         }
-        if (strategy == AllocationStrategy::pool_only) {
+        if (free_list_ == nullptr && strategy == AllocationStrategy::pool_only) {
             starved_ = true;
-            return {};
+            drain_and_arm_locked(surplus);  // the next return calls the refill hook
+            if (free_list_ != nullptr) {
+                starved_ = false;
+            }
         }
-        ++outstanding_;
+        if (free_list_ != nullptr) {
+            got = pop_locked();
+        } else if (strategy == AllocationStrategy::always) {
+            ++outstanding_;
+            ++handed_;
+        }
+    }
+    free_surplus(surplus, false);
+    if (got || strategy == AllocationStrategy::pool_only) {
+        return got;
     }
     try {
         return MessagePtr{make_message()};
     } catch (...) {
         const std::lock_guard lock{mutex_};
         --outstanding_;
+        --handed_;
         throw;
     }
 }
 
+std::size_t MessagePool::take_idle(MessageQueue& into, std::size_t at_most) {
+    Message* surplus = nullptr;
+    std::size_t taken = 0;
+    {
+        const std::lock_guard lock{mutex_};
+        if (idle_ < at_most) {
+            drain_and_arm_locked(surplus);
+        }
+        for (; taken < at_most && free_list_ != nullptr; ++taken) {
+            into.push_back(pop_locked());
+        }
+    }
+    free_surplus(surplus, false);
+    return taken;
+}
+
 MessagePtr MessagePool::wait_get(std::chrono::nanoseconds timeout) {
-    std::unique_lock lock{mutex_};
-    if (idle_ <= reserve_locked() && !closed_ && timeout > std::chrono::nanoseconds::zero()) {
-        ++waiting_;
-        wait_at_most(returned_, lock, timeout, [this] { return idle_ >= wake_level_locked() || closed_; });
-        --waiting_;
+    Message* surplus = nullptr;
+    MessagePtr got;
+    {
+        std::unique_lock lock{mutex_};
+        if (idle_ <= reserve_locked()) {
+            drain_and_arm_locked(surplus);
+        }
+        if (idle_ <= reserve_locked() && !closed_ && timeout > std::chrono::nanoseconds::zero()) {
+            ++waiting_;
+            // Draining in the predicate: the returns that woke us are on the stack, not the list.
+            wait_at_most(returned_cv_, lock, timeout, [this, &surplus] {
+                if (idle_ < wake_level_locked() && !closed_) {
+                    drain_and_arm_locked(surplus);
+                }
+                return idle_ >= wake_level_locked() || closed_;
+            });
+            --waiting_;  // the alarm stays set for our batch: at worst one early call, which re-arms it
+        }
+        if (idle_ > reserve_locked() && !closed_) {
+            got = pop_locked();
+        }
     }
-    if (idle_ <= reserve_locked() || closed_) {
-        return {};
-    }
-    return pop_locked();
+    free_surplus(surplus, false);
+    return got;
 }
 
 void MessagePool::put(MessagePtr&& msg) noexcept {
@@ -91,21 +140,14 @@ void MessagePool::put(MessagePtr&& msg) noexcept {
         const std::lock_guard lock{mutex_};
         home = this;
         ++outstanding_;
+        ++handed_;
     }
     msg.reset();  // goes to its home through the deleter
 }
 
 void MessagePool::take_back(Message* msg) noexcept {
     msg->reset();
-    Message* surplus = nullptr;  // freed after unlocking: no allocator work under the lock
-    bool last = false;
-    {
-        const std::lock_guard lock{mutex_};
-        file_locked(msg, surplus);
-        announce_locked();
-        last = closed_ && outstanding_ == 0;
-    }
-    free_surplus(surplus, last);
+    push_returns(msg, msg, 1);
 }
 
 void MessagePool::take_back_all(MessageQueue& batch) noexcept {
@@ -115,33 +157,112 @@ void MessagePool::take_back_all(MessageQueue& batch) noexcept {
     for (Message* m = batch.front(); m != nullptr; m = MessageQueue::next_of(m)) {
         m->reset();
     }
-    Message* surplus = nullptr;
-    bool last = false;
-    {
-        const std::lock_guard lock{mutex_};
-        while (Message* m = batch.pop_front().release()) {
-            file_locked(m, surplus);
-        }
-        announce_locked();
-        last = closed_ && outstanding_ == 0;
-    }
-    free_surplus(surplus, last);
+    const std::uint64_t n = batch.size();
+    Message* last = batch.back();
+    push_returns(batch.release_all(), last, n);
 }
 
 bool MessagePool::owns(const Message& msg) const noexcept {
     return MessageAccess::home(msg) == this;
 }
 
-void MessagePool::file_locked(Message* msg, Message*& surplus) noexcept {
-    --outstanding_;
-    if (closed_ || idle_ >= max_idle_) {
-        MessageAccess::next(*msg) = surplus;
-        surplus = msg;
-        return;
+// --- The return path ----------------------------------------------------------------------------
+
+void MessagePool::push_returns(Message* first, Message* last, std::uint64_t n) noexcept {
+    Message* head = returns_.load(std::memory_order_relaxed);
+    do {
+        MessageAccess::next(*last) = head;
+    } while (
+        !returns_.compare_exchange_weak(head, first, std::memory_order_seq_cst, std::memory_order_relaxed));
+    const std::uint64_t before = tally_.fetch_add(n + one_add, std::memory_order_seq_cst);
+    const std::uint64_t count = before & count_mask;
+    const bool crossed = count < alarm_bit && count + n >= alarm_bit;
+    if ((before & closed_flag) != 0 || crossed) {
+        answer_call();
     }
-    MessageAccess::next(*msg) = free_list_;
-    free_list_ = msg;
-    ++idle_;
+    // Nothing here: unless this thread called, the pool may already be gone.
+}
+
+void MessagePool::answer_call() noexcept {
+    Message* surplus = nullptr;
+    bool last = false;
+    {
+        const std::lock_guard lock{mutex_};
+        settle_locked();  // counts this call among callers_, whoever settled before
+        --callers_;
+        drain_and_arm_locked(surplus);
+        announce_locked();
+        last = finished_locked();
+    }
+    free_surplus(surplus, last);
+}
+
+void MessagePool::drain_locked(Message*& surplus) noexcept {
+    Message* m = returns_.exchange(nullptr, std::memory_order_seq_cst);
+    Message* oldest_first = nullptr;
+    while (m != nullptr) {
+        Message* next = MessageAccess::next(*m);
+        MessageAccess::next(*m) = oldest_first;
+        oldest_first = m;
+        m = next;
+    }
+    while (oldest_first != nullptr) {
+        Message* msg = oldest_first;
+        oldest_first = MessageAccess::next(*msg);
+        --outstanding_;
+        if (closed_ || idle_ >= max_idle_) {
+            MessageAccess::next(*msg) = surplus;
+            surplus = msg;
+        } else {
+            MessageAccess::next(*msg) = free_list_;
+            free_list_ = msg;
+            ++idle_;
+        }
+    }
+}
+
+std::uint64_t MessagePool::wanted_locked() const noexcept {
+    if (starved_ && idle_ == 0) {
+        return 1;  // the engine waits for any message at all
+    }
+    // Past the room left under max_idle_, returns are surplus: call to free them promptly, so a
+    // burst of returns is not kept beyond the pool's maximum.
+    std::uint64_t wanted = idle_ < max_idle_ ? max_idle_ - idle_ + 1 : 1;
+    if (waiting_ != 0 && idle_ < wake_level_locked()) {
+        wanted = std::min<std::uint64_t>(wanted, wake_level_locked() - idle_);
+    }
+    return wanted;
+}
+
+void MessagePool::settle_locked() noexcept {
+    const std::uint64_t wanted = wanted_locked();
+    const std::uint64_t next = (closed_ ? closed_flag : 0) | (alarm_bit - std::min(wanted, max_wanted));
+    std::uint64_t old = tally_.load(std::memory_order_relaxed);
+    while (!tally_.compare_exchange_weak(old, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+    }
+    const std::uint64_t count = old & count_mask;
+    const std::uint64_t added = count - tally_base_;
+    returned_ += added;
+    if ((old & closed_flag) != 0) {
+        callers_ += (old & adds_mask) / one_add;  // while closed, every returner calls
+    } else if (tally_base_ < alarm_bit && count >= alarm_bit) {
+        ++callers_;  // the one return that crossed the alarm
+    }
+    tally_base_ = next & count_mask;
+}
+
+void MessagePool::drain_and_arm_locked(Message*& surplus) noexcept {
+    // A message pushed before the alarm was armed, but counted after, would not be drained by the
+    // call it triggers... unless we drain after arming. Push-then-count on one side and
+    // arm-then-look on the other (all sequentially consistent) mean one of us sees the other.
+    do {
+        drain_locked(surplus);
+        settle_locked();
+    } while (returns_.load(std::memory_order_seq_cst) != nullptr);
+}
+
+bool MessagePool::finished_locked() const noexcept {
+    return closed_ && returned_ == handed_ && callers_ == 0;
 }
 
 void MessagePool::announce_locked() noexcept {
@@ -149,7 +270,7 @@ void MessagePool::announce_locked() noexcept {
         return;
     }
     if (waiting_ != 0 && idle_ >= wake_level_locked()) {
-        returned_.notify_one();
+        returned_cv_.notify_one();
     }
     if (starved_) {
         starved_ = false;
@@ -178,38 +299,53 @@ void MessagePool::set_refill_hook(std::function<void()> hook) {
     }
 }
 
-std::size_t MessagePool::idle() const {
-    const std::lock_guard lock{mutex_};
-    return idle_;
+std::size_t MessagePool::idle() {
+    Message* surplus = nullptr;
+    std::size_t idle = 0;
+    {
+        const std::lock_guard lock{mutex_};
+        drain_and_arm_locked(surplus);
+        idle = idle_;
+    }
+    free_surplus(surplus, false);
+    return idle;
 }
 
-std::size_t MessagePool::outstanding() const {
-    const std::lock_guard lock{mutex_};
-    return outstanding_;
+std::size_t MessagePool::outstanding() {
+    Message* surplus = nullptr;
+    std::size_t outstanding = 0;
+    {
+        const std::lock_guard lock{mutex_};
+        drain_and_arm_locked(surplus);
+        outstanding = outstanding_;
+    }
+    free_surplus(surplus, false);
+    return outstanding;
 }
 
 void MessagePool::close() noexcept {
     Message* idle_list = nullptr;
+    Message* surplus = nullptr;
     bool delete_now = false;
     std::function<void()> hook;  // destroyed after unlocking, like the idle messages
     {
         const std::lock_guard lock{mutex_};
         closed_ = true;
-        returned_.notify_all();
+        returned_cv_.notify_all();
         hook.swap(refill_hook_);
+        settle_locked();  // raises the closed flag: from now on every returner calls
+        drain_locked(surplus);
         idle_list = free_list_;
         free_list_ = nullptr;
         idle_ = 0;
-        delete_now = outstanding_ == 0;
+        delete_now = finished_locked();
     }
     while (idle_list != nullptr) {
         Message* m = idle_list;
         idle_list = MessageAccess::next(*m);
         delete m;
     }
-    if (delete_now) {
-        delete this;
-    }
+    free_surplus(surplus, delete_now);
 }
 
 }  // namespace tofu::detail

@@ -1,7 +1,8 @@
-// The engine's message pool: an intrusive free list behind one mutex.
+// The engine's message pool: an intrusive free list behind a mutex, and a lock-free return path.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -37,6 +38,10 @@ public:
     /// is armed), with `always`, a new message then.
     [[nodiscard]] MessagePtr get(AllocationStrategy strategy);
 
+    /// Moves up to `at_most` idle messages to the back of `into` under one lock, without allocating
+    /// and without arming the refill hook; returns how many. The engine's read targets.
+    std::size_t take_idle(MessageQueue& into, std::size_t at_most);
+
     /// A message from the pool, waiting up to `timeout` for one to come back; null when none did
     /// (or the pool closed). Never allocates. It leaves a quarter of the pool's messages to the
     /// engine, so a sender that takes its messages this way cannot starve reception; and once it
@@ -52,15 +57,17 @@ public:
     /// pool between threads.
     void set_refill_hook(std::function<void()> hook);
 
-    /// Messages waiting in the pool.
-    [[nodiscard]] std::size_t idle() const;
+    /// Messages waiting in the pool (returned ones included).
+    [[nodiscard]] std::size_t idle();
     /// Messages handed out and not yet back.
-    [[nodiscard]] std::size_t outstanding() const;
+    [[nodiscard]] std::size_t outstanding();
 
+    /// Takes a message back without the lock (one compare-and-swap and one add), unless someone
+    /// waits for returns, the refill hook is armed, or the pool is closed.
     void take_back(Message* msg) noexcept override;
 
-    /// Takes back a batch of this pool's messages under one lock (the engine's spares of a loop
-    /// turn). Leaves `batch` empty.
+    /// Takes back a batch of this pool's messages at once (the engine's spares of a loop turn).
+    /// Leaves `batch` empty.
     void take_back_all(MessageQueue& batch) noexcept;
 
     /// True for a message that came from this pool.
@@ -78,16 +85,48 @@ private:
     /// Frees the idle messages; deletes the pool now if nothing is out, else when the last returns.
     void close() noexcept;
     Message* make_message();
-    /// Files a returned, reset message: onto the free list, or into `surplus` when the pool is
-    /// full or closed. The caller holds the lock.
-    void file_locked(Message* msg, Message*& surplus) noexcept;
+
+    // --- The return path -----------------------------------------------------------------------
+    // Returners push onto `returns_` (a lock-free stack) and then add to `tally_`, and that add is
+    // the last thing they do to the pool unless its result asks them to "call": take the lock and
+    // drain. The tally holds the messages counted (biased, so that a call is asked exactly when the
+    // count crosses `alarm_bit`: armed for a waiting `wait_get`, a starved `get` or a full pool),
+    // the number of adds, and the closed flag, which asks every returner to call. Because a
+    // returner's last touch of the pool is that add or its locked call, the pool knows, under its
+    // lock, when nobody can touch it any more and it may delete itself.
+    static constexpr std::uint64_t closed_flag = std::uint64_t{1} << 63;
+    static constexpr std::uint64_t one_add = std::uint64_t{1} << 40;
+    static constexpr std::uint64_t count_mask = one_add - 1;
+    static constexpr std::uint64_t adds_mask = (closed_flag - 1) & ~count_mask;
+    static constexpr std::uint64_t alarm_bit = std::uint64_t{1} << 39;
+    /// The alarm is never set further than this: it keeps the adds between two settles far below
+    /// what their field holds.
+    static constexpr std::uint64_t max_wanted = std::uint64_t{1} << 20;
+
+    /// Pushes the chain `first`..`last` (`n` reset messages) onto `returns_`, then counts it, and
+    /// calls if asked. The pool may be gone when this returns.
+    void push_returns(Message* first, Message* last, std::uint64_t n) noexcept;
+    /// A returner asked to call: drain, announce, and delete the pool if it was the last.
+    void answer_call() noexcept;
+    /// Moves the returned messages onto the free list (or into `surplus` when the pool is full or
+    /// closed), oldest first. The caller holds the lock.
+    void drain_locked(Message*& surplus) noexcept;
+    /// Re-biases the tally: folds the returns counted so far into `returned_`, records the call
+    /// they asked for, and arms the alarm for what the pool now waits for. Caller holds the lock.
+    void settle_locked() noexcept;
+    /// Drains until what was pushed before the alarm was armed has been seen, so a return that
+    /// comes later is sure to be counted against it. Caller holds the lock.
+    void drain_and_arm_locked(Message*& surplus) noexcept;
+    /// Returns the alarm waits for now: one for a starved get, else the fewer of a waiter's batch
+    /// and the room left under `max_idle_` plus one.
+    [[nodiscard]] std::uint64_t wanted_locked() const noexcept;
     /// Wakes `wait_get` and the refill hook as the idle count now warrants; the caller holds the lock.
     void announce_locked() noexcept;
-    /// Frees a chain made by `file_locked`, and the pool itself when `delete_pool` (decided under
-    /// the lock that returned the last outstanding message of a closed pool).
-    void free_surplus(Message* surplus,
-                      bool delete_pool) noexcept;  /// Takes the first idle message; the caller holds the lock
-                                                   /// and checked the list is not empty.
+    /// True when the pool is closed, every message is back and every caller is done: it may go.
+    [[nodiscard]] bool finished_locked() const noexcept;
+    /// Frees a chain made by `drain_locked`, then the pool itself when `delete_pool`.
+    void free_surplus(Message* surplus, bool delete_pool) noexcept;
+    /// Takes the first idle message; the caller holds the lock and checked the list is not empty.
     MessagePtr pop_locked() noexcept;
     /// Idle messages `wait_get` leaves to the engine; the caller holds the lock.
     [[nodiscard]] std::size_t reserve_locked() const noexcept { return (idle_ + outstanding_) / 4; }
@@ -97,15 +136,23 @@ private:
     }
 
     mutable std::mutex mutex_;
-    std::condition_variable returned_;  ///< signalled when a message comes back and someone waits
+    std::condition_variable returned_cv_;  ///< signalled when enough came back for `wait_get`
     Message* free_list_ = nullptr;
     std::size_t idle_ = 0;
-    std::size_t outstanding_ = 0;
+    std::size_t outstanding_ = 0;   ///< handed out and not drained back
+    std::uint64_t handed_ = 0;      ///< messages ever handed out (adoptions included)
+    std::uint64_t returned_ = 0;    ///< returns whose add was folded in by `settle_locked`
+    std::uint64_t tally_base_ = 0;  ///< the count `settle_locked` last set in `tally_`
+    std::uint64_t callers_ = 0;     ///< returners asked to call that have not called yet
     std::uint32_t max_idle_;
     int waiting_ = 0;  ///< threads in `wait_get`
     bool starved_ = false;
     bool closed_ = false;
     std::function<void()> refill_hook_;
+
+    // Written by every returning thread: their own cache line, away from the locked state.
+    alignas(64) std::atomic<Message*> returns_{nullptr};
+    std::atomic<std::uint64_t> tally_{0};
 };
 
 }  // namespace tofu::detail

@@ -34,6 +34,7 @@ public:
     [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] Message* front() const noexcept { return head_; }
+    [[nodiscard]] Message* back() const noexcept { return tail_; }
     [[nodiscard]] static Message* next_of(Message* m) noexcept { return MessageAccess::next(*m); }
 
     void push_back(MessagePtr msg) noexcept { push_back_raw(msg.release()); }
@@ -88,6 +89,14 @@ public:
         size_ += other.size_;
         other.head_ = other.tail_ = nullptr;
         other.size_ = 0;
+    }
+
+    /// Gives up the messages as a chain linked through `next`, oldest first; the caller owns them.
+    [[nodiscard]] Message* release_all() noexcept {
+        Message* chain = std::exchange(head_, nullptr);
+        tail_ = nullptr;
+        size_ = 0;
+        return chain;
     }
 
     void clear() noexcept {

@@ -981,6 +981,116 @@ TEST(MessagePoolWaitGet, ClosingThePoolEndsTheWaitWithNothing) {
     held.clear();  // the last message back deletes the pool
 }
 
+// Returns take no lock; a sender waiting in wait_get relies on the returners to notice it. If one
+// wake-up were lost, a wait would end only at its (generous) timeout with nothing: the test fails.
+TEST(MessagePoolWaitGet, NoWakeUpIsLostWhileManyThreadsReturn) {
+    constexpr int returners = 4;
+    constexpr int messages = 20'000;
+    const MessagePool::Ptr pool = make_pool(8, 8);
+
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<MessagePtr> queue;
+    bool done = false;
+    std::vector<std::thread> threads;
+    threads.reserve(returners);
+    for (int t = 0; t < returners; ++t) {
+        threads.emplace_back([&] {
+            for (;;) {
+                MessagePtr m;
+                {
+                    std::unique_lock lock{mutex};
+                    ready.wait(lock, [&] { return !queue.empty() || done; });
+                    if (queue.empty()) {
+                        return;
+                    }
+                    m = std::move(queue.front());
+                    queue.pop_front();
+                }
+                m->body.copy("returned");
+                m.reset();  // the lock-free return path
+            }
+        });
+    }
+    int got = 0;
+    for (; got < messages; ++got) {
+        MessagePtr m = pool->wait_get(std::chrono::seconds{30});
+        if (m == nullptr) {
+            break;
+        }
+        EXPECT_TRUE(is_pristine(*m));
+        {
+            const std::lock_guard lock{mutex};
+            queue.push_back(std::move(m));
+        }
+        ready.notify_one();
+    }
+    {
+        const std::lock_guard lock{mutex};
+        done = true;
+    }
+    ready.notify_all();
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(got, messages) << "a wait_get timed out: a return did not wake it";
+    EXPECT_EQ(pool->outstanding(), 0U);
+    EXPECT_EQ(pool->idle(), 8U);
+}
+
+// The engine's pattern: a pool_only get finds the pool empty, and the next return from any
+// thread must call the refill hook exactly once; the engine then takes what came back.
+TEST(MessagePoolRefillHook, CalledForEveryStarvationWhileOtherThreadsReturn) {
+    constexpr int rounds = 2'000;
+    const MessagePool::Ptr pool = make_pool(2, 2);
+    std::mutex mutex;
+    std::condition_variable refilled;
+    int calls = 0;
+    pool->set_refill_hook([&] {
+        {
+            const std::lock_guard lock{mutex};
+            ++calls;
+        }
+        refilled.notify_one();
+    });
+    for (int round = 0; round < rounds; ++round) {
+        MessagePtr a = pool->get(AllocationStrategy::pool_only);
+        MessagePtr b = pool->get(AllocationStrategy::pool_only);
+        ASSERT_NE(a, nullptr);
+        ASSERT_NE(b, nullptr);
+        ASSERT_EQ(pool->get(AllocationStrategy::pool_only), nullptr) << "round " << round;
+        std::thread returner{[&a, &b] {
+            a.reset();
+            b.reset();
+        }};
+        {
+            std::unique_lock lock{mutex};
+            ASSERT_TRUE(refilled.wait_for(lock, std::chrono::seconds{30}, [&] { return calls == round + 1; }))
+                << "round " << round << ": no refill call";
+        }
+        returner.join();
+    }
+    EXPECT_EQ(calls, rounds);
+    pool->set_refill_hook(nullptr);
+}
+
+TEST(MessagePoolTakeIdle, MovesUpToTheAskedNumberWithoutAllocatingOrArmingTheHook) {
+    const MessagePool::Ptr pool = make_pool(5, 8);
+    int calls = 0;
+    pool->set_refill_hook([&calls] { ++calls; });
+    tofu::detail::MessageQueue into;
+    EXPECT_EQ(pool->take_idle(into, 3), 3U);
+    EXPECT_EQ(into.size(), 3U);
+    EXPECT_EQ(pool->take_idle(into, 10), 2U) << "only what is idle";
+    EXPECT_EQ(pool->take_idle(into, 10), 0U);
+    EXPECT_EQ(into.size(), 5U);
+    EXPECT_EQ(pool->outstanding(), 5U);
+    into.clear();  // back to the pool
+    EXPECT_EQ(calls, 0) << "an empty take_idle does not arm the refill hook";
+    EXPECT_EQ(pool->idle(), 5U);
+    pool->set_refill_hook(nullptr);
+}
+
 TEST(MessagePoolTakeBackAll, ReturnsABatchResetAndHonoursMax) {
     const MessagePool::Ptr pool = make_pool(0, 3);
     tofu::detail::MessageQueue batch;
