@@ -49,18 +49,29 @@ void Group::update_receiver(MessagePtr msg) {
     deliver(std::move(msg));
 }
 
+// Both deliver()s notify after unlocking: a receiver woken under the lock would only block again
+// on the mutex the engine still holds. The group outlives every delivery (its destructor waits
+// for the engine to let go), so the condition variable is still there.
 void Group::deliver(MessagePtr msg) {
-    const std::lock_guard lock{mutex_};
-    queue_.push_back(std::move(msg));
-    if (waiting_ != 0) {
+    bool wake = false;
+    {
+        const std::lock_guard lock{mutex_};
+        queue_.push_back(std::move(msg));
+        wake = waiting_ != 0;
+    }
+    if (wake) {
         ready_.notify_one();
     }
 }
 
 void Group::deliver(MessageQueue& batch) {
-    const std::lock_guard lock{mutex_};
-    queue_.splice_back(batch);
-    if (waiting_ != 0) {
+    bool wake = false;
+    {
+        const std::lock_guard lock{mutex_};
+        queue_.splice_back(batch);
+        wake = waiting_ != 0;
+    }
+    if (wake) {
         ready_.notify_all();
     }
 }

@@ -48,6 +48,9 @@ private:
     void on_accept(Channel& listener);
     void on_connected(Channel& ch);
     void on_readable(Channel& ch);
+    /// One read and its decoding; true when the read filled what it asked for and the channel can
+    /// take more (still open, not starved).
+    bool read_once(Channel& ch);
     void on_drain_readable(Channel& ch);
     bool decode(Channel& ch, std::span<const std::byte>& in);
     void on_received(Channel& ch, MessagePtr msg);

@@ -92,9 +92,9 @@ std::size_t MessagePool::take_idle(MessageQueue& into, std::size_t at_most) {
     std::size_t taken = 0;
     {
         const std::lock_guard lock{mutex_};
-        if (idle_ < at_most) {
-            drain_and_arm_locked(surplus);
-        }
+        // Always drain first: the messages that came back last lead the free list, and their
+        // buffers are the likeliest to still be in a cache.
+        drain_and_arm_locked(surplus);
         for (; taken < at_most && free_list_ != nullptr; ++taken) {
             into.push_back(pop_locked());
         }
