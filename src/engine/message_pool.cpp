@@ -236,7 +236,7 @@ std::uint64_t MessagePool::wanted_locked() const noexcept {
 
 void MessagePool::settle_locked() noexcept {
     const std::uint64_t wanted = wanted_locked();
-    const std::uint64_t next = (closed_ ? closed_flag : 0) | (alarm_bit - std::min(wanted, max_wanted));
+    const std::uint64_t next = (closed_ ? closed_flag : 0) | (alarm_bit - std::min(wanted, returns_batch));
     std::uint64_t old = tally_.load(std::memory_order_relaxed);
     while (!tally_.compare_exchange_weak(old, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
     }

@@ -99,9 +99,10 @@ private:
     static constexpr std::uint64_t count_mask = one_add - 1;
     static constexpr std::uint64_t adds_mask = (closed_flag - 1) & ~count_mask;
     static constexpr std::uint64_t alarm_bit = std::uint64_t{1} << 39;
-    /// The alarm is never set further than this: it keeps the adds between two settles far below
-    /// what their field holds.
-    static constexpr std::uint64_t max_wanted = std::uint64_t{1} << 20;
+    /// The alarm is never set further than this many returns: a returning thread then drains what
+    /// it returned, while the messages are still in its cache (rather than the engine walking them
+    /// cold), and the adds between two settles stay far below what their field holds.
+    static constexpr std::uint64_t returns_batch = 64;
 
     /// Pushes the chain `first`..`last` (`n` reset messages) onto `returns_`, then counts it, and
     /// calls if asked. The pool may be gone when this returns.
@@ -117,8 +118,8 @@ private:
     /// Drains until what was pushed before the alarm was armed has been seen, so a return that
     /// comes later is sure to be counted against it. Caller holds the lock.
     void drain_and_arm_locked(Message*& surplus) noexcept;
-    /// Returns the alarm waits for now: one for a starved get, else the fewer of a waiter's batch
-    /// and the room left under `max_idle_` plus one.
+    /// Returns the alarm waits for now: one for a starved get, else the fewest of a waiter's batch,
+    /// the room left under `max_idle_` plus one, and `returns_batch`.
     [[nodiscard]] std::uint64_t wanted_locked() const noexcept;
     /// Wakes `wait_get` and the refill hook as the idle count now warrants; the caller holds the lock.
     void announce_locked() noexcept;
