@@ -73,11 +73,16 @@ bool EngineCore::request_group_destroy(Group& group) {
 
 MessagePtr EngineCore::engine_message(OpCode op, AmpeStatus status, std::uint16_t channel) {
     MessagePtr m = pool_->get(AllocationStrategy::always);
-    m->bhdr.proto.op_code = op;
-    m->bhdr.proto.origin = Origin::engine;
-    m->bhdr.status = status;
-    m->bhdr.channel_number = channel;
+    stamp_engine_message(*m, op, status, channel);
     return m;
+}
+
+void EngineCore::stamp_engine_message(Message& msg, OpCode op, AmpeStatus status,
+                                      std::uint16_t channel) noexcept {
+    msg.bhdr.proto.op_code = op;
+    msg.bhdr.proto.origin = Origin::engine;
+    msg.bhdr.status = status;
+    msg.bhdr.channel_number = channel;
 }
 
 BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {

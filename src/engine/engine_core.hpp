@@ -49,6 +49,9 @@ public:
 
     /// A message made by the engine (origin engine), allocated even when the pool is empty.
     [[nodiscard]] MessagePtr engine_message(OpCode op, AmpeStatus status, std::uint16_t channel);
+    /// Makes `msg` (a reset message) an engine message, as `engine_message` does.
+    static void stamp_engine_message(Message& msg, OpCode op, AmpeStatus status,
+                                     std::uint16_t channel) noexcept;
 
     /// Wakes the engine thread if it sleeps; free when it is awake. Any thread.
     void wake() noexcept {

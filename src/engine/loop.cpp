@@ -90,6 +90,9 @@ void Loop::run() noexcept {
             }
             expire_drains();
             deliver_pending();
+            if (!report_spare_) {
+                report_spare_ = spares_.pop_front();
+            }
             core_.pool().take_back_all(spares_);  // before sleeping: a waiting sender gets them
         }
     } catch (const std::exception& e) {
@@ -281,11 +284,11 @@ void Loop::on_readable(Channel& ch) {
     // A few reads in a row while the socket keeps filling the buffer: bigger deliveries, so the
     // receiving thread is woken once for more messages. Bounded, so one busy channel cannot hold
     // up the others.
-    for (int i = 0; i < max_reads_per_event && read_once(ch); ++i) {
+    for (int i = 0; i < max_reads_per_event && read_once(ch, i == 0); ++i) {
     }
 }
 
-bool Loop::read_once(Channel& ch) {
+bool Loop::read_once(Channel& ch, bool first) {
     // Read targets come from the pool in one batch (one lock, not one per message); what the
     // reads leave unused goes back with the turn's spares.
     const std::size_t fits = ch.average_frame == 0 ? 1 : read_buffer_size / ch.average_frame + 1;
@@ -294,6 +297,9 @@ bool Loop::read_once(Channel& ch) {
         core_.pool().take_idle(spares_, targets - spares_.size());
     }
     std::size_t budget = spares_.size();  // messages we may decode into
+    if (budget == 0 && !first) {
+        return false;  // the pool is dry: leave the rest for the next turn rather than starve now
+    }
     if (budget == 0) {
         MessagePtr m = core_.pool().get(AllocationStrategy::pool_only);  // when empty, arms the refill hook
         if (!m) {
@@ -489,7 +495,17 @@ void Loop::starve(Channel& ch, std::span<const std::byte> rest) {
     starved_.push_back(ch.number);
     Triggers want = ch.interest;
     set_interest(ch, want.remove(Trigger::recv));
-    deliver(*ch.group, core_.engine_message(OpCode::signal, AmpeStatus::pool_empty, ch.number));
+    deliver(*ch.group, pool_empty_report(ch.number));
+}
+
+MessagePtr Loop::pool_empty_report(std::uint16_t channel) {
+    MessagePtr report = std::move(report_spare_);
+    if (!report) {
+        return core_.engine_message(OpCode::signal, AmpeStatus::pool_empty, channel);
+    }
+    report->reset();
+    EngineCore::stamp_engine_message(*report, OpCode::signal, AmpeStatus::pool_empty, channel);
+    return report;
 }
 
 void Loop::resume_starved() {

@@ -49,8 +49,9 @@ private:
     void on_connected(Channel& ch);
     void on_readable(Channel& ch);
     /// One read and its decoding; true when the read filled what it asked for and the channel can
-    /// take more (still open, not starved).
-    bool read_once(Channel& ch);
+    /// take more (still open, not starved). Only the `first` read of an event starves the channel
+    /// when the pool is empty; a later one just stops.
+    bool read_once(Channel& ch, bool first);
     void on_drain_readable(Channel& ch);
     bool decode(Channel& ch, std::span<const std::byte>& in);
     void on_received(Channel& ch, MessagePtr msg);
@@ -64,6 +65,9 @@ private:
 
     // Backpressure.
     void starve(Channel& ch, std::span<const std::byte> rest);
+    /// The `pool_empty` report for a starving channel: made from `report_spare_` when there is
+    /// one, so starving (when the pool has nothing by definition) does not allocate.
+    [[nodiscard]] MessagePtr pool_empty_report(std::uint16_t channel);
     void resume_starved();
 
     // Closing.
@@ -97,6 +101,8 @@ private:
     /// Pool messages written during this loop turn: reused for reading without the pool's lock,
     /// the rest returned in one batch before the loop sleeps.
     MessageQueue spares_;
+    /// One message kept back from the spares for the next `pool_empty` report.
+    MessagePtr report_spare_;
 };
 
 }  // namespace tofu::detail
