@@ -15,6 +15,7 @@
 
 #include "child_process.hpp"
 #include "contender.hpp"
+#include "receive.hpp"
 #include "runner.hpp"
 
 namespace tofu::bench {
@@ -52,11 +53,7 @@ double status_kib(const std::string& field) {
 }
 
 MessagePtr next(ChannelGroup& group) {
-    MessagePtr msg = group.wait_receive(patience);
-    if (!msg) {
-        fail("nothing arrived in " + std::to_string(patience.count()) + " s");
-    }
-    return msg;
+    return receive_within(group, patience, "scale");
 }
 
 /// The server's receive loop: accepts every client, answers every request, ends when `expected`

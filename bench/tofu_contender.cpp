@@ -14,6 +14,7 @@
 #include <tofu/tofu.hpp>
 
 #include "contender.hpp"
+#include "receive.hpp"
 
 namespace tofu::bench {
 namespace {
@@ -28,11 +29,7 @@ constexpr std::size_t max_window = 4096;
 }
 
 MessagePtr next(ChannelGroup& group) {
-    MessagePtr msg = group.wait_receive(patience);
-    if (!msg) {
-        fail("nothing arrived in " + std::to_string(patience.count()) + " s");
-    }
-    return msg;
+    return receive_within(group, patience, "tofu");
 }
 
 bool is_report(const Message& msg, AmpeStatus status) {
