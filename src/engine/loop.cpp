@@ -22,8 +22,8 @@ constexpr std::size_t read_buffer_size = std::size_t{256} * 1024;
 constexpr std::size_t max_kept_stash = std::size_t{16} * 1024;
 /// The smallest read, however few messages the pool has left.
 constexpr std::size_t min_read = 4096;
-// Read targets taken from the pool at once, at most: enough for a full read of small frames, and
-// few enough that a sender in `wait_get` is not left waiting for a whole loop turn.
+/// Read targets taken from the pool at once, at most: enough for a full read of small frames, and
+/// few enough that a sender in `wait_get` is not left waiting for a whole loop turn.
 constexpr std::size_t max_read_batch = 512;
 /// One vectored write takes up to this many frames (three parts each).
 constexpr std::size_t max_frames_per_write = 128;
