@@ -300,27 +300,23 @@ void MessagePool::set_refill_hook(std::function<void()> hook) {
 }
 
 std::size_t MessagePool::idle() {
-    Message* surplus = nullptr;
-    std::size_t idle = 0;
-    {
-        const std::lock_guard lock{mutex_};
-        drain_and_arm_locked(surplus);
-        idle = idle_;
-    }
-    free_surplus(surplus, false);
-    return idle;
+    return counts().idle;
 }
 
 std::size_t MessagePool::outstanding() {
+    return counts().outstanding;
+}
+
+MessagePool::Counts MessagePool::counts() {
     Message* surplus = nullptr;
-    std::size_t outstanding = 0;
+    Counts now{};
     {
         const std::lock_guard lock{mutex_};
         drain_and_arm_locked(surplus);
-        outstanding = outstanding_;
+        now = {idle_, outstanding_};
     }
     free_surplus(surplus, false);
-    return outstanding;
+    return now;
 }
 
 void MessagePool::close() noexcept {

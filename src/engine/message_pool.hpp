@@ -84,6 +84,12 @@ private:
 
     /// Frees the idle messages; deletes the pool now if nothing is out, else when the last returns.
     void close() noexcept;
+    struct Counts {
+        std::size_t idle;
+        std::size_t outstanding;
+    };
+    /// Both counts, after taking in what was returned so far.
+    [[nodiscard]] Counts counts();
     Message* make_message();
 
     // --- The return path -----------------------------------------------------------------------
