@@ -67,6 +67,14 @@ Loop::~Loop() = default;
 void Loop::run() noexcept {
     try {
         while (!core_.stop_requested_.load(std::memory_order_acquire)) {
+            take_inbox();
+            flush_listed();
+            deliver_pending();
+            if (!report_spare_) {
+                report_spare_ = spares_.pop_front();
+            }
+            core_.pool().take_back_all(spares_);  // before sleeping: a waiting sender gets them
+
             // Announce sleep, then look once more: a poster either sees `sleeping_` and writes to the
             // notifier, or its message is seen here. While the engine is awake posters make no syscall.
             core_.sleeping_.store(true, std::memory_order_seq_cst);
@@ -77,11 +85,8 @@ void Loop::run() noexcept {
             const std::span<const PollEvent> events = poller_.wait(timeout);
             core_.sleeping_.store(false, std::memory_order_seq_cst);
 
-            // Posted messages are written before the events are handled, so the messages just
-            // written are this turn's read targets: still in this thread's cache, no pool round
-            // trip. An event for a channel that closed meanwhile finds no channel and is dropped.
-            take_inbox();
-            flush_listed();
+            // Events before posted messages: what the peer already said (a ByeResponse, its end
+            // of the stream) is read before we write into a socket it may have closed.
             for (const PollEvent& ev : events) {
                 on_event(ev);
             }
@@ -89,11 +94,6 @@ void Loop::run() noexcept {
                 resume_starved();
             }
             expire_drains();
-            deliver_pending();
-            if (!report_spare_) {
-                report_spare_ = spares_.pop_front();
-            }
-            core_.pool().take_back_all(spares_);  // before sleeping: a waiting sender gets them
         }
     } catch (const std::exception& e) {
         // Only resource exhaustion gets here (allocation, the poller itself failing): the engine
