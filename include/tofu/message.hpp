@@ -280,7 +280,8 @@ struct TextHeader {
 /// Text headers, kept exactly as they travel: `name:value` CR LF per header, at most
 /// `max_part_size` bytes (`invalid_headers_len` beyond). Names starting with `~` are reserved
 /// for tofu. Reading is tolerant: spaces and tabs around names and values are trimmed, a bare LF
-/// ends a line too, and empty lines or lines without a colon are skipped.
+/// ends a line too, and empty lines, lines without a colon or with an empty name, and lines holding
+/// a CR anywhere but at their end are skipped. So every header read could be written by `append`.
 class TextHeaders {
 public:
     /// Walks the headers in order.

@@ -141,8 +141,8 @@ void TextHeaders::iterator::advance() noexcept {
             line.remove_suffix(1);
         }
         const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos) {
-            continue;  // empty or malformed line: skipped
+        if (colon == std::string_view::npos || line.find('\r') != std::string_view::npos) {
+            continue;  // empty or malformed line (no colon, or a stray CR): skipped
         }
         const std::string_view name = detail::trim_blanks(line.substr(0, colon));
         if (name.empty()) {

@@ -41,6 +41,9 @@ ParsedAddress parse_tcp(std::string_view rest, AddressRole role) {
     if (std::ranges::any_of(host, [](char c) { return static_cast<unsigned char>(c) <= ' '; })) {
         return failure("host holds a space or control character");
     }
+    if (host.find_first_of("[]") != std::string_view::npos) {
+        return failure("host holds a bracket (only one pair may enclose an IPv6 literal)");
+    }
     const std::string_view port_text = next_field(rest, more);
     if (more) {
         return failure("too many fields in tcp address");

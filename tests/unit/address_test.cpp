@@ -412,6 +412,8 @@ std::vector<MalformedCase> malformed_cases() {
         {"HostWithInnerSpace", "tcp|local host|7099"},
         {"HostWithNul", std::string("tcp|lo\0calhost|7099", 19)},
         {"HostWithControlCharacter", "tcp|local\x01host|7099"},
+        {"HostWithBracketsInside", "tcp|[[::1]]|7099"},  // found by fuzz_address: "[::1]" printed
+        {"HostWithOneBracket", "tcp|[::1|7099"},
         {"EmptyPort", "tcp|h|"},
         {"BlankPort", "tcp|h|  "},
         {"NonNumericPort", "tcp|h|x"},

@@ -59,6 +59,18 @@ TEST(TextHeaders, ReaderIsTolerant) {
     EXPECT_EQ(h.find("name"), "value one");
 }
 
+TEST(TextHeaders, LinesWithAStrayCarriageReturnAreSkipped) {
+    // Found by fuzz_text_headers: a value read with a CR in it could not be written back by
+    // `append`, and would smuggle a line break into whatever the application writes it to.
+    const TextHeaders h = raw("a:1\r\x1a\r\nb\r:2\r\nc:3\rd:4\nok:5\r\n");
+    using Pairs = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(all(h), (Pairs{{"ok", "5"}}));
+    for (const TextHeader th : h) {
+        TextHeaders copy;
+        EXPECT_NO_THROW(copy.append(th.name, th.value));
+    }
+}
+
 TEST(TextHeaders, ValueMayHoldColons) {
     const TextHeaders h = raw("~connect_to:tcp|::1|7099\r\nurl:http://x:80/\r\n");
     EXPECT_EQ(h.find("~connect_to"), "tcp|::1|7099");

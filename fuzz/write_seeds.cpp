@@ -1,0 +1,73 @@
+// Writes the seed corpora of the fuzz targets from the golden wire vectors:
+//   write_seeds <out-dir>  ->  <out-dir>/<target>/<seed name>
+// Each target starts from inputs that reach deep: whole frames for the decoders, the vectors' text
+// headers for the header reader, the address forms of DESIGN.md for the address parser.
+#include <cstddef>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "support/wire_vectors.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<std::byte>;
+
+void write(const fs::path& dir, const std::string& name, std::span<const std::byte> bytes) {
+    fs::create_directories(dir);
+    std::ofstream out{dir / name, std::ios::binary | std::ios::trunc};
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+Bytes concat(std::initializer_list<std::span<const std::byte>> parts) {
+    Bytes out;
+    for (const auto part : parts) {
+        out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: write_seeds <out-dir>\n");
+        return 2;
+    }
+    const fs::path out{argv[1]};
+    const auto& vectors = tofu::test::wire_vectors();
+    const Bytes& hello = vectors.valid.front().frame;  // hello_tcp: a client's first frame
+
+    Bytes all_valid;
+    for (const auto& v : vectors.valid) {
+        all_valid.insert(all_valid.end(), v.frame.begin(), v.frame.end());
+        const Bytes whole_cut{std::byte{0}};  // first byte 0: decode in 1-byte pieces
+        const Bytes odd_cut{std::byte{0x5b}};
+        write(out / "frame_decoder", v.name + "_bytewise", concat({whole_cut, v.frame}));
+        write(out / "frame_decoder", v.name + "_pieces", concat({odd_cut, v.frame}));
+        write(out / "text_headers", v.name, v.text_headers);
+        write(out / "engine", "hello_then_" + v.name, concat({hello, v.frame}));
+    }
+    for (const auto& v : vectors.invalid_from_wire) {
+        write(out / "frame_decoder", "invalid_" + v.name, concat({Bytes{std::byte{0x21}}, v.frame}));
+        write(out / "engine", "invalid_first_" + v.name, v.frame);
+        write(out / "engine", "hello_then_invalid_" + v.name, concat({hello, v.frame}));
+    }
+    write(out / "frame_decoder", "all_valid", concat({Bytes{std::byte{0x13}}, all_valid}));
+    write(out / "engine", "hello_then_all_valid", all_valid);
+
+    const std::string_view addresses[] = {
+        "tcp|127.0.0.1|7099", "tcp|0.0.0.0|0",   "tcp|::1|7099",        "tcp|localhost|80",
+        "uds|/tmp/a.sock",    "uds|@tofu-name",  "tcp|[::1]|7099",      "tcp|1.2.3.4|65535",
+    };
+    int i = 0;
+    for (const std::string_view a : addresses) {
+        write(out / "address", "address_" + std::to_string(i++), std::as_bytes(std::span{a}));
+    }
+    return 0;
+}
