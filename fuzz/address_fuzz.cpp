@@ -30,6 +30,7 @@ void parse_as(std::string_view value, tofu::AddressRole role) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's entry point
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view value{reinterpret_cast<const char*>(data), size};
     parse_as(value, tofu::AddressRole::client);

@@ -101,7 +101,8 @@ bool handle(Server& s, tofu::MessagePtr msg) {
 /// Handles what has arrived; waits up to `wait` for the first message. True once the connection's
 /// close report came.
 bool drain(Server& s, std::chrono::nanoseconds wait) {
-    for (tofu::MessagePtr m = s.group->wait_receive(wait); m; m = s.group->wait_receive(std::chrono::nanoseconds{0})) {
+    for (tofu::MessagePtr m = s.group->wait_receive(wait); m;
+         m = s.group->wait_receive(std::chrono::nanoseconds{0})) {
         if (handle(s, std::move(m))) {
             return true;
         }
@@ -111,6 +112,7 @@ bool drain(Server& s, std::chrono::nanoseconds wait) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's entry point
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     Server& s = server();
     const int fd = connect_raw(s.name);

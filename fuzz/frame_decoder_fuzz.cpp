@@ -52,7 +52,8 @@ Outcome decode(std::span<const std::byte> stream, std::uint8_t cut) {
                     check(m != nullptr);
                     const tofu::BinaryHeader& h = m->bhdr;
                     check(m->thdrs.size() == h.text_headers_len && m->body.size() == h.body_len);
-                    out.messages.push_back({h, {m->thdrs.data().begin(), m->thdrs.data().end()},
+                    out.messages.push_back({h,
+                                            {m->thdrs.data().begin(), m->thdrs.data().end()},
                                             {m->body.data().begin(), m->body.data().end()}});
                     break;
                 }
@@ -70,12 +71,13 @@ Outcome decode(std::span<const std::byte> stream, std::uint8_t cut) {
 
 bool same_header(const tofu::BinaryHeader& a, const tofu::BinaryHeader& b) {
     return a.proto.to_byte() == b.proto.to_byte() && a.channel_number == b.channel_number &&
-           a.status == b.status && a.message_id == b.message_id &&
-           a.text_headers_len == b.text_headers_len && a.body_len == b.body_len;
+           a.status == b.status && a.message_id == b.message_id && a.text_headers_len == b.text_headers_len &&
+           a.body_len == b.body_len;
 }
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's entry point
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) {
         return 0;

@@ -19,7 +19,8 @@ void check(bool condition) {
 }
 
 bool inside(std::string_view part, std::string_view whole) {
-    return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
+    return part.empty() ||
+           (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
 
 bool trimmed(std::string_view s) {
@@ -29,6 +30,7 @@ bool trimmed(std::string_view s) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's entry point
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     tofu::MessagePtr msg = tofu::Message::create();
     try {

@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
     write(out / "engine", "hello_then_all_valid", all_valid);
 
     const std::string_view addresses[] = {
-        "tcp|127.0.0.1|7099", "tcp|0.0.0.0|0",   "tcp|::1|7099",        "tcp|localhost|80",
-        "uds|/tmp/a.sock",    "uds|@tofu-name",  "tcp|[::1]|7099",      "tcp|1.2.3.4|65535",
+        "tcp|127.0.0.1|7099", "tcp|0.0.0.0|0",  "tcp|::1|7099",   "tcp|localhost|80",
+        "uds|/tmp/a.sock",    "uds|@tofu-name", "tcp|[::1]|7099", "tcp|1.2.3.4|65535",
     };
     int i = 0;
     for (const std::string_view a : addresses) {
