@@ -2,7 +2,10 @@
 /// Engine options and the pool's allocation strategy.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+
+#include <tofu/message.hpp>
 
 namespace tofu {
 
@@ -19,6 +22,28 @@ struct Options {
     /// Most messages the pool keeps; a message returned to a full pool is freed.
     /// Must be at least `initial_pool_msgs` and at least 1.
     std::uint32_t max_pool_msgs = 64;
+
+    /// Most channels open at once, listeners included: 1 to `max_channel` (65534, the wire's
+    /// limit). Past it, posting a HelloRequest or WelcomeRequest throws `Error(allocation_failed)`,
+    /// and a listener resets the connections it accepts and reports `accept_failed` on its channel
+    /// (once until it accepts again). Existing channels are not affected.
+    std::uint32_t max_channels = max_channel;
+
+    /// How long an accepted connection has to send its HelloRequest. A connection that stays
+    /// silent that long is closed and reported (`channel_closed`, reason `not_allowed`), so idle
+    /// connections cannot hold descriptors and channel numbers. Zero: no limit.
+    std::chrono::milliseconds handshake_timeout{5000};
+
+    /// TCP channels: a peer that stops answering (its host vanished without a FIN, a link went
+    /// down) is detected within about this time, and the channel closes with `peer_disconnected`.
+    /// Turns on keepalive probes and sets TCP_USER_TIMEOUT. Keepalive counts whole seconds, so
+    /// use a few seconds at least. Zero: off, the operating system's defaults (hours).
+    std::chrono::milliseconds dead_peer_timeout{0};
+
+    /// Permission bits of a filesystem UDS listener's socket file; connecting needs write
+    /// permission. Default: the owner only. Abstract names (`@name`) have no file: check the
+    /// `~peer` header of each HelloRequest instead.
+    std::uint32_t uds_file_mode = 0600;
 };
 
 }  // namespace tofu

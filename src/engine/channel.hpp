@@ -48,7 +48,9 @@ struct Channel {
     /// pool's idle messages, so one read rarely needs more messages than the pool can give.
     std::size_t average_frame = 0;
 
-    std::chrono::steady_clock::time_point drain_deadline;
+    /// When the channel's timer fires (see Loop::on_deadline); the default: no timer.
+    std::chrono::steady_clock::time_point deadline;
+    bool refusing = false;    ///< listener: refused a connection since it last accepted one
     std::string socket_file;  ///< listener on a filesystem UDS path: removed when it closes
 };
 

@@ -21,7 +21,9 @@ public:
     /// Owner id for numbers the engine still uses after the application's channel closed.
     static constexpr std::uint32_t engine_owner = 0xFFFFFFFFU;
 
-    ChannelOwners() : slots_{std::make_unique<std::atomic<Slot>[]>(max_channel + 1U)} {}
+    /// At most `limit` numbers (1..max_channel) are taken at once.
+    explicit ChannelOwners(std::uint32_t limit)
+        : slots_{std::make_unique<std::atomic<Slot>[]>(max_channel + 1U)}, limit_{limit} {}
 
     [[nodiscard]] static std::uint32_t owner_of(Slot s) noexcept { return static_cast<std::uint32_t>(s); }
 
@@ -29,17 +31,25 @@ public:
         return slots_[ch].load(std::memory_order_acquire);
     }
 
-    /// A free number now owned by `owner` with `flags`, or 0 when all 65534 are taken.
+    /// A free number now owned by `owner` with `flags`, or 0 when the limit is reached.
     [[nodiscard]] std::uint16_t claim(std::uint32_t owner, Slot flags) noexcept {
-        for (std::uint32_t tries = 0; tries < max_channel; ++tries) {
+        // Count first: the count never passes the limit, so a free slot exists for every claim
+        // the count admits (at most max_channel of them).
+        if (taken_.fetch_add(1, std::memory_order_acq_rel) >= limit_) {
+            taken_.fetch_sub(1, std::memory_order_acq_rel);
+            return 0;
+        }
+        for (;;) {
             const std::uint32_t n = cursor_.fetch_add(1, std::memory_order_relaxed) % max_channel + 1U;
             Slot expected = 0;
             if (slots_[n].compare_exchange_strong(expected, Slot{owner} | flags, std::memory_order_acq_rel)) {
                 return static_cast<std::uint16_t>(n);
             }
         }
-        return 0;
     }
+
+    /// The limit `claim` keeps to.
+    [[nodiscard]] std::uint32_t limit() const noexcept { return limit_; }
 
     /// Adds `flag` if `owner` still owns `ch`; false otherwise.
     bool add_flag(std::uint16_t ch, std::uint32_t owner, Slot flag) noexcept {
@@ -57,10 +67,15 @@ public:
         slots_[ch].store(engine_owner, std::memory_order_release);
     }
 
-    void release(std::uint16_t ch) noexcept { slots_[ch].store(0, std::memory_order_release); }
+    void release(std::uint16_t ch) noexcept {
+        slots_[ch].store(0, std::memory_order_release);
+        taken_.fetch_sub(1, std::memory_order_acq_rel);
+    }
 
 private:
     std::unique_ptr<std::atomic<Slot>[]> slots_;
+    std::uint32_t limit_;
+    std::atomic<std::uint32_t> taken_{0};  ///< numbers claimed and not released
     std::atomic<std::uint32_t> cursor_{0};
 };
 

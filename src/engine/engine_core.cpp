@@ -16,9 +16,25 @@ std::string channel_text(std::uint16_t ch) {
     return "channel " + std::to_string(ch);
 }
 
+/// `options`, when every limit in it is in range (the pool checks its own).
+const Options& checked(const Options& options) {
+    if (options.max_channels == 0 || options.max_channels > max_channel) {
+        throw Error{AmpeStatus::not_allowed, "max_channels (" + std::to_string(options.max_channels) +
+                                                 ") must be 1 to " + std::to_string(max_channel)};
+    }
+    if (options.handshake_timeout.count() < 0 || options.dead_peer_timeout.count() < 0) {
+        throw Error{AmpeStatus::not_allowed, "handshake_timeout and dead_peer_timeout must not be negative"};
+    }
+    if (options.uds_file_mode > 0777) {
+        throw Error{AmpeStatus::not_allowed, "uds_file_mode holds bits beyond 0777"};
+    }
+    return options;
+}
+
 }  // namespace
 
-EngineCore::EngineCore(const Options& options) : options_{options}, pool_{MessagePool::create(options)} {
+EngineCore::EngineCore(const Options& options)
+    : options_{checked(options)}, pool_{MessagePool::create(options)}, owners_{options.max_channels} {
     pool_->set_refill_hook([this] {
         pool_refilled_.store(true, std::memory_order_seq_cst);
         wake();
@@ -153,7 +169,8 @@ BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
         const std::uint16_t ch =
             owners_.claim(group.id(), op == OpCode::welcome_request ? ChannelOwners::listener : 0);
         if (ch == unassigned_channel) {
-            fail(AmpeStatus::allocation_failed, "all 65534 channel numbers are in use");
+            fail(AmpeStatus::allocation_failed,
+                 "the engine's limit of " + std::to_string(owners_.limit()) + " open channels is reached");
         }
         h.channel_number = ch;
     }

@@ -12,6 +12,7 @@
 #include "engine/engine_core.hpp"
 #include "engine/group.hpp"
 #include "message/message_access.hpp"
+#include "message/reserved_headers.hpp"
 
 namespace tofu::detail {
 namespace {
@@ -33,6 +34,9 @@ constexpr int max_reads_per_event = 4;
 constexpr int max_accepts_per_event = 64;
 /// How long a channel that answered ByeResponse waits for the peer to close its end.
 constexpr auto drain_limit = std::chrono::seconds{5};
+/// How long a listener that could not accept (out of descriptors, say) rests before it tries again:
+/// the pending connection stays readable, so retrying at once would spin.
+constexpr auto accept_retry = std::chrono::milliseconds{100};
 /// The notifier's token: no channel has this number.
 constexpr std::uint32_t notifier_token = internal_channel;
 
@@ -58,6 +62,7 @@ std::string filesystem_uds_path(const Address& address) {
 Loop::Loop(EngineCore& core)
     : core_{core},
       channels_(std::size_t{max_channel} + 1),
+      settings_{core.options_.dead_peer_timeout, core.options_.uds_file_mode},
       read_buffer_{std::make_unique_for_overwrite<std::byte[]>(read_buffer_size)} {
     poller_.add(core_.notifier_.fd(), notifier_token, Trigger::notify);
 }
@@ -93,7 +98,7 @@ void Loop::run() noexcept {
             if (core_.pool_refilled_.exchange(false)) {
                 resume_starved();
             }
-            expire_drains();
+            expire_timers();
         }
     } catch (const std::exception& e) {
         // Only resource exhaustion gets here (allocation, the poller itself failing): the engine
@@ -153,7 +158,7 @@ void Loop::on_welcome(Group& group, MessagePtr msg) {
         result = resolve(parsed.address, where);
     }
     if (result.ok()) {
-        result = open_listener(where, listening);
+        result = open_listener(where, settings_, listening);
     }
     msg->bhdr.proto.op_code = OpCode::welcome_response;
     if (!result.ok()) {
@@ -183,7 +188,7 @@ void Loop::on_hello(Group& group, MessagePtr msg) {
         result = resolve(parsed.address, where);
     }
     if (result.ok()) {
-        result = start_connect(where, connecting, in_progress);
+        result = start_connect(where, settings_, connecting, in_progress);
     }
     if (!result.ok()) {
         close(ch, result);
@@ -255,18 +260,41 @@ void Loop::on_event(const PollEvent& ev) {
 void Loop::on_accept(Channel& listener) {
     for (int i = 0; i < max_accepts_per_event; ++i) {
         Socket accepted;
-        const SocketError e = accept_one(listener.socket, accepted);
-        if (!e.ok() || !accepted.valid()) {
-            return;  // nothing pending, or out of descriptors: try again on the next readiness
+        if (const SocketError e = accept_one(listener.socket, settings_, accepted); !e.ok()) {
+            // Out of descriptors or memory: the connection waits in the backlog, where it keeps the
+            // listener readable. Rest instead of spinning, then try again.
+            refuse(listener, os_error_text(e.os_error));
+            set_interest(listener, {});
+            arm(listener, accept_retry);
+            return;
+        }
+        if (!accepted.valid()) {
+            return;  // nothing pending
         }
         const std::uint16_t number = core_.owners_.claim(listener.group->id(), 0);
         if (number == unassigned_channel) {
-            return;  // every channel number is taken: the connection is reset
+            refuse(listener, "the engine's limit of " + std::to_string(core_.owners_.limit()) +
+                                 " open channels is reached");
+            continue;  // `accepted` resets the connection as it goes
         }
+        listener.refusing = false;
         Channel& ch = install(std::make_unique<Channel>(
             number, Channel::Kind::io, Channel::State::awaiting_hello, listener.group, std::move(accepted)));
         set_interest(ch, Trigger::recv);
+        if (core_.options_.handshake_timeout.count() > 0) {
+            arm(ch, core_.options_.handshake_timeout);
+        }
     }
+}
+
+void Loop::refuse(Channel& listener, std::string_view why) {
+    // Once per episode: a flood of refused connections must not become a flood of reports.
+    if (std::exchange(listener.refusing, true)) {
+        return;
+    }
+    MessagePtr report = core_.engine_message(OpCode::signal, AmpeStatus::accept_failed, listener.number);
+    report->thdrs.append(header::detail, why);
+    deliver(*listener.group, std::move(report));
 }
 
 void Loop::on_connected(Channel& ch) {
@@ -365,9 +393,16 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
             return;
         }
         ch.state = Channel::State::open;
+        ch.deadline = {};  // the handshake timer no longer applies
+        drop_reserved_headers(msg->thdrs);
+        if (const std::string peer = describe_peer(ch.socket); !peer.empty()) {
+            msg->thdrs.append(header::peer, peer);  // who connected, as we saw it
+        }
     } else if (op == OpCode::hello_request) {
         close(ch, AmpeStatus::not_allowed);  // a connection says hello once
         return;
+    } else if (!msg->thdrs.empty()) {
+        drop_reserved_headers(msg->thdrs);  // `~` headers are the engine's to write, never a peer's
     }
     deliver(*ch.group, std::move(msg));
     if (op == OpCode::bye_response) {
@@ -572,10 +607,9 @@ void Loop::start_draining(Channel& ch) {
     core_.owners_.hand_to_engine(ch.number);
     shutdown_send(ch.socket);
     ch.state = Channel::State::draining;
-    ch.drain_deadline = Clock::now() + drain_limit;
     ch.starved = false;
     std::vector<std::byte>{}.swap(ch.stash);
-    draining_.push_back(ch.number);
+    arm(ch, drain_limit);
     set_interest(ch, Trigger::recv);
 }
 
@@ -583,22 +617,35 @@ void Loop::finish_draining(Channel& ch) {
     forget(ch);
 }
 
-void Loop::expire_drains() {
-    if (draining_.empty()) {
-        return;
-    }
-    const auto now = Clock::now();
-    std::erase_if(draining_, [&](std::uint16_t number) {
+// --- Timers --------------------------------------------------------------------------------------
+
+void Loop::arm(Channel& ch, Clock::duration after) {
+    ch.deadline = Clock::now() + after;
+    timers_.arm(ch.number, ch.deadline);
+}
+
+void Loop::expire_timers() {
+    timers_.expire(Clock::now(), [this](std::uint16_t number, Clock::time_point when) {
         Channel* ch = find(number);
-        if (ch == nullptr || ch->state != Channel::State::draining) {
-            return true;
+        if (ch != nullptr && ch->deadline == when) {  // else the channel moved on, or is another one
+            ch->deadline = {};
+            on_deadline(*ch);
         }
-        if (now >= ch->drain_deadline) {
-            finish_draining(*ch);
-            return true;
-        }
-        return false;
     });
+}
+
+void Loop::on_deadline(Channel& ch) {
+    switch (ch.state) {
+        case Channel::State::awaiting_hello:
+            close(
+                ch, AmpeStatus::not_allowed,
+                "no HelloRequest within " + std::to_string(core_.options_.handshake_timeout.count()) + " ms");
+            return;
+        case Channel::State::draining: finish_draining(ch); return;
+        case Channel::State::listening: set_interest(ch, Trigger::accept); return;  // the rest is over
+        case Channel::State::connecting:
+        case Channel::State::open: return;
+    }
 }
 
 void Loop::forget(Channel& ch) {
@@ -690,16 +737,11 @@ Channel& Loop::install(std::unique_ptr<Channel> ch) {
 }
 
 int Loop::wait_timeout_ms() const {
-    if (draining_.empty()) {
+    const std::optional<Clock::time_point> earliest = timers_.earliest();
+    if (!earliest) {
         return -1;
     }
-    auto earliest = Clock::time_point::max();
-    for (const std::uint16_t number : draining_) {
-        if (const Channel* ch = find(number); ch != nullptr) {
-            earliest = std::min(earliest, ch->drain_deadline);
-        }
-    }
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(earliest - Clock::now());
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*earliest - Clock::now());
     return static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(left.count(), 0, 60'000));
 }
 

@@ -12,6 +12,7 @@
 #include <tofu/message.hpp>
 
 #include "engine/channel.hpp"
+#include "engine/channel_timers.hpp"
 #include "engine/message_queue.hpp"
 #include "poller/poller.hpp"
 
@@ -46,6 +47,8 @@ private:
     // Poller events.
     void on_event(const PollEvent& ev);
     void on_accept(Channel& listener);
+    /// Reports `accept_failed` with `why` on a listener, once until it accepts again.
+    void refuse(Channel& listener, std::string_view why);
     void on_connected(Channel& ch);
     void on_readable(Channel& ch);
     /// One read and its decoding; true when the read filled what it asked for and the channel can
@@ -77,7 +80,11 @@ private:
     void report_closed(Channel& ch, AmpeStatus reason, std::string_view detail);
     void start_draining(Channel& ch);
     void finish_draining(Channel& ch);
-    void expire_drains();
+    // Timers.
+    void arm(Channel& ch, Clock::duration after);
+    void expire_timers();
+    /// A channel's timer fired: its handshake, its drain or a listener's pause is over.
+    void on_deadline(Channel& ch);
     void forget(Channel& ch);
     void shut_down();
 
@@ -95,8 +102,9 @@ private:
     std::vector<std::uint16_t> flush_list_;           ///< channels with frames to write
     std::vector<std::uint16_t> starved_;              ///< channels waiting for the pool
     std::vector<std::uint16_t> resuming_;             ///< starved_ being resumed (kept for its capacity)
-    std::vector<std::uint16_t> draining_;             ///< channels waiting for the peer's end
-    std::vector<Group*> delivery_list_;               ///< groups with pending deliveries
+    ChannelTimers timers_;
+    SocketSettings settings_;            ///< from the engine's options
+    std::vector<Group*> delivery_list_;  ///< groups with pending deliveries
     std::unique_ptr<std::byte[]> read_buffer_;
     /// Pool messages written during this loop turn: reused for reading without the pool's lock,
     /// the rest returned in one batch before the loop sleeps.

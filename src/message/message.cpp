@@ -6,6 +6,7 @@
 #include <tofu/message.hpp>
 
 #include "message/message_access.hpp"
+#include "message/reserved_headers.hpp"
 #include "message/text.hpp"
 
 namespace tofu {
@@ -155,6 +156,19 @@ void TextHeaders::iterator::advance() noexcept {
     rest_ = {};
     current_ = {};
     at_end_ = true;
+}
+
+void detail::drop_reserved_headers(TextHeaders& headers) {
+    if (headers.text().find('~') == std::string_view::npos) {
+        return;  // nothing reserved, nothing copied
+    }
+    std::string kept;
+    for (const TextHeader h : headers) {
+        if (!is_reserved_header(h.name)) {
+            kept.append(h.name).append(":").append(h.value).append("\r\n");
+        }
+    }
+    headers.assign_raw(std::as_bytes(std::span{kept}));
 }
 
 void TextHeaders::append(std::string_view name, std::string_view value) {

@@ -1,9 +1,14 @@
 #include "net/socket.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 #include <variant>
 
 #include <arpa/inet.h>
@@ -28,8 +33,75 @@ SocketError os_failure(AmpeStatus status) noexcept {
     return SocketError{status, errno};
 }
 
+bool is_tcp(int family) noexcept {
+    return family == AF_INET || family == AF_INET6;
+}
+
+/// Keepalive probes that give up on a silent peer within about `timeout`, and TCP_USER_TIMEOUT
+/// for data it never acknowledges. Keepalive counts whole seconds, at least one.
+SocketError set_dead_peer_timeout(const Socket& s, std::chrono::milliseconds timeout) {
+    const auto whole_seconds = [](std::chrono::milliseconds t) {
+        const auto secs = std::chrono::duration_cast<std::chrono::seconds>(t).count();
+        return static_cast<int>(std::clamp<std::chrono::seconds::rep>(secs, 1, 32767));
+    };
+    const int on = 1;
+    const int idle = whole_seconds(timeout / 2);      // quiet this long, then probe
+    const int interval = whole_seconds(timeout / 6);  // between probes
+    const int probes = 3;                             // unanswered probes before giving up
+    if (::setsockopt(s.fd(), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0) {
+        return os_failure(AmpeStatus::setsockopt_failed);
+    }
+#if defined(TCP_KEEPIDLE)
+    if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0) {
+        return os_failure(AmpeStatus::setsockopt_failed);
+    }
+#endif
+    if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval) != 0 ||
+        ::setsockopt(s.fd(), IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes) != 0) {
+        return os_failure(AmpeStatus::setsockopt_failed);
+    }
+#if defined(TCP_USER_TIMEOUT)
+    const auto user_timeout = static_cast<unsigned>(timeout.count());
+    if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout) != 0) {
+        return os_failure(AmpeStatus::setsockopt_failed);
+    }
+#endif
+    return {};
+}
+
+/// What every connected socket gets on TCP: TCP_NODELAY and, when asked, the dead-peer timeout.
+SocketError tune_connected(const Socket& s, int family, const SocketSettings& settings) {
+    if (!is_tcp(family)) {
+        return {};
+    }
+    const int on = 1;
+    if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
+        return os_failure(AmpeStatus::setsockopt_failed);
+    }
+    if (settings.dead_peer_timeout.count() > 0) {
+        return set_dead_peer_timeout(s, settings.dead_peer_timeout);
+    }
+    return {};
+}
+
+/// The IP address (as text) and port of a TCP socket address; nothing for other families.
+std::optional<std::pair<std::string, std::uint16_t>> ip_endpoint(const sockaddr_storage& a) {
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    if (a.ss_family == AF_INET) {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
+        ::inet_ntop(AF_INET, &v4->sin_addr, text.data(), text.size());
+        return std::pair{std::string{text.data()}, ntohs(v4->sin_port)};
+    }
+    if (a.ss_family == AF_INET6) {
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
+        ::inet_ntop(AF_INET6, &v6->sin6_addr, text.data(), text.size());
+        return std::pair{std::string{text.data()}, ntohs(v6->sin6_port)};
+    }
+    return std::nullopt;
+}
+
 /// A non-blocking, close-on-exec stream socket with SO_LINGER 0 (so close() resets and reconnect
-/// loops never meet TIME_WAIT) and TCP_NODELAY on TCP.
+/// loops never meet TIME_WAIT).
 SocketError make_socket(int family, Socket& out, AmpeStatus failure_status) {
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
     Socket s{::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
@@ -46,12 +118,6 @@ SocketError make_socket(int family, Socket& out, AmpeStatus failure_status) {
     const linger abortive{1, 0};
     if (::setsockopt(s.fd(), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive) != 0) {
         return os_failure(AmpeStatus::setsockopt_failed);
-    }
-    if (family == AF_INET || family == AF_INET6) {
-        const int on = 1;
-        if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
-            return os_failure(AmpeStatus::setsockopt_failed);
-        }
     }
     out = std::move(s);
     return {};
@@ -171,7 +237,7 @@ SocketError resolve(const Address& address, SocketAddress& out) {
         address);
 }
 
-SocketError open_listener(const SocketAddress& where, Socket& out) {
+SocketError open_listener(const SocketAddress& where, const SocketSettings& settings, Socket& out) {
     if (is_filesystem_uds(where)) {
         if (const auto e = clear_stale_uds(where); !e.ok()) {
             return e;
@@ -191,6 +257,15 @@ SocketError open_listener(const SocketAddress& where, Socket& out) {
         const bool missing_dir = where.family() == AF_UNIX && errno == ENOENT;
         return os_failure(missing_dir ? AmpeStatus::uds_path_not_found : AmpeStatus::listen_failed);
     }
+    // Before listen(): until then nobody can connect, so no one slips in under a wider mode.
+    if (is_filesystem_uds(where)) {
+        const auto* sun = reinterpret_cast<const sockaddr_un*>(where.get());
+        if (::chmod(sun->sun_path, static_cast<mode_t>(settings.uds_file_mode)) != 0) {
+            const SocketError e = os_failure(AmpeStatus::listen_failed);
+            ::unlink(sun->sun_path);
+            return e;
+        }
+    }
     if (::listen(s.fd(), SOMAXCONN) != 0) {
         return os_failure(AmpeStatus::listen_failed);
     }
@@ -198,9 +273,13 @@ SocketError open_listener(const SocketAddress& where, Socket& out) {
     return {};
 }
 
-SocketError start_connect(const SocketAddress& where, Socket& out, bool& in_progress) {
+SocketError start_connect(const SocketAddress& where, const SocketSettings& settings, Socket& out,
+                          bool& in_progress) {
     Socket s;
     if (const auto e = make_socket(where.family(), s, AmpeStatus::connect_failed); !e.ok()) {
+        return e;
+    }
+    if (const auto e = tune_connected(s, where.family(), settings); !e.ok()) {
         return e;
     }
     in_progress = false;
@@ -225,7 +304,7 @@ SocketError finish_connect(const Socket& s) {
     return err == 0 ? SocketError{} : SocketError{AmpeStatus::connect_failed, err};
 }
 
-SocketError accept_one(const Socket& listener, Socket& out) {
+SocketError accept_one(const Socket& listener, const SocketSettings& settings, Socket& out) {
 #if defined(__linux__)
     Socket s{::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)};
 #else
@@ -247,12 +326,11 @@ SocketError accept_one(const Socket& listener, Socket& out) {
     }
     sockaddr_storage local{};
     socklen_t len = sizeof local;
-    if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
-        (local.ss_family == AF_INET || local.ss_family == AF_INET6)) {
-        const int on = 1;
-        if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
-            return os_failure(AmpeStatus::setsockopt_failed);
-        }
+    if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+        return os_failure(AmpeStatus::accept_failed);
+    }
+    if (const auto e = tune_connected(s, local.ss_family, settings); !e.ok()) {
+        return e;
     }
     out = std::move(s);
     return {};
@@ -264,18 +342,36 @@ Address bound_address(const Socket& s, const Address& requested) {
     if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
         return requested;
     }
-    std::array<char, INET6_ADDRSTRLEN> text{};
-    if (local.ss_family == AF_INET) {
-        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&local);
-        ::inet_ntop(AF_INET, &v4->sin_addr, text.data(), text.size());
-        return TcpServerAddress{text.data(), ntohs(v4->sin_port)};
-    }
-    if (local.ss_family == AF_INET6) {
-        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&local);
-        ::inet_ntop(AF_INET6, &v6->sin6_addr, text.data(), text.size());
-        return TcpServerAddress{text.data(), ntohs(v6->sin6_port)};
+    if (auto ip = ip_endpoint(local)) {
+        return TcpServerAddress{std::move(ip->first), ip->second};
     }
     return requested;
+}
+
+std::string describe_peer(const Socket& s) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    if (::getpeername(s.fd(), reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+        return {};
+    }
+    if (const auto ip = ip_endpoint(peer)) {
+        return "tcp|" + ip->first + "|" + std::to_string(ip->second);
+    }
+#if defined(SO_PEERCRED)
+    ucred cred{};
+    socklen_t cred_len = sizeof cred;
+    if (::getsockopt(s.fd(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
+        return "uds|uid=" + std::to_string(cred.uid) + "|gid=" + std::to_string(cred.gid) +
+               "|pid=" + std::to_string(cred.pid);
+    }
+#else
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (::getpeereid(s.fd(), &uid, &gid) == 0) {
+        return "uds|uid=" + std::to_string(uid) + "|gid=" + std::to_string(gid);
+    }
+#endif
+    return {};
 }
 
 IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept {
@@ -288,8 +384,9 @@ IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept {
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         r.would_block = true;
     } else {
-        r.error = os_failure(errno == ECONNRESET ? AmpeStatus::peer_disconnected
-                                                 : AmpeStatus::communication_failed);
+        // Reset, or given up on by keepalive / TCP_USER_TIMEOUT: either way the peer is gone.
+        const bool gone = errno == ECONNRESET || errno == ETIMEDOUT;
+        r.error = os_failure(gone ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed);
     }
     return r;
 }

@@ -2,6 +2,7 @@
 // TCP_NODELAY on TCP. Every failure is a status plus the OS error, never an exception.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -61,18 +62,34 @@ struct SocketError {
 /// Resolves a parsed address: numeric hosts directly, host names through the resolver.
 SocketError resolve(const Address& address, SocketAddress& out);
 
+/// What the engine's options ask of the sockets it makes.
+struct SocketSettings {
+    /// TCP: keepalive probes and TCP_USER_TIMEOUT so a silent peer is given up on within about
+    /// this time; 0 leaves the OS defaults.
+    std::chrono::milliseconds dead_peer_timeout{0};
+    /// Permission bits of a filesystem UDS listener's socket file.
+    std::uint32_t uds_file_mode = 0600;
+};
+
 /// A bound, listening socket. UDS: a stale socket file (nobody accepts on it) is removed first;
-/// a live one makes this fail with `listen_failed`, and so does a file that is not a socket.
-SocketError open_listener(const SocketAddress& where, Socket& out);
+/// a live one makes this fail with `listen_failed`, and so does a file that is not a socket. The
+/// socket file gets `settings.uds_file_mode` before anyone can connect.
+SocketError open_listener(const SocketAddress& where, const SocketSettings& settings, Socket& out);
 
 /// Starts a non-blocking connect. `in_progress` tells whether completion must be awaited.
-SocketError start_connect(const SocketAddress& where, Socket& out, bool& in_progress);
+SocketError start_connect(const SocketAddress& where, const SocketSettings& settings, Socket& out,
+                          bool& in_progress);
 
 /// The outcome of a connect that was in progress.
 SocketError finish_connect(const Socket& s);
 
-/// Accepts one connection; an invalid socket with success status means "none pending".
-SocketError accept_one(const Socket& listener, Socket& out);
+/// Accepts one connection; an invalid socket with success status means "none pending". A failure
+/// leaves the pending connection (if any) in the backlog: running out of descriptors, say.
+SocketError accept_one(const Socket& listener, const SocketSettings& settings, Socket& out);
+
+/// Who is at the other end, as the OS tells it: `tcp|IP|PORT`, or `uds|uid=U|gid=G|pid=P` from
+/// the socket's credentials (without `pid` where the OS does not give it). Empty when unknown.
+std::string describe_peer(const Socket& s);
 
 /// The address a socket is bound to, as a server address (TCP: IP and port; UDS: path).
 Address bound_address(const Socket& s, const Address& requested);

@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -928,6 +929,20 @@ std::size_t resident_bytes() {
         throw TestFailure{"cannot read /proc/self/statm"};
     }
     return resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::chrono::duration<double> cpu_time_while_idle(std::chrono::milliseconds window) {
+    const auto cpu_now = [] {
+        rusage usage{};
+        ::getrusage(RUSAGE_SELF, &usage);
+        const auto seconds = [](const timeval& t) {
+            return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+        };
+        return std::chrono::duration<double>{seconds(usage.ru_utime) + seconds(usage.ru_stime)};
+    };
+    const auto before = cpu_now();
+    std::this_thread::sleep_for(window);
+    return cpu_now() - before;
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::nanoseconds timeout) {

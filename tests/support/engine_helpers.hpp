@@ -313,6 +313,10 @@ private:
 /// Resident set size of this process, in bytes.
 [[nodiscard]] std::size_t resident_bytes();
 
+/// CPU time (user + system) this process used while the calling thread waited `window`: with
+/// nothing to do, an engine that spins shows here. A measurement window, not a synchronization.
+[[nodiscard]] std::chrono::duration<double> cpu_time_while_idle(std::chrono::milliseconds window);
+
 /// Checks `condition` until it holds or `timeout` passes; returns its last value. For states the
 /// API reports no event for (e.g. the fd count settling after the last `channel_closed`).
 [[nodiscard]] bool eventually(const std::function<bool()>& condition,
