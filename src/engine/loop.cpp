@@ -637,6 +637,10 @@ void Loop::expire_timers() {
 void Loop::on_deadline(Channel& ch) {
     switch (ch.state) {
         case Channel::State::awaiting_hello:
+            if (ch.starved) {
+                arm(ch, core_.options_.handshake_timeout);  // its Hello may wait on our pool, not on the peer
+                return;
+            }
             close(
                 ch, AmpeStatus::not_allowed,
                 "no HelloRequest within " + std::to_string(core_.options_.handshake_timeout.count()) + " ms");
