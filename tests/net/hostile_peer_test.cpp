@@ -57,7 +57,7 @@ protected:
         return channel;
     }
 
-    void expect_engines_idle() {
+    static void expect_engines_idle() {
         const auto cpu = cpu_time_while_idle(1000ms);
         EXPECT_LT(cpu.count(), idle_cpu_budget)
             << "the engines used " << cpu.count() << " s in an idle second";
@@ -102,7 +102,7 @@ TEST_P(HostilePeerTest, PeerThatNeverReadsFillsOnlyItsOwnQueueAndLaterGetsEveryt
 
     // Far more than the socket buffers hold: the rest waits in the channel's send queue.
     constexpr std::size_t count = 200;
-    constexpr std::size_t size = 60 * 1024;
+    constexpr std::size_t size = std::size_t{60} * 1024;
     for (std::size_t i = 1; i <= count; ++i) {
         MessagePtr m = make_message(*server_engine_, OpCode::signal, channel, i);
         m->body.copy(pattern_bytes(size, i));

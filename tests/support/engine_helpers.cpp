@@ -178,6 +178,16 @@ bool is_timeout_error(int error) {
 
 }  // namespace
 
+int connect_raw(const Address& to, std::chrono::milliseconds io_timeout) {
+    if (const auto* tcp = std::get_if<TcpClientAddress>(&to)) {
+        return connect_tcp(*tcp, io_timeout);
+    }
+    if (const auto* uds = std::get_if<UdsClientAddress>(&to)) {
+        return connect_uds(*uds, io_timeout);
+    }
+    throw TestFailure{"raw peer: not a client address: " + to_string(to)};
+}
+
 // --- transports ----------------------------------------------------------------------------------
 
 std::string_view transport_name(Transport transport) noexcept {
@@ -792,15 +802,8 @@ std::vector<std::byte> hello_frame(std::uint16_t channel, std::uint64_t message_
     return encode_frame(bhdr, headers, bytes_of(body));
 }
 
-RawPeer::RawPeer(const Address& to, std::chrono::milliseconds io_timeout) {
-    if (const auto* tcp = std::get_if<TcpClientAddress>(&to)) {
-        fd_ = connect_tcp(*tcp, io_timeout);
-    } else if (const auto* uds = std::get_if<UdsClientAddress>(&to)) {
-        fd_ = connect_uds(*uds, io_timeout);
-    } else {
-        throw TestFailure{"raw peer: not a client address: " + to_string(to)};
-    }
-}
+RawPeer::RawPeer(const Address& to, std::chrono::milliseconds io_timeout)
+    : fd_{connect_raw(to, io_timeout)} {}
 
 RawPeer::~RawPeer() {
     if (fd_ >= 0) {

@@ -1,0 +1,141 @@
+// Fault injection: a chaos proxy between a client engine and a server engine fragments the stream
+// into single bytes, delays it, stalls it, resets it mid-frame or ends it mid-frame (half-close).
+// The nothing-lost invariant: of K messages posted on one channel, the server receives a prefix,
+// in order, without duplicates and intact; the client gets back, with an error status, a suffix;
+// when the stream survives the fault, every message is delivered and none comes back. When the
+// connection breaks, messages already written into it are gone with it: the channel_closed report
+// on both sides is what says so (reliability.md).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <tofu/address.hpp>
+#include <tofu/ampe.hpp>
+#include <tofu/channel_group.hpp>
+#include <tofu/message.hpp>
+#include <tofu/options.hpp>
+#include <tofu/status.hpp>
+
+#include "support/chaos_proxy.hpp"
+#include "support/engine_helpers.hpp"
+
+namespace tofu::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Kind = ChaosFault::Kind;
+
+constexpr std::uint64_t message_count = 200;
+constexpr std::size_t body_size = 512;
+/// Where the cutting faults strike: well past the Hello, and inside a frame.
+constexpr std::size_t cut_at = 40'000 + 3;
+
+ChaosFault fault_of(Kind kind) {
+    switch (kind) {
+        case Kind::delay: return {kind, 0, 1ms};
+        case Kind::stall: return {kind, 20'000, 300ms};
+        case Kind::reset:
+        case Kind::half_close: return {kind, cut_at, 0ms};
+        case Kind::none:
+        case Kind::fragment: return {kind, 0, 0ms};
+    }
+    return {};
+}
+
+bool breaks_the_stream(Kind kind) {
+    return kind == Kind::reset || kind == Kind::half_close;
+}
+
+using FaultParam = std::tuple<Transport, Kind>;
+
+class FaultInjectionTest : public ::testing::TestWithParam<FaultParam> {};
+
+TEST_P(FaultInjectionTest, NothingIsLostSilently) {
+    const auto [transport, kind] = GetParam();
+    auto server_engine = Reactor::create(Options{});
+    auto client_engine = Reactor::create(Options{});
+    ChannelGroupPtr server = server_engine->create();
+    ChannelGroupPtr client = client_engine->create();
+    const Listener listener = start_listener(*server_engine, *server, transport);
+    ChaosProxy proxy{transport, listener.client_address, fault_of(kind)};
+    const Connection c = establish(*client_engine, *client, *server, proxy.client_address());
+
+    for (std::uint64_t id = 1; id <= message_count; ++id) {
+        MessagePtr m = make_message(*client_engine, OpCode::signal, c.client, id);
+        m->body.copy(pattern_bytes(body_size, id));
+        (void)client->post(m);
+    }
+
+    // The server: a prefix of what was posted, in order and intact, then (if the stream broke) the close.
+    std::uint64_t delivered = 0;
+    bool server_closed = false;
+    while (delivered < message_count && !server_closed) {
+        MessagePtr m = receive(*server);
+        if (is_channel_closed(*m, c.server)) {
+            server_closed = true;
+            EXPECT_TRUE(breaks_the_stream(kind))
+                << "closed under a fault the stream survives: " << describe(*m);
+            EXPECT_EQ(reason_of(*m), status_name(AmpeStatus::peer_disconnected)) << describe(*m);
+            continue;
+        }
+        if (is_engine_signal(*m, AmpeStatus::pool_empty, c.server)) {
+            continue;  // backpressure: reading resumes as this loop returns messages
+        }
+        ASSERT_FALSE(m->is_from_engine()) << describe(*m);
+        ASSERT_EQ(m->bhdr.message_id, delivered + 1) << "out of order, duplicated or missing";
+        ASSERT_TRUE(matches_pattern(m->body.data(), body_size, m->bhdr.message_id)) << describe(*m);
+        ++delivered;
+    }
+
+    if (!breaks_the_stream(kind)) {
+        EXPECT_EQ(delivered, message_count);
+        close_gracefully(*client_engine, *client, c.client, *server, c.server);
+        return;
+    }
+
+    // The client: what it never wrote comes back, the tail of what it posted, then its close.
+    std::vector<std::uint64_t> returned;
+    MessagePtr closed = wait_for(
+        *client,
+        [&](const Message& m) {
+            if (m.is_from_engine() && m.bhdr.proto.op_code == OpCode::signal && m.bhdr.message_id != 0 &&
+                m.bhdr.channel_number == c.client) {
+                EXPECT_NE(m.bhdr.status, AmpeStatus::success) << describe(m);
+                returned.push_back(m.bhdr.message_id);
+            }
+            return is_channel_closed(m, c.client);
+        },
+        "the client's channel_closed after the fault");
+    EXPECT_NE(reason_of(*closed), status_name(AmpeStatus::success)) << describe(*closed);
+    for (std::size_t i = 0; i < returned.size(); ++i) {
+        EXPECT_EQ(returned[i], message_count - returned.size() + 1 + i)
+            << "returned messages are not the tail";
+    }
+    EXPECT_LE(delivered + returned.size(), message_count) << "a message was both delivered and returned";
+    if (!server_closed) {
+        (void)wait_channel_closed(*server, c.server);
+    }
+    EXPECT_LT(delivered, message_count) << "the fault struck after everything was through";
+    RecordProperty("delivered", static_cast<int>(delivered));
+    RecordProperty("returned", static_cast<int>(returned.size()));
+}
+
+std::string fault_test_name(const ::testing::TestParamInfo<FaultParam>& info) {
+    return std::string{transport_name(std::get<0>(info.param))} + "_" +
+           std::string{fault_name(std::get<1>(info.param))};
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, FaultInjectionTest,
+                         ::testing::Combine(::testing::Values(Transport::tcp4, Transport::uds_path),
+                                            ::testing::Values(Kind::none, Kind::fragment, Kind::delay,
+                                                              Kind::stall, Kind::reset, Kind::half_close)),
+                         fault_test_name);
+
+}  // namespace
+}  // namespace tofu::test

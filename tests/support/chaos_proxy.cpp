@@ -1,0 +1,219 @@
+#include "support/chaos_proxy.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <span>
+#include <string>
+#include <utility>
+
+namespace tofu::test {
+
+/// One proxied connection: the client's socket, the upstream socket, a pump thread per direction.
+struct ChaosProxy::Pair {
+    int client_fd = -1;
+    int server_fd = -1;
+    std::atomic<bool> reset{false};  ///< cut abortively: both sockets close with SO_LINGER 0
+    std::atomic<int> pumps_left{2};
+    std::mutex fds_mutex;  ///< wake and close never race: a closed number may belong to someone else
+    std::thread to_server;
+    std::thread to_client;
+
+    /// Wakes both pumps (their blocked reads return) without sending anything.
+    void wake_both() {
+        const std::lock_guard lock{fds_mutex};
+        if (client_fd >= 0) {
+            ::shutdown(client_fd, SHUT_RD);
+            ::shutdown(server_fd, SHUT_RD);
+        }
+    }
+
+    /// Closes both sockets (the last pump does this): abortively after a reset.
+    void close_both() {
+        const std::lock_guard lock{fds_mutex};
+        if (reset.load()) {
+            const linger abortive{1, 0};
+            (void)::setsockopt(client_fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+            (void)::setsockopt(server_fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+        }
+        ::close(std::exchange(client_fd, -1));
+        ::close(std::exchange(server_fd, -1));
+    }
+};
+
+namespace {
+
+using Kind = ChaosFault::Kind;
+
+/// Writes all of `bytes` to `fd`, one byte per write when `bytewise`. False when the socket broke.
+bool write_all(int fd, std::span<const std::byte> bytes, bool bytewise) {
+    while (!bytes.empty()) {
+        const std::size_t chunk = bytewise ? 1 : bytes.size();
+        const ssize_t n = ::send(fd, bytes.data(), chunk, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        bytes = bytes.subspan(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+/// A listening socket on a fresh address of `transport`, and the client address that reaches it.
+int listen_on(Transport transport, Address& client_address) {
+    if (transport == Transport::tcp4) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 ||
+            ::listen(fd, 64) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+            throw TestFailure{"chaos proxy: cannot listen on TCP loopback"};
+        }
+        client_address = TcpClientAddress{"127.0.0.1", ntohs(addr.sin_port)};
+        return fd;
+    }
+    if (transport == Transport::uds_path) {
+        const std::string path = temp_socket_path();
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(static_cast<char*>(addr.sun_path), path.c_str(), path.size() + 1);
+        if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::listen(fd, 64) != 0) {
+            throw TestFailure{"chaos proxy: cannot listen on " + path};
+        }
+        client_address = UdsClientAddress{path};
+        return fd;
+    }
+    throw TestFailure{"chaos proxy: listens on tcp4 or uds_path only"};
+}
+
+}  // namespace
+
+std::string_view fault_name(ChaosFault::Kind kind) noexcept {
+    switch (kind) {
+        case Kind::none: return "none";
+        case Kind::fragment: return "fragment";
+        case Kind::delay: return "delay";
+        case Kind::stall: return "stall";
+        case Kind::reset: return "reset";
+        case Kind::half_close: return "half_close";
+    }
+    return "?";
+}
+
+ChaosProxy::ChaosProxy(Transport transport, Address upstream, ChaosFault fault)
+    : upstream_{std::move(upstream)}, fault_{fault}, listen_fd_{listen_on(transport, client_address_)} {
+    acceptor_ = std::thread{[this] { accept_loop(); }};
+}
+
+ChaosProxy::~ChaosProxy() {
+    stopping_.store(true);
+    ::shutdown(listen_fd_, SHUT_RDWR);  // wakes the blocked accept
+    acceptor_.join();
+    ::close(listen_fd_);
+    const std::lock_guard lock{mutex_};
+    for (Pair& pair : pairs_) {
+        pair.reset.store(true);
+        pair.wake_both();
+    }
+    for (Pair& pair : pairs_) {
+        pair.to_server.join();
+        pair.to_client.join();
+    }
+}
+
+void ChaosProxy::accept_loop() {
+    while (!stopping_.load()) {
+        const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (client < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            return;  // shut down
+        }
+        int server = -1;
+        try {
+            server = connect_raw(upstream_, event_timeout);
+        } catch (const TestFailure&) {
+            ::close(client);  // the upstream refused: so does the proxy
+            continue;
+        }
+        const std::lock_guard lock{mutex_};
+        Pair& pair = pairs_.emplace_back();
+        pair.client_fd = client;
+        pair.server_fd = server;
+        pair.to_server = std::thread{[this, &pair] { pump(pair, true); }};
+        pair.to_client = std::thread{[this, &pair] { pump(pair, false); }};
+    }
+}
+
+void ChaosProxy::pump(Pair& pair, bool client_to_server) {
+    // Read once: the fds stay open until both pumps are done.
+    const int from = client_to_server ? pair.client_fd : pair.server_fd;
+    const int to = client_to_server ? pair.server_fd : pair.client_fd;
+    const ChaosFault fault = client_to_server ? fault_ : ChaosFault{};
+    std::array<std::byte, 16384> buffer{};
+    std::size_t total = 0;
+    bool stalled = false;
+    for (;;) {
+        // Near a fault's point, read only up to it, so the fault strikes at exactly that byte.
+        std::size_t want = buffer.size();
+        const bool cuts = fault.kind == Kind::reset || fault.kind == Kind::half_close;
+        if ((cuts || (fault.kind == Kind::stall && !stalled)) && total < fault.after_bytes) {
+            want = std::min(want, fault.after_bytes - total);
+        }
+        if (cuts && total == fault.after_bytes) {
+            if (fault.kind == Kind::reset) {
+                pair.reset.store(true);
+                pair.wake_both();
+            } else {
+                ::shutdown(to, SHUT_WR);  // the server reads the end of the stream here
+            }
+            break;
+        }
+        if (fault.kind == Kind::stall && !stalled && total >= fault.after_bytes) {
+            stalled = true;
+            std::this_thread::sleep_for(fault.pause);  // the fault itself: the proxy stops reading
+        }
+        const ssize_t n = ::recv(from, buffer.data(), want, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) && !pair.reset.load()) {
+            continue;  // a receive timeout: keep waiting for the peer
+        }
+        if (n <= 0 || pair.reset.load()) {
+            if (n == 0 && !pair.reset.load()) {
+                ::shutdown(to, SHUT_WR);  // pass the end of the stream on
+            } else {
+                pair.wake_both();
+            }
+            break;
+        }
+        if (fault.kind == Kind::delay) {
+            std::this_thread::sleep_for(fault.pause);  // the fault itself: a slow link
+        }
+        const auto bytes = std::span{buffer}.first(static_cast<std::size_t>(n));
+        if (!write_all(to, bytes, fault.kind == Kind::fragment)) {
+            pair.wake_both();
+            break;
+        }
+        total += bytes.size();
+        if (client_to_server) {
+            forwarded_ += bytes.size();
+        }
+    }
+    if (pair.pumps_left.fetch_sub(1) == 1) {
+        pair.close_both();
+    }
+}
+
+}  // namespace tofu::test
