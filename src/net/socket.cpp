@@ -33,6 +33,20 @@ SocketError os_failure(AmpeStatus status) noexcept {
     return SocketError{status, errno};
 }
 
+/// Errors of an established connection that mean the peer is gone: it reset or closed the
+/// connection, or it stopped answering (keepalive, TCP_USER_TIMEOUT, no route to it any more).
+bool peer_gone(int error) noexcept {
+    switch (error) {
+        case EPIPE:
+        case ECONNRESET:
+        case ETIMEDOUT:
+        case EHOSTUNREACH:
+        case ENETUNREACH:
+        case ENETDOWN: return true;
+        default: return false;
+    }
+}
+
 bool is_tcp(int family) noexcept {
     return family == AF_INET || family == AF_INET6;
 }
@@ -384,9 +398,8 @@ IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept {
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         r.would_block = true;
     } else {
-        // Reset, or given up on by keepalive / TCP_USER_TIMEOUT: either way the peer is gone.
-        const bool gone = errno == ECONNRESET || errno == ETIMEDOUT;
-        r.error = os_failure(gone ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed);
+        r.error =
+            os_failure(peer_gone(errno) ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed);
     }
     return r;
 }
@@ -402,8 +415,8 @@ IoResult write_vectored(const Socket& s, std::span<const iovec> parts) noexcept 
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         r.would_block = true;
     } else {
-        const bool peer_gone = errno == EPIPE || errno == ECONNRESET;
-        r.error = os_failure(peer_gone ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed);
+        r.error =
+            os_failure(peer_gone(errno) ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed);
     }
     return r;
 }
