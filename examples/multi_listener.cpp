@@ -48,11 +48,12 @@ void serve(tofu::ChannelGroup& group, int clients) {
         const std::uint16_t channel = msg->bhdr.channel_number;
         switch (msg->bhdr.proto.op_code) {
             case tofu::OpCode::hello_request: {
-                // The HelloRequest carries the client's `~connect_to` (e.g. "uds|/tmp/x.sock"): its
-                // scheme tells the transport. (tofu does not say which listener accepted it.)
-                const std::string_view to = msg->thdrs.find(tofu::header::connect_to).value_or("?");
-                transport[channel] = std::string{to.substr(0, to.find('|'))};
-                std::cout << "server: channel " << channel << " connected to " << to << '\n';
+                // The engine writes `~peer` on every HelloRequest it delivers: who connected, as it
+                // saw them (e.g. "tcp|127.0.0.1|50412", "uds|uid=1000|gid=1000|pid=42"); its scheme
+                // tells the transport. (tofu does not say which listener accepted it.)
+                const std::string_view peer = msg->thdrs.find(tofu::header::peer).value_or("?");
+                transport[channel] = std::string{peer.substr(0, peer.find('|'))};
+                std::cout << "server: channel " << channel << " connected from " << peer << '\n';
                 msg->bhdr.proto.op_code = tofu::OpCode::hello_response;
                 group.post(msg);
                 break;

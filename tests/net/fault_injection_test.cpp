@@ -99,20 +99,21 @@ TEST_P(FaultInjectionTest, NothingIsLostSilently) {
         return;
     }
 
-    // The client: what it never wrote comes back, the tail of what it posted, then its close.
-    std::vector<std::uint64_t> returned;
-    MessagePtr closed = wait_for(
-        *client,
-        [&](const Message& m) {
-            if (m.is_from_engine() && m.bhdr.proto.op_code == OpCode::signal && m.bhdr.message_id != 0 &&
-                m.bhdr.channel_number == c.client) {
-                EXPECT_NE(m.bhdr.status, AmpeStatus::success) << describe(m);
-                returned.push_back(m.bhdr.message_id);
-            }
-            return is_channel_closed(m, c.client);
-        },
-        "the client's channel_closed after the fault");
+    // The client: its close, and back comes the tail of what it posted: what it had not written
+    // yet (before the report) and what had not even reached the engine (after it).
+    std::vector<MessagePtr> messages;
+    MessagePtr closed = wait_channel_closed(*client, c.client, &messages);
     EXPECT_NE(reason_of(*closed), status_name(AmpeStatus::success)) << describe(*closed);
+    for (MessagePtr& m : until_posted_processed(*client_engine, *client)) {
+        messages.push_back(std::move(m));
+    }
+    std::vector<std::uint64_t> returned;
+    for (const MessagePtr& m : messages) {
+        if (m->is_from_engine() && m->bhdr.proto.op_code == OpCode::signal && m->bhdr.message_id != 0) {
+            EXPECT_NE(m->bhdr.status, AmpeStatus::success) << describe(*m);
+            returned.push_back(m->bhdr.message_id);
+        }
+    }
     for (std::size_t i = 0; i < returned.size(); ++i) {
         EXPECT_EQ(returned[i], message_count - returned.size() + 1 + i)
             << "returned messages are not the tail";

@@ -480,6 +480,16 @@ std::vector<MessagePtr> drain(ChannelGroup& group) {
     return out;
 }
 
+std::vector<MessagePtr> until_posted_processed(Ampe& ampe, ChannelGroup& group) {
+    MessagePtr barrier = ampe.get(AllocationStrategy::always);
+    format(*barrier, UdsClientAddress{temp_socket_path()});  // nobody listens there
+    const std::uint16_t channel = group.post(barrier).channel_number;
+    std::vector<MessagePtr> before;
+    (void)wait_channel_closed(group, channel, &before);
+    std::erase_if(before, [&](const MessagePtr& m) { return m->bhdr.channel_number == channel; });
+    return before;
+}
+
 // --- handshakes ----------------------------------------------------------------------------------
 
 Listener start_listener(Ampe& ampe, ChannelGroup& group, const Address& address) {

@@ -157,6 +157,13 @@ using MessagePredicate = std::function<bool(const Message&)>;
 /// queue) and returns what arrives before it.
 [[nodiscard]] std::vector<MessagePtr> drain(ChannelGroup& group);
 
+/// Everything `group` receives until the engine has processed every message posted to it before
+/// this call (its inbox is first in, first out): posts a HelloRequest that fails at once (a UDS
+/// path that does not exist) and returns what arrives before that Hello's `channel_closed`,
+/// the barrier's own messages left out. Use it to collect messages that come back late, e.g.
+/// those that reached the engine after their channel closed.
+[[nodiscard]] std::vector<MessagePtr> until_posted_processed(Ampe& ampe, ChannelGroup& group);
+
 // --- handshakes ----------------------------------------------------------------------------------
 
 /// A listener that answered its WelcomeRequest with success.
