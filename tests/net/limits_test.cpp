@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -84,6 +86,32 @@ TEST_P(LimitsTest, SilentConnectionIsClosedAfterTheHandshakeTimeout) {
 
     // The connection that did say hello in time is still served.
     round_trip(*p.client_engine, *p.client, *p.server, good, "after the silent connection was closed");
+}
+
+TEST_P(LimitsTest, HelloDrippingSlowerThanTheTimeoutIsCut) {
+    Options options;
+    options.handshake_timeout = 300ms;
+    Pair p{GetParam(), options};
+    const Connection good = establish(*p.client_engine, *p.client, *p.server, p.listener.client_address);
+
+    // A slowloris: one byte of a Hello every 50 ms (the attack's own pace, not a synchronization),
+    // until the server hangs up or the Hello is out.
+    RawPeer dripping{p.listener.client_address};
+    const std::vector<std::byte> hello = hello_frame(1, 5);
+    bool cut = false;
+    for (std::size_t i = 0; i < hello.size() && !cut; ++i) {
+        cut = !dripping.send(std::span<const std::byte>{hello}.subspan(i, 1));
+        std::this_thread::sleep_for(50ms);
+    }
+    MessagePtr closed = wait_for(
+        *p.server,
+        [&](const Message& m) { return is_any_channel_closed(m) && m.bhdr.channel_number != good.server; },
+        "channel_closed of the dripping connection");
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::not_allowed)) << describe(*closed);
+    EXPECT_NO_THROW((void)dripping.wait_closed());
+    round_trip(*p.client_engine, *p.client, *p.server, good, "after the slowloris was cut");
+    const auto cpu = cpu_time_while_idle(1000ms);
+    EXPECT_LT(cpu.count(), 0.3) << "the engines used " << cpu.count() << " s of CPU in an idle second";
 }
 
 TEST_P(LimitsTest, TrickledHelloWithinTheTimeoutIsAccepted) {

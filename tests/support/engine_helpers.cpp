@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -372,6 +373,16 @@ bool matches_pattern(std::span<const std::byte> bytes, std::size_t size, std::ui
     }
     PatternStream stream{seed};
     return std::all_of(bytes.begin(), bytes.end(), [&](std::byte b) { return b == stream.next(); });
+}
+
+std::size_t soak_factor() {
+    const char* text =
+        std::getenv("TOFU_SOAK");  // NOLINT(concurrency-mt-unsafe): read before threads use the environment
+    if (text == nullptr) {
+        return 1;
+    }
+    const std::size_t factor = std::strtoul(text, nullptr, 10);
+    return std::clamp<std::size_t>(factor, 1, 100);
 }
 
 bool sanitizer_allocator() noexcept {

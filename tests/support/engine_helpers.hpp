@@ -116,6 +116,11 @@ void PrintTo(Transport transport, std::ostream* os);  // NOLINT(readability-iden
 /// nothing (for tests that watch the process's memory).
 [[nodiscard]] bool matches_pattern(std::span<const std::byte> bytes, std::size_t size, std::uint64_t seed);
 
+/// How much bigger the soak tests run: the `TOFU_SOAK` environment variable (1 to 100), 1 when
+/// unset. CI runs the bounded size (1); `TOFU_SOAK=10` gives the full soak (10,000 reconnects,
+/// 1,000 connections x 1,000 messages).
+[[nodiscard]] std::size_t soak_factor();
+
 /// True when this build's allocator keeps freed memory out of reuse (AddressSanitizer's quarantine,
 /// ThreadSanitizer's allocator), so the resident set says nothing about live memory.
 [[nodiscard]] bool sanitizer_allocator() noexcept;
