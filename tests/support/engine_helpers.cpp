@@ -969,6 +969,12 @@ std::chrono::duration<double> cpu_time_while_idle(std::chrono::milliseconds wind
     return cpu_now() - before;
 }
 
+void expect_idle_second() {
+    const auto cpu = cpu_time_while_idle(std::chrono::milliseconds{1000});
+    EXPECT_LT(cpu.count(), idle_cpu_budget)
+        << "the engines used " << cpu.count() << " s of CPU in an idle second";
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::nanoseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     while (!condition()) {

@@ -333,6 +333,14 @@ private:
 /// nothing to do, an engine that spins shows here. A measurement window, not a synchronization.
 [[nodiscard]] std::chrono::duration<double> cpu_time_while_idle(std::chrono::milliseconds window);
 
+/// CPU the engines may use in an idle second: far below what one spinning thread burns (~1 s), far
+/// above what a sleeping engine does (~0), with room for a loaded machine.
+inline constexpr double idle_cpu_budget = 0.3;
+
+/// Fails the current test when this process uses `idle_cpu_budget` seconds of CPU or more over one
+/// idle second: an engine is spinning.
+void expect_idle_second();
+
 /// Checks `condition` until it holds or `timeout` passes; returns its last value. For states the
 /// API reports no event for (e.g. the fd count settling after the last `channel_closed`).
 [[nodiscard]] bool eventually(const std::function<bool()>& condition,
