@@ -62,9 +62,6 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
         if (free_list_ == nullptr && strategy == AllocationStrategy::pool_only) {
             starved_ = true;
             drain_and_arm_locked(surplus);  // the next return calls the refill hook
-            if (free_list_ != nullptr) {
-                starved_ = false;
-            }
         }
         if (free_list_ != nullptr) {
             got = pop_locked();
@@ -219,6 +216,15 @@ void MessagePool::drain_locked(Message*& surplus) noexcept {
             ++idle_;
         }
     }
+    // Whoever drained (a returner's call, or the engine taking read targets), a starved engine
+    // must hear that messages are back: otherwise its starved channels wait for a return that
+    // may never come.
+    if (starved_ && idle_ != 0) {
+        starved_ = false;
+        if (refill_hook_) {
+            refill_hook_();
+        }
+    }
 }
 
 std::uint64_t MessagePool::wanted_locked() const noexcept {
@@ -271,12 +277,6 @@ void MessagePool::announce_locked() noexcept {
     }
     if (waiting_ != 0 && idle_ >= wake_level_locked()) {
         returned_cv_.notify_one();
-    }
-    if (starved_) {
-        starved_ = false;
-        if (refill_hook_) {
-            refill_hook_();
-        }
     }
 }
 

@@ -52,9 +52,10 @@ public:
     /// another pool goes back to that pool.
     void put(MessagePtr&& msg) noexcept;
 
-    /// Called, under the pool's lock, when a message comes back after a `pool_only` get found the
-    /// pool empty. It must be quick and must not call back into the pool. Set it before sharing the
-    /// pool between threads.
+    /// Called, under the pool's lock, when messages are back after a `pool_only` get found the pool
+    /// empty, whichever call finds them first (a returner's, or the engine's own `take_idle`). It
+    /// must be quick and must not call back into the pool. Set it before sharing the pool between
+    /// threads.
     void set_refill_hook(std::function<void()> hook);
 
     /// Messages waiting in the pool (returned ones included).
@@ -116,7 +117,8 @@ private:
     /// A returner asked to call: drain, announce, and delete the pool if it was the last.
     void answer_call() noexcept;
     /// Moves the returned messages onto the free list (or into `surplus` when the pool is full or
-    /// closed), oldest first. The caller holds the lock.
+    /// closed), oldest first, and calls the refill hook if a starved engine waits for them. The
+    /// caller holds the lock.
     void drain_locked(Message*& surplus) noexcept;
     /// Re-biases the tally: folds the returns counted so far into `returned_`, records the call
     /// they asked for, and arms the alarm for what the pool now waits for. Caller holds the lock.
@@ -127,7 +129,7 @@ private:
     /// Returns the alarm waits for now: one for a starved get, else the fewest of a waiter's batch,
     /// the room left under `max_idle_` plus one, and `returns_batch`.
     [[nodiscard]] std::uint64_t wanted_locked() const noexcept;
-    /// Wakes `wait_get` and the refill hook as the idle count now warrants; the caller holds the lock.
+    /// Wakes a `wait_get` when enough came back for it; the caller holds the lock.
     void announce_locked() noexcept;
     /// True when the pool is closed, every message is back and every caller is done: it may go.
     [[nodiscard]] bool finished_locked() const noexcept;

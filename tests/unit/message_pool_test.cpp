@@ -1074,6 +1074,32 @@ TEST(MessagePoolRefillHook, CalledForEveryStarvationWhileOtherThreadsReturn) {
     pool->set_refill_hook(nullptr);
 }
 
+// The engine may take returns itself (read targets through `take_idle`) before the returner's
+// count reaches the alarm: the hook must be called all the same, or a starved channel waits for a
+// return that never comes (the soak stall). Whoever drains first calls it, so by the time
+// `take_idle` hands the message over, the hook has run.
+TEST(MessagePoolRefillHook, CalledWhenTheEngineTakesTheReturnsItself) {
+    constexpr int rounds = 5'000;
+    const MessagePool::Ptr pool = make_pool(1, 64);
+    std::atomic<int> calls{0};
+    pool->set_refill_hook([&calls] { calls.fetch_add(1, std::memory_order_relaxed); });
+    for (int round = 0; round < rounds; ++round) {
+        MessagePtr held = pool->get(AllocationStrategy::pool_only);
+        ASSERT_NE(held, nullptr);
+        ASSERT_EQ(pool->get(AllocationStrategy::pool_only), nullptr) << "round " << round;
+        std::thread returner{[&held] { held.reset(); }};
+        tofu::detail::MessageQueue into;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+        while (pool->take_idle(into, 1) == 0 && std::chrono::steady_clock::now() < deadline) {
+        }
+        returner.join();
+        ASSERT_EQ(into.size(), 1U) << "round " << round << ": the return never showed";
+        ASSERT_EQ(calls.load(), round + 1) << "round " << round << ": the engine took the return unannounced";
+        into.clear();  // back to the pool for the next round
+    }
+    pool->set_refill_hook(nullptr);
+}
+
 TEST(MessagePoolTakeIdle, MovesUpToTheAskedNumberWithoutAllocatingOrArmingTheHook) {
     const MessagePool::Ptr pool = make_pool(5, 8);
     int calls = 0;
