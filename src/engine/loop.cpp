@@ -621,7 +621,10 @@ void Loop::finish_draining(Channel& ch) {
 
 void Loop::arm(Channel& ch, Clock::duration after) {
     ch.deadline = Clock::now() + after;
-    timers_.arm(ch.number, ch.deadline);
+    timers_.arm(ch.number, ch.deadline, [this](std::uint16_t number, Clock::time_point when) {
+        const Channel* armed = find(number);
+        return armed != nullptr && armed->deadline == when;
+    });
 }
 
 void Loop::expire_timers() {

@@ -3,8 +3,10 @@
 // The nothing-lost invariant: of K messages posted on one channel, the server receives a prefix,
 // in order, without duplicates and intact; the client gets back, with an error status, a suffix;
 // when the stream survives the fault, every message is delivered and none comes back. When the
-// connection breaks, messages already written into it are gone with it: the channel_closed report
-// on both sides is what says so (reliability.md).
+// connection breaks, the server gets exactly the frames that crossed the proxy whole, and the
+// messages written into the broken connection after them are gone with it: TCP cannot tell a
+// sender what its peer read, and the channel_closed report on both sides is what says so
+// (reliability.md).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -65,13 +67,16 @@ TEST_P(FaultInjectionTest, NothingIsLostSilently) {
     const Listener listener = start_listener(*server_engine, *server, transport);
     ChaosProxy proxy{transport, listener.client_address, fault_of(kind)};
     const Connection c = establish(*client_engine, *client, *server, proxy.client_address());
+    const std::size_t hello_bytes = proxy.forwarded();  // the Hello is through, nothing else yet
 
     // A fault may close the channel while we are still posting: from then on `post` refuses, and
     // the message stays with us (returned at once, with the error).
     std::uint64_t posted = 0;
+    std::size_t frame_bytes = 0;
     for (std::uint64_t id = 1; id <= message_count; ++id) {
         MessagePtr m = make_message(*client_engine, OpCode::signal, c.client, id);
         m->body.copy(pattern_bytes(body_size, id));
+        frame_bytes = BinaryHeader::wire_size + m->thdrs.size() + m->body.size();
         try {
             (void)client->post(m);
         } catch (const Error& e) {
@@ -128,10 +133,25 @@ TEST_P(FaultInjectionTest, NothingIsLostSilently) {
         EXPECT_EQ(returned[i], posted - returned.size() + 1 + i) << "returned messages are not the tail";
     }
     EXPECT_LE(delivered + returned.size(), posted) << "a message was both delivered and returned";
+    // Exactly the frames that reached the server's socket whole were delivered: the receiving
+    // engine reads what arrived before the break, even a reset, and drops only the cut frame.
+    EXPECT_EQ(delivered, (cut_at - hello_bytes) / frame_bytes)
+        << "the proxy forwarded " << cut_at - hello_bytes << " bytes of " << frame_bytes << "-byte frames";
     if (!server_closed) {
         (void)wait_channel_closed(*server, c.server);
     }
     EXPECT_LT(delivered, message_count) << "the fault struck after everything was through";
+    if (kind == Kind::half_close) {
+        // The proxy counted every byte the client wrote, forwarded or swallowed: so each message the
+        // client did not get back was written whole, and the three counts add up to what was posted.
+        const std::size_t written = posted - returned.size();
+        EXPECT_TRUE(eventually([&] {
+            return proxy.forwarded() + proxy.swallowed() == hello_bytes + written * frame_bytes;
+        })) << "the client wrote "
+            << proxy.forwarded() + proxy.swallowed() - hello_bytes << " bytes after its Hello, "
+            << "not the " << written << " frames it did not get back";
+        RecordProperty("destroyed_by_the_fault", static_cast<int>(written - delivered));
+    }
     RecordProperty("delivered", static_cast<int>(delivered));
     RecordProperty("returned", static_cast<int>(returned.size()));
     RecordProperty("refused", static_cast<int>(message_count - posted));

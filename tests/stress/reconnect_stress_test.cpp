@@ -24,7 +24,7 @@
 namespace tofu::test {
 namespace {
 
-constexpr std::size_t rss_bound = std::size_t{8} << 20U;
+constexpr std::size_t memory_bound = std::size_t{8} << 20U;
 
 class ReconnectStress : public ::testing::TestWithParam<Transport> {
 protected:
@@ -76,7 +76,7 @@ TEST_P(ReconnectStress, ThousandReconnectsOnOneThread) {
         for (std::size_t i = 0; i < 20; ++i) {
             cycle(i);  // warm-up: pools and allocator arenas reach their steady size
         }
-        const std::size_t rss_before = resident_bytes();
+        const MemoryUse before = memory_use();
         const std::size_t cycles = 1000 * soak_factor();  // TOFU_SOAK=10: the 10,000-cycle soak
         for (std::size_t i = 0; i < cycles; ++i) {
             SCOPED_TRACE("cycle " + std::to_string(i));
@@ -85,11 +85,7 @@ TEST_P(ReconnectStress, ThousandReconnectsOnOneThread) {
 
         EXPECT_TRUE(eventually([&] { return open_fd_count() == fds_before; }))
             << "open descriptors: " << open_fd_count() << ", before the cycles: " << fds_before;
-        const std::size_t rss_after = resident_bytes();
-        if (!sanitizer_allocator()) {  // a sanitizer's quarantine makes RSS follow bytes freed
-            EXPECT_LE(rss_after, rss_before + rss_bound) << "RSS grew by " << (rss_after - rss_before) / 1024
-                                                         << " KiB over " << cycles << " reconnects";
-        }
+        expect_memory_growth_within(before, memory_bound, std::to_string(cycles) + " reconnects");
     }
     EXPECT_EQ(open_fd_count(), fds_at_start) << "descriptors left after both engines were destroyed";
 }
@@ -147,7 +143,7 @@ TEST_P(ReconnectStress, ThousandReconnectsOnFourThreads) {
             }
         };
         run_concurrently(threads, [&](std::size_t t) { cycles(t, warm_up_per_thread); });
-        const std::size_t rss_before = resident_bytes();
+        const MemoryUse before = memory_use();
         run_concurrently(threads, [&](std::size_t t) { cycles(t, per_thread); });
 
         if (HasFailure()) {
@@ -164,12 +160,8 @@ TEST_P(ReconnectStress, ThousandReconnectsOnFourThreads) {
 
         EXPECT_TRUE(eventually([&] { return open_fd_count() == fds_before; }))
             << "open descriptors: " << open_fd_count() << ", before the cycles: " << fds_before;
-        const std::size_t rss_after = resident_bytes();
-        if (!sanitizer_allocator()) {  // a sanitizer's quarantine makes RSS follow bytes freed
-            EXPECT_LE(rss_after, rss_before + rss_bound)
-                << "RSS grew by " << (rss_after - rss_before) / 1024 << " KiB over " << threads * per_thread
-                << " reconnects";
-        }
+        expect_memory_growth_within(before, memory_bound,
+                                    std::to_string(threads * per_thread) + " reconnects");
     }
     EXPECT_EQ(open_fd_count(), fds_at_start) << "descriptors left after both engines were destroyed";
 }

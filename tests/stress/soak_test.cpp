@@ -29,7 +29,7 @@
 namespace tofu::test {
 namespace {
 
-constexpr std::size_t rss_bound = std::size_t{16} << 20U;
+constexpr std::size_t memory_bound = std::size_t{16} << 20U;
 
 class Soak : public ::testing::TestWithParam<Transport> {
 protected:
@@ -86,7 +86,7 @@ TEST_P(Soak, ManyConnectionsEachExchangingManyRequests) {
         }
 
         // One request on every connection, then every answer; a round's answers come in any order.
-        std::size_t rss_before = 0;
+        MemoryUse before{};
         for (std::size_t round = 1; round <= rounds; ++round) {
             for (const std::uint16_t ch : channels) {
                 MessagePtr request = make_message(*client_engine, OpCode::request, ch, round);
@@ -110,10 +110,10 @@ TEST_P(Soak, ManyConnectionsEachExchangingManyRequests) {
                     matches_pattern(answer->body.data(), 64, round * 100'000 + answer->bhdr.channel_number));
             }
             if (round == 2) {
-                rss_before = resident_bytes();  // after the first rounds have sized pools and buffers
+                before = memory_use();  // after the first rounds have sized pools and buffers
             }
         }
-        const std::size_t rss_after = resident_bytes();
+        expect_memory_growth_within(before, memory_bound, std::to_string(rounds) + " rounds");
 
         for (const std::uint16_t ch : channels) {
             close_and_wait(*client_engine, *client, ch);
@@ -127,12 +127,6 @@ TEST_P(Soak, ManyConnectionsEachExchangingManyRequests) {
 
         EXPECT_TRUE(eventually([&] { return open_fd_count() == fds_before; }))
             << "open descriptors: " << open_fd_count() << ", before the connections: " << fds_before;
-        if (!sanitizer_allocator()) {  // a sanitizer's quarantine makes RSS follow bytes freed
-            EXPECT_LE(rss_after, rss_before + rss_bound)
-                << "RSS grew by " << (rss_after - rss_before) / 1024 << " KiB over " << rounds << " rounds";
-        }
-        RecordProperty("rss_growth_kib",
-                       static_cast<int>((rss_after - std::min(rss_after, rss_before)) / 1024));
     }
     EXPECT_EQ(open_fd_count(), fds_at_start) << "descriptors left after both engines were destroyed";
 }

@@ -158,6 +158,19 @@ void ChaosProxy::accept_loop() {
     }
 }
 
+void ChaosProxy::swallow(Pair& pair, int from) {
+    std::array<std::byte, 16384> buffer{};
+    for (;;) {
+        const ssize_t n = ::recv(from, buffer.data(), buffer.size(), 0);
+        if (n > 0) {
+            swallowed_ += static_cast<std::size_t>(n);
+        } else if (n == 0 || pair.reset.load() ||
+                   (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            return;  // the client closed its end (or reset it), or the proxy is going away
+        }
+    }
+}
+
 void ChaosProxy::pump(Pair& pair, bool client_to_server) {
     // Read once: the fds stay open until both pumps are done.
     const int from = client_to_server ? pair.client_fd : pair.server_fd;
@@ -179,6 +192,7 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
                 pair.wake_both();
             } else {
                 ::shutdown(to, SHUT_WR);  // the server reads the end of the stream here
+                swallow(pair, from);
             }
             break;
         }
@@ -202,14 +216,14 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
             std::this_thread::sleep_for(fault.pause);  // the fault itself: a slow link
         }
         const auto bytes = std::span{buffer}.first(static_cast<std::size_t>(n));
+        if (client_to_server) {
+            forwarded_ += bytes.size();  // before the write: counted by the time the peer can answer
+        }
         if (!write_all(to, bytes, fault.kind == Kind::fragment)) {
             pair.wake_both();
             break;
         }
         total += bytes.size();
-        if (client_to_server) {
-            forwarded_ += bytes.size();
-        }
     }
     if (pair.pumps_left.fetch_sub(1) == 1) {
         pair.close_both();

@@ -27,7 +27,8 @@ struct ChaosFault {
         delay,       ///< wait `pause` before forwarding each chunk read
         stall,       ///< after `after_bytes`, stop reading the client for `pause`, then go on
         reset,       ///< after exactly `after_bytes`, reset both connections (UDS: close them)
-        half_close,  ///< after exactly `after_bytes`, end the stream towards the server (FIN)
+        half_close,  ///< after exactly `after_bytes`, end the stream towards the server (FIN), then
+                     ///< read and count (`swallowed`) what the client still sends, forwarding none
     };
     Kind kind = Kind::none;
     std::size_t after_bytes = 0;
@@ -51,13 +52,17 @@ public:
     /// Where a client connects to go through the proxy.
     [[nodiscard]] const Address& client_address() const noexcept { return client_address_; }
 
-    /// Bytes forwarded from clients to the server so far.
+    /// Bytes forwarded from clients to the server so far (counted as each write starts).
     [[nodiscard]] std::size_t forwarded() const noexcept { return forwarded_.load(); }
+    /// Bytes a half-close fault read from clients after the cut and dropped.
+    [[nodiscard]] std::size_t swallowed() const noexcept { return swallowed_.load(); }
 
 private:
     struct Pair;
     void accept_loop();
     void pump(Pair& pair, bool client_to_server);
+    /// Reads `from` until its end, counting what it drops into `swallowed_`.
+    void swallow(Pair& pair, int from);
 
     Address upstream_;
     ChaosFault fault_;
@@ -65,6 +70,7 @@ private:
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> forwarded_{0};
+    std::atomic<std::size_t> swallowed_{0};
     std::mutex mutex_;
     std::list<Pair> pairs_;  ///< guarded by mutex_; stable addresses for the pump threads
     std::thread acceptor_;

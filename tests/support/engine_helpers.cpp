@@ -1,5 +1,6 @@
 #include "support/engine_helpers.hpp"
 
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,6 +30,18 @@
 
 #include <tofu/options.hpp>
 #include <tofu/testing.hpp>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TOFU_TEST_SANITIZER_ALLOCATOR 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TOFU_TEST_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#ifdef TOFU_TEST_SANITIZER_ALLOCATOR
+// From the sanitizers' allocator interface (declared here: GCC does not install its header).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();  // NOLINT(bugprone-reserved-identifier)
+#endif
 
 namespace tofu::test {
 namespace {
@@ -386,14 +399,8 @@ std::size_t soak_factor() {
 }
 
 bool sanitizer_allocator() noexcept {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifdef TOFU_TEST_SANITIZER_ALLOCATOR
     return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-    return true;
-#else
-    return false;
-#endif
 #else
     return false;
 #endif
@@ -953,6 +960,34 @@ std::size_t resident_bytes() {
         throw TestFailure{"cannot read /proc/self/statm"};
     }
     return resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::size_t heap_bytes_in_use() {
+#ifdef TOFU_TEST_SANITIZER_ALLOCATOR
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    const struct mallinfo2 info = ::mallinfo2();  // every arena: chunks in use, plus mmapped blocks
+    return info.uordblks + info.hblkhd;
+#endif
+}
+
+MemoryUse memory_use() {
+    return {resident_bytes(), heap_bytes_in_use()};
+}
+
+void expect_memory_growth_within(const MemoryUse& before, std::size_t bound, std::string_view over) {
+    const MemoryUse after = memory_use();
+    const auto kib_grown = [](std::size_t from, std::size_t to) {
+        return static_cast<int>((to - std::min(to, from)) / 1024);
+    };
+    ::testing::Test::RecordProperty("heap_growth_kib", kib_grown(before.heap, after.heap));
+    ::testing::Test::RecordProperty("rss_growth_kib", kib_grown(before.resident, after.resident));
+    EXPECT_LE(after.heap, before.heap + bound)
+        << "the heap grew by " << kib_grown(before.heap, after.heap) << " KiB over " << over;
+    if (!sanitizer_allocator()) {  // a sanitizer's quarantine makes RSS follow bytes freed
+        EXPECT_LE(after.resident, before.resident + bound)
+            << "RSS grew by " << kib_grown(before.resident, after.resident) << " KiB over " << over;
+    }
 }
 
 std::chrono::duration<double> cpu_time_while_idle(std::chrono::milliseconds window) {

@@ -329,6 +329,23 @@ private:
 /// Resident set size of this process, in bytes.
 [[nodiscard]] std::size_t resident_bytes();
 
+/// Heap bytes the program holds now (freed memory not counted): the sanitizer allocator's count
+/// under ASan or TSan, where RSS follows the quarantine instead; glibc's `mallinfo2` otherwise.
+[[nodiscard]] std::size_t heap_bytes_in_use();
+
+/// What a growth check compares: the resident set and the heap in use.
+struct MemoryUse {
+    std::size_t resident;
+    std::size_t heap;
+};
+[[nodiscard]] MemoryUse memory_use();
+
+/// Fails the current test when memory grew by more than `bound` since `before`: the heap in every
+/// build, the resident set too where the allocator reuses what is freed (not under a sanitizer).
+/// `over` says what ran in between ("1000 reconnects"). Records both growths, in KiB, as test
+/// properties.
+void expect_memory_growth_within(const MemoryUse& before, std::size_t bound, std::string_view over);
+
 /// CPU time (user + system) this process used while the calling thread waited `window`: with
 /// nothing to do, an engine that spins shows here. A measurement window, not a synchronization.
 [[nodiscard]] std::chrono::duration<double> cpu_time_while_idle(std::chrono::milliseconds window);
