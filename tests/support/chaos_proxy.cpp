@@ -205,10 +205,12 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
             continue;  // a receive timeout: keep waiting for the peer
         }
         if (n <= 0 || pair.reset.load()) {
-            if (n == 0 && !pair.reset.load()) {
-                ::shutdown(to, SHUT_WR);  // pass the end of the stream on
-            } else {
+            if (pair.reset.load()) {
                 pair.wake_both();
+            } else {
+                // Pass the end of the stream (or its failure) on, and nothing more: the other pump
+                // must still read what its peer sent (a half-close fault counts it to the byte).
+                ::shutdown(to, SHUT_WR);
             }
             break;
         }
@@ -220,8 +222,7 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
             forwarded_ += bytes.size();  // before the write: counted by the time the peer can answer
         }
         if (!write_all(to, bytes, fault.kind == Kind::fragment)) {
-            pair.wake_both();
-            break;
+            break;  // `to` broke: the other pump, reading from it, sees that and passes it on
         }
         total += bytes.size();
     }
