@@ -320,9 +320,14 @@ bool Loop::read_once(Channel& ch, bool first) {
     // Read targets come from the pool in one batch (one lock, not one per message); what the
     // reads leave unused goes back with the turn's spares.
     const std::size_t fits = ch.average_frame == 0 ? 1 : read_buffer_size / ch.average_frame + 1;
-    const std::size_t targets = std::min(fits, max_read_batch);
+    // One more while no message is kept back for a `pool_empty` report: a pool that runs dry is
+    // then reported without allocating.
+    const std::size_t targets = std::min(fits, max_read_batch) + (report_spare_ ? 0 : 1);
     if (spares_.size() < targets) {
         core_.pool().take_idle(spares_, targets - spares_.size());
+    }
+    if (!report_spare_ && spares_.size() > 1) {
+        report_spare_ = spares_.pop_front();
     }
     std::size_t budget = spares_.size();  // messages we may decode into
     if (budget == 0 && !first) {
@@ -523,6 +528,11 @@ void Loop::starve(Channel& ch, std::span<const std::byte> rest) {
     if (!rest.empty() && rest.data() >= stash_begin && rest.data() < stash_begin + ch.stash.size()) {
         ch.stash_used = static_cast<std::size_t>(rest.data() - stash_begin);  // starved again mid-stash
     } else {
+        if (ch.stash.capacity() < rest.size()) {
+            // Doubling: a channel that starves again and again with a few more bytes each time
+            // does not allocate each time.
+            ch.stash.reserve(std::max(rest.size(), 2 * ch.stash.capacity()));
+        }
         ch.stash.assign(rest.begin(), rest.end());
         ch.stash_used = 0;
     }

@@ -2,7 +2,7 @@
 // process (every thread: the engine's, the sender's, the receiver's) while messages flow through a
 // warmed-up engine, one way and in request/response, and checks the count stays far below the
 // message count. Messages come from the pool (`wait_get`) and go back to it; bodies keep their
-// capacity, so nothing needs the allocator once every pool message has carried a body.
+// capacity, so nothing needs the allocator once every pool message has a body of the right size.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -104,9 +104,13 @@ constexpr std::uint32_t pool_size = 512;
 constexpr std::size_t warmup = 20'000;    // every pool message has carried a body by then
 constexpr std::size_t measured = 50'000;  // messages counted against the allocator
 constexpr std::size_t body_size = 100;
-/// "No allocation per message": at most one allocation per this many messages (the engine may
-/// still allocate for a rare report, e.g. `pool_empty` when the receiver lags).
+/// "No allocation per message": at most one allocation per this many messages.
 constexpr std::size_t messages_per_allowed_allocation = 100;
+/// A receiver that lags empties the pool: the engine stops reading and reports `pool_empty`. When
+/// messages then trickle back one at a time, each resume can run dry again, and each report needs
+/// a message the pool does not have (the engine keeps one back, then allocates): at most the
+/// report and, later, its body.
+constexpr std::size_t allocations_per_pool_empty_report = 2;
 
 class SteadyStateAllocation : public ::testing::TestWithParam<Transport> {
 protected:
@@ -119,6 +123,21 @@ protected:
         client_ = engine_->create();
         const Listener listener = start_listener(*engine_, *server_, GetParam());
         connection_ = establish(*engine_, *client_, *server_, listener.client_address);
+        give_every_pool_message_a_body();
+    }
+
+    /// The pool hands out its most recently returned message first, so a light load cycles a
+    /// few messages and a heavier one (a lagging receiver) reaches fresh ones whose bodies have
+    /// never grown. Growing every body once up front keeps that first growth out of the count.
+    void give_every_pool_message_a_body() {
+        std::vector<MessagePtr> all;
+        while (MessagePtr msg = engine_->get(AllocationStrategy::pool_only)) {
+            msg->body.reserve(body_size);
+            all.push_back(std::move(msg));
+        }
+        for (MessagePtr& msg : all) {
+            engine_->put(std::move(msg));
+        }
     }
 
     /// Posts `n` messages of `op` on the client channel, taking each from the pool with `wait_get`.
@@ -142,6 +161,7 @@ protected:
 
 TEST_P(SteadyStateAllocation, OneWaySignals) {
     std::atomic<std::size_t> received{0};
+    std::atomic<std::size_t> pool_empty_reports{0};
     std::atomic<std::uint64_t> at_end{0};
     std::thread receiver{[&] {
         while (received < warmup + measured) {
@@ -152,6 +172,8 @@ TEST_P(SteadyStateAllocation, OneWaySignals) {
             if (msg->bhdr.proto.op_code == OpCode::signal && !msg->is_from_engine() &&
                 msg->body.size() == body_size) {
                 received.fetch_add(1);
+            } else if (msg->is_from_engine() && msg->bhdr.status == AmpeStatus::pool_empty) {
+                pool_empty_reports.fetch_add(1);
             }
         }
         at_end = allocations.load();
@@ -166,8 +188,10 @@ TEST_P(SteadyStateAllocation, OneWaySignals) {
     ASSERT_EQ(received.load(), warmup + measured);
     const std::uint64_t used = at_end - at_start;
 
-    std::cout << "allocations while " << measured << " signals flowed: " << used << '\n';
-    EXPECT_LE(used, measured / messages_per_allowed_allocation);
+    const std::size_t reports = pool_empty_reports.load();
+    std::cout << "allocations while " << measured << " signals flowed: " << used << " (" << reports
+              << " pool_empty reports)\n";
+    EXPECT_LE(used, measured / messages_per_allowed_allocation + allocations_per_pool_empty_report * reports);
 }
 
 TEST_P(SteadyStateAllocation, RequestResponse) {
