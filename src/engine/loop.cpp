@@ -198,7 +198,7 @@ void Loop::on_hello(Group& group, MessagePtr msg) {
     if (in_progress) {
         set_interest(ch, Trigger::connect);
     } else {
-        on_connected(ch);
+        on_connected(ch, 0);
     }
 }
 
@@ -242,7 +242,7 @@ void Loop::on_event(const PollEvent& ev) {
                 on_accept(*ch);
             }
             return;
-        case Channel::State::connecting: on_connected(*ch); return;
+        case Channel::State::connecting: on_connected(*ch, ev.os_error); return;
         case Channel::State::draining: on_drain_readable(*ch); return;
         case Channel::State::awaiting_hello:
         case Channel::State::open: break;
@@ -297,8 +297,9 @@ void Loop::refuse(Channel& listener, std::string_view why) {
     deliver(*listener.group, std::move(report));
 }
 
-void Loop::on_connected(Channel& ch) {
-    const SocketError e = finish_connect(ch.socket);
+void Loop::on_connected(Channel& ch, int reported_error) {
+    const SocketError e = reported_error != 0 ? SocketError{AmpeStatus::connect_failed, reported_error}
+                                              : finish_connect(ch.socket);
     if (!e.ok()) {
         close(ch, e);
         return;

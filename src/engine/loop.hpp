@@ -49,7 +49,9 @@ private:
     void on_accept(Channel& listener);
     /// Reports `accept_failed` with `why` on a listener, once until it accepts again.
     void refuse(Channel& listener, std::string_view why);
-    void on_connected(Channel& ch);
+    /// A connecting socket became writable (or failed): `reported_error` is the error the poller
+    /// gave with the event, 0 when the socket itself is to be asked.
+    void on_connected(Channel& ch, int reported_error);
     void on_readable(Channel& ch);
     /// One read and its decoding; true when the read filled what it asked for and the channel can
     /// take more (still open, not starved). Only the `first` read of an event starves the channel

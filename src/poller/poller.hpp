@@ -13,11 +13,16 @@
 namespace tofu::detail {
 using Poller = EpollPoller;
 }
+#elif defined(TOFU_POLLER_KQUEUE)
+#include "poller/kqueue_poller.hpp"
+namespace tofu::detail {
+using Poller = KqueuePoller;
+}
 #elif defined(TOFU_POLLER_POLL)
 #include "poller/poll_poller.hpp"
 namespace tofu::detail {
 using Poller = PollPoller;
 }
 #else
-#error "no poller backend selected: configure with -DTOFU_POLLER=epoll|poll"
+#error "no poller backend selected: configure with -DTOFU_POLLER=epoll|kqueue|poll"
 #endif

@@ -69,6 +69,10 @@ inline constexpr Triggers write_triggers = Trigger::connect | Trigger::send;
 struct PollEvent {
     std::uint32_t token = 0;
     Triggers fired;
+    /// The socket's error when the backend was told it with the event (kqueue's EV_EOF), else 0.
+    /// It may be the only record of it: reading SO_ERROR clears it, and an emulation (libkqueue)
+    /// reads it to fill the event.
+    int os_error = 0;
 };
 
 }  // namespace tofu::detail

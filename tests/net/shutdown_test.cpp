@@ -306,7 +306,7 @@ TEST(EngineShutdown, FileDescriptorsReturnAfterEnginesWithOpenChannelsAreDestroy
     if (!process_stats_available()) {
         GTEST_SKIP() << "no /proc/self/fd to count descriptors in";
     }
-    const std::size_t fds_before = open_fd_count();
+    const std::size_t fds_before = descriptor_baseline();
     {
         std::unique_ptr<Reactor> server_engine = Reactor::create(Options{});
         std::unique_ptr<Reactor> client_engine = Reactor::create(Options{});
@@ -327,7 +327,9 @@ TEST(EngineShutdown, FileDescriptorsReturnAfterEnginesWithOpenChannelsAreDestroy
         server_engine.reset();
         client_engine.reset();
     }
-    EXPECT_EQ(open_fd_count(), fds_before) << "descriptors leaked by engines destroyed with channels open";
+    EXPECT_TRUE(descriptors_back_to(fds_before))
+        << "descriptors leaked by engines destroyed with channels open: " << open_fd_count() << " open, "
+        << fds_before << " before";
 }
 
 }  // namespace

@@ -952,6 +952,15 @@ std::size_t open_fd_count() {
     return static_cast<std::size_t>(std::distance(begin(entries), end(entries)));
 }
 
+std::size_t descriptor_baseline() {
+    (void)Reactor::create(Options{});
+    return open_fd_count();
+}
+
+bool descriptors_back_to(std::size_t baseline) {
+    return eventually([baseline] { return open_fd_count() <= baseline; });
+}
+
 std::size_t resident_bytes() {
     std::ifstream statm{"/proc/self/statm"};
     std::size_t total_pages = 0;

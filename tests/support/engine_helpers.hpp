@@ -326,6 +326,17 @@ private:
 /// Number of open file descriptors of this process.
 [[nodiscard]] std::size_t open_fd_count();
 
+/// Open descriptors before a test's engines, counted after one engine came and went: a poller
+/// library may keep descriptors of its own for the whole process from its first use (libkqueue,
+/// the kqueue emulation, keeps two), and those are not the engine's to give back.
+[[nodiscard]] std::size_t descriptor_baseline();
+
+/// True when the open descriptors come back to `baseline` (or below) within `event_timeout`. An
+/// engine closes its descriptors before its destructor returns; libkqueue frees its own parts of a
+/// closed kqueue on a thread of its own, a moment later (so under libkqueue the baseline itself may
+/// still hold some of the first engine's: "or below").
+[[nodiscard]] bool descriptors_back_to(std::size_t baseline);
+
 /// Resident set size of this process, in bytes.
 [[nodiscard]] std::size_t resident_bytes();
 
