@@ -38,6 +38,9 @@ struct Options {
     /// down) is detected within about this time, and the channel closes with `peer_disconnected`.
     /// Turns on keepalive probes and sets TCP_USER_TIMEOUT. Keepalive counts whole seconds, so
     /// use a few seconds at least. Zero: off, the operating system's defaults (hours).
+    /// Linux also gives up a live peer whose receive window stays shut longer than this (a
+    /// receiver that stopped reading, e.g. its pool ran dry): make it longer than a receiver may
+    /// stall.
     std::chrono::milliseconds dead_peer_timeout{0};
 
     /// Permission bits of a filesystem UDS listener's socket file; connecting needs write

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <tofu/address.hpp>
 #include <tofu/ampe.hpp>
@@ -117,8 +118,11 @@ TEST(MultiHost, LinkDownMidStreamIsDetectedByTheDeadPeerTimeoutOnBothSides) {
     if (!hosts.ok()) {
         GTEST_SKIP() << "cannot create network namespaces and a veth pair here (ip netns add failed)";
     }
+    // The server reads nothing until the cut, so its window shuts and the rest of the stream stays
+    // with the client, to come back. Linux gives up a peer whose window stays shut longer than
+    // TCP_USER_TIMEOUT as well: the timeout must outlast posting the stream and taking the link down.
     Options options;
-    options.dead_peer_timeout = 3s;
+    options.dead_peer_timeout = 6s;
     auto server_engine = engine_in(hosts.a(), options);
     auto client_engine = engine_in(hosts.b(), options);
     ChannelGroupPtr server = server_engine->create();
@@ -130,9 +134,10 @@ TEST(MultiHost, LinkDownMidStreamIsDetectedByTheDeadPeerTimeoutOnBothSides) {
 
     // 32 MB: more than the socket buffers on both ends hold, cut after the server has seen some.
     constexpr std::uint64_t count = 2000;
+    const std::vector<std::byte> body = pattern_bytes(std::size_t{16} * 1024, 1);
     for (std::uint64_t id = 1; id <= count; ++id) {
         MessagePtr m = make_message(*client_engine, OpCode::signal, c.client, id);
-        m->body.copy(pattern_bytes(std::size_t{16} * 1024, id));
+        m->body.copy(body);
         (void)client->post(m);
     }
     (void)wait_for_op(*server, OpCode::signal, c.server);
