@@ -119,11 +119,10 @@ std::span<const PollEvent> KqueuePoller::wait(int timeout_ms) {
         const std::uintptr_t packed = unpack(os.udata);
         const auto token = static_cast<std::uint32_t>(packed & 0xFF'FFFFU);
         const auto interest = Triggers::from_bits(static_cast<std::uint8_t>(packed >> 24U));
-        Triggers fired;
-        int os_error = 0;
         // `interest` is the filter's own part: a read end of stream (EV_EOF) reads as such, a
         // failed connect reports as writable, with EV_EOF.
-        fired |= interest;
+        Triggers fired = interest;
+        int os_error = 0;
         if ((os.flags & EV_ERROR) != 0) {
             fired |= Trigger::err;
         }
