@@ -33,8 +33,9 @@ struct Channel {
     State state;
     Group* group;  ///< null once the application was told the channel closed
     Socket socket;
-    Triggers interest;        ///< what the poller waits for now (empty: not registered)
+    Triggers interest;        ///< what the poller waits for now (completion backend: operations in flight)
     bool registered = false;  ///< the socket is in the poller
+    std::uint32_t serial = 0;  ///< which incarnation of the number (tells a stale completion apart)
 
     MessageQueue send_queue;       ///< encoded frames waiting for the socket, oldest first
     std::size_t head_written = 0;  ///< bytes of the front frame already written

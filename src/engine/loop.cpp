@@ -17,8 +17,6 @@
 namespace tofu::detail {
 namespace {
 
-/// One read takes up to this much: many small frames per syscall.
-constexpr std::size_t read_buffer_size = std::size_t{256} * 1024;
 /// A starved channel keeps a stash up to this capacity for next time (no allocation per starvation).
 constexpr std::size_t max_kept_stash = std::size_t{16} * 1024;
 /// The smallest read, however few messages the pool has left.
@@ -26,20 +24,11 @@ constexpr std::size_t min_read = 4096;
 /// Read targets taken from the pool at once, at most: enough for a full read of small frames, and
 /// few enough that a sender in `wait_get` is not left waiting for a whole loop turn.
 constexpr std::size_t max_read_batch = 512;
-/// One vectored write takes up to this many frames (three parts each).
-constexpr std::size_t max_frames_per_write = 128;
-/// Reads per readiness event, at most (each fills the read buffer, or it is the last).
-constexpr int max_reads_per_event = 4;
-/// Accepts per readiness event, so one busy listener cannot starve the rest of the loop.
-constexpr int max_accepts_per_event = 64;
 /// How long a channel that answered ByeResponse waits for the peer to close its end.
 constexpr auto drain_limit = std::chrono::seconds{5};
 /// How long a listener that could not accept (out of descriptors, say) rests before it tries again:
 /// the pending connection stays readable, so retrying at once would spin.
 constexpr auto accept_retry = std::chrono::milliseconds{100};
-/// The notifier's token: no channel has this number.
-constexpr std::uint32_t notifier_token = internal_channel;
-
 /// Replaces (or adds) the `~listen_on` header, keeping the others.
 void set_listen_on(Message& msg, const std::string& value) {
     TextHeaders rebuilt;
@@ -62,9 +51,8 @@ std::string filesystem_uds_path(const Address& address) {
 Loop::Loop(EngineCore& core)
     : core_{core},
       channels_(std::size_t{max_channel} + 1),
-      settings_{core.options_.dead_peer_timeout, core.options_.uds_file_mode},
-      read_buffer_{std::make_unique_for_overwrite<std::byte[]>(read_buffer_size)} {
-    poller_.add(core_.notifier_.fd(), notifier_token, Trigger::notify);
+      settings_{core.options_.dead_peer_timeout, core.options_.uds_file_mode} {
+    start_io();
 }
 
 Loop::~Loop() = default;
@@ -87,14 +75,9 @@ void Loop::run() noexcept {
             if (!core_.inbox_.empty() || core_.pool_refilled_.load() || core_.stop_requested_.load()) {
                 timeout = 0;
             }
-            const std::span<const PollEvent> events = poller_.wait(timeout);
-            core_.sleeping_.store(false, std::memory_order_seq_cst);
-
-            // Events before posted messages: what the peer already said (a ByeResponse, its end
-            // of the stream) is read before we write into a socket it may have closed.
-            for (const PollEvent& ev : events) {
-                on_event(ev);
-            }
+            // I/O before posted messages: what the peer already said (a ByeResponse, its end of
+            // the stream) is read before we write into a socket it may have closed.
+            run_io(timeout);
             if (core_.pool_refilled_.exchange(false)) {
                 resume_starved();
             }
@@ -182,24 +165,14 @@ void Loop::on_hello(Group& group, MessagePtr msg) {
     enqueue(ch, std::move(msg));  // the HelloRequest is the first frame on the wire
     SocketError result{parsed.status, 0};
     SocketAddress where;
-    Socket connecting;
-    bool in_progress = false;
     if (result.ok()) {
         result = resolve(parsed.address, where);
-    }
-    if (result.ok()) {
-        result = start_connect(where, settings_, connecting, in_progress);
     }
     if (!result.ok()) {
         close(ch, result);
         return;
     }
-    ch.socket = std::move(connecting);
-    if (in_progress) {
-        set_interest(ch, Trigger::connect);
-    } else {
-        on_connected(ch, 0);
-    }
+    begin_connect(ch, where);
 }
 
 void Loop::on_destroy_group(Group& group) {
@@ -227,66 +200,6 @@ void Loop::enqueue(Channel& ch, MessagePtr msg) {
 
 // --- Poller events ------------------------------------------------------------------------------
 
-void Loop::on_event(const PollEvent& ev) {
-    if (ev.token == notifier_token) {
-        core_.notifier_.drain();
-        return;
-    }
-    Channel* ch = find(static_cast<std::uint16_t>(ev.token));
-    if (ch == nullptr || ev.fired.empty()) {
-        return;
-    }
-    switch (ch->state) {
-        case Channel::State::listening:
-            if (ev.fired.has(Trigger::accept)) {
-                on_accept(*ch);
-            }
-            return;
-        case Channel::State::connecting: on_connected(*ch, ev.os_error); return;
-        case Channel::State::draining: on_drain_readable(*ch); return;
-        case Channel::State::awaiting_hello:
-        case Channel::State::open: break;
-    }
-    const std::uint16_t number = ch->number;
-    if (ev.fired.has(Trigger::send)) {
-        flush(*ch);
-        ch = find(number);
-    }
-    if (ch != nullptr && ev.fired.any_of(Trigger::recv | Trigger::err)) {
-        on_readable(*ch);
-    }
-}
-
-void Loop::on_accept(Channel& listener) {
-    for (int i = 0; i < max_accepts_per_event; ++i) {
-        Socket accepted;
-        if (const SocketError e = accept_one(listener.socket, settings_, accepted); !e.ok()) {
-            // Out of descriptors or memory: the connection waits in the backlog, where it keeps the
-            // listener readable. Rest instead of spinning, then try again.
-            refuse(listener, os_error_text(e.os_error));
-            set_interest(listener, {});
-            arm(listener, accept_retry);
-            return;
-        }
-        if (!accepted.valid()) {
-            return;  // nothing pending
-        }
-        const std::uint16_t number = core_.owners_.claim(listener.group->id(), 0);
-        if (number == unassigned_channel) {
-            refuse(listener, "the engine's limit of " + std::to_string(core_.owners_.limit()) +
-                                 " open channels is reached");
-            continue;  // `accepted` resets the connection as it goes
-        }
-        listener.refusing = false;
-        Channel& ch = install(std::make_unique<Channel>(
-            number, Channel::Kind::io, Channel::State::awaiting_hello, listener.group, std::move(accepted)));
-        set_interest(ch, Trigger::recv);
-        if (core_.options_.handshake_timeout.count() > 0) {
-            arm(ch, core_.options_.handshake_timeout);
-        }
-    }
-}
-
 void Loop::refuse(Channel& listener, std::string_view why) {
     // Once per episode: a flood of refused connections must not become a flood of reports.
     if (std::exchange(listener.refusing, true)) {
@@ -297,11 +210,9 @@ void Loop::refuse(Channel& listener, std::string_view why) {
     deliver(*listener.group, std::move(report));
 }
 
-void Loop::on_connected(Channel& ch, int reported_error) {
-    const SocketError e = reported_error != 0 ? SocketError{AmpeStatus::connect_failed, reported_error}
-                                              : finish_connect(ch.socket);
-    if (!e.ok()) {
-        close(ch, e);
+void Loop::on_connected(Channel& ch, const SocketError& result) {
+    if (!result.ok()) {
+        close(ch, result);
         return;
     }
     ch.state = Channel::State::open;
@@ -309,18 +220,36 @@ void Loop::on_connected(Channel& ch, int reported_error) {
     flush(ch);
 }
 
-void Loop::on_readable(Channel& ch) {
-    // A few reads in a row while the socket keeps filling the buffer: bigger deliveries, so the
-    // receiving thread is woken once for more messages. Bounded, so one busy channel cannot hold
-    // up the others.
-    for (int i = 0; i < max_reads_per_event && read_once(ch, i == 0); ++i) {
+void Loop::adopt(Channel& listener, Socket accepted) {
+    const std::uint16_t number = core_.owners_.claim(listener.group->id(), 0);
+    if (number == unassigned_channel) {
+        refuse(listener, "the engine's limit of " + std::to_string(core_.owners_.limit()) +
+                             " open channels is reached");
+        return;  // `accepted` resets the connection as it goes
+    }
+    listener.refusing = false;
+    Channel& ch = install(std::make_unique<Channel>(number, Channel::Kind::io, Channel::State::awaiting_hello,
+                                                    listener.group, std::move(accepted)));
+    set_interest(ch, Trigger::recv);
+    if (core_.options_.handshake_timeout.count() > 0) {
+        arm(ch, core_.options_.handshake_timeout);
     }
 }
 
-bool Loop::read_once(Channel& ch, bool first) {
+void Loop::pause_accepting(Channel& listener, int os_error) {
+    // The connection waits in the backlog, where it keeps the listener ready. Rest instead of
+    // spinning, then try again.
+    refuse(listener, os_error_text(os_error));
+    set_interest(listener, {});
+    arm(listener, accept_retry);
+}
+
+// --- Reading ------------------------------------------------------------------------------------
+
+std::size_t Loop::take_read_targets(const Channel& ch, std::size_t limit) {
     // Read targets come from the pool in one batch (one lock, not one per message); what the
     // reads leave unused goes back with the turn's spares.
-    const std::size_t fits = ch.average_frame == 0 ? 1 : read_buffer_size / ch.average_frame + 1;
+    const std::size_t fits = ch.average_frame == 0 ? 1 : limit / ch.average_frame + 1;
     // One more while no message is kept back for a `pool_empty` report: a pool that runs dry is
     // then reported without allocating.
     const std::size_t targets = std::min(fits, max_read_batch) + (report_spare_ ? 0 : 1);
@@ -330,22 +259,28 @@ bool Loop::read_once(Channel& ch, bool first) {
     if (!report_spare_ && spares_.size() > 1) {
         report_spare_ = spares_.pop_front();
     }
-    std::size_t budget = spares_.size();  // messages we may decode into
+    return spares_.size();
+}
+
+std::size_t Loop::read_size(Channel& ch, bool first, std::size_t limit) {
+    std::size_t budget = take_read_targets(ch, limit);  // messages we may decode into
     if (budget == 0 && !first) {
-        return false;  // the pool is dry: leave the rest for the next turn rather than starve now
+        return 0;  // the pool is dry: leave the rest for the next turn rather than starve now
     }
     if (budget == 0) {
         MessagePtr m = core_.pool().get(AllocationStrategy::pool_only);  // when empty, arms the refill hook
         if (!m) {
             starve(ch, {});  // read nothing we could not decode: the bytes wait in the socket
-            return false;
+            return 0;
         }
         spares_.push_back(std::move(m));
         budget = 1;
     }
-    const std::size_t wanted = ch.average_frame == 0 ? read_buffer_size : budget * ch.average_frame;
-    const std::size_t asked = std::clamp(wanted, min_read, read_buffer_size);
-    const IoResult r = read_some(ch.socket, {read_buffer_.get(), asked});
+    const std::size_t wanted = ch.average_frame == 0 ? limit : budget * ch.average_frame;
+    return std::clamp(wanted, std::min(min_read, limit), limit);
+}
+
+bool Loop::on_read(Channel& ch, const IoResult& r, std::span<const std::byte> data) {
     if (r.would_block) {
         return false;
     }
@@ -359,8 +294,8 @@ bool Loop::read_once(Channel& ch, bool first) {
               ch.decoder.mid_frame() ? "the stream ended inside a frame" : "");
         return false;
     }
-    std::span<const std::byte> in{read_buffer_.get(), r.bytes};
-    return decode(ch, in) && !ch.starved && r.bytes == asked;
+    std::span<const std::byte> in = data.first(r.bytes);
+    return decode(ch, in) && !ch.starved;
 }
 
 bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
@@ -416,14 +351,6 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
     }
 }
 
-void Loop::on_drain_readable(Channel& ch) {
-    // The application already saw the channel close; read and drop until the peer's end arrives.
-    const IoResult r = read_some(ch.socket, {read_buffer_.get(), read_buffer_size});
-    if (r.end_of_stream || !r.error.ok()) {
-        finish_draining(ch);
-    }
-}
-
 // --- Writing ------------------------------------------------------------------------------------
 
 void Loop::flush_listed() {
@@ -440,65 +367,44 @@ void Loop::flush_listed() {
     flush_list_.clear();
 }
 
-void Loop::flush(Channel& ch) {
-    if (ch.state == Channel::State::connecting || ch.state == Channel::State::draining) {
-        return;  // sent once connected; nothing more after our ByeResponse
+std::size_t Loop::gather(const Channel& ch, std::span<iovec> parts, std::size_t& total) const {
+    std::size_t count = 0;
+    std::size_t skip = ch.head_written;
+    std::size_t frames = 0;
+    total = 0;
+    for (Message* m = ch.send_queue.front(); m != nullptr && frames < max_frames_per_write && count + 3 <= parts.size();
+         m = MessageQueue::next_of(m), ++frames) {
+        for (const std::span<const std::byte> part : frame_parts(*m).parts) {
+            if (skip >= part.size()) {
+                skip -= part.size();
+                continue;
+            }
+            parts[count++] = iovec{const_cast<std::byte*>(part.data() + skip), part.size() - skip};
+            total += part.size() - skip;
+            skip = 0;
+        }
     }
+    return count;
+}
+
+bool Loop::retire(Channel& ch, std::size_t written) {
+    // A partly written frame stays at the front.
     const std::uint16_t number = ch.number;
-    std::array<iovec, 3 * max_frames_per_write> iov{};
-    while (!ch.send_queue.empty()) {
-        // Gather as many queued frames as fit into one vectored write.
-        std::size_t count = 0;
-        std::size_t total = 0;
-        std::size_t skip = ch.head_written;
-        std::size_t frames = 0;
-        for (Message* m = ch.send_queue.front(); m != nullptr && frames < max_frames_per_write;
-             m = MessageQueue::next_of(m), ++frames) {
-            for (const std::span<const std::byte> part : frame_parts(*m).parts) {
-                if (skip >= part.size()) {
-                    skip -= part.size();
-                    continue;
-                }
-                iov[count++] = iovec{const_cast<std::byte*>(part.data() + skip), part.size() - skip};
-                total += part.size() - skip;
-                skip = 0;
-            }
+    while (written != 0) {
+        Message* front = ch.send_queue.front();
+        const std::size_t left = frame_parts(*front).size() - ch.head_written;
+        if (written < left) {
+            ch.head_written += written;
+            return true;
         }
-        const IoResult r = write_vectored(ch.socket, {iov.data(), count});
-        if (!r.error.ok()) {
-            close(ch, r.error);
-            return;
-        }
-        if (r.would_block) {
-            break;
-        }
-        // Retire what was written; a partly written frame stays at the front.
-        std::size_t written = r.bytes;
-        while (written != 0) {
-            Message* front = ch.send_queue.front();
-            const std::size_t left = frame_parts(*front).size() - ch.head_written;
-            if (written < left) {
-                ch.head_written += written;
-                break;
-            }
-            written -= left;
-            ch.head_written = 0;
-            on_sent(ch, ch.send_queue.pop_front());
-            if (find(number) != &ch || ch.state == Channel::State::draining) {
-                return;
-            }
-        }
-        if (r.bytes < total) {
-            break;  // the socket buffer is full: wait for room instead of a write that would fail
+        written -= left;
+        ch.head_written = 0;
+        on_sent(ch, ch.send_queue.pop_front());
+        if (find(number) != &ch || ch.state == Channel::State::draining) {
+            return false;
         }
     }
-    Triggers want = ch.interest;
-    if (ch.send_queue.empty()) {
-        want.remove(Trigger::send);
-    } else {
-        want |= Trigger::send;
-    }
-    set_interest(ch, want);
+    return true;
 }
 
 void Loop::on_sent(Channel& ch, MessagePtr msg) {
@@ -667,9 +573,7 @@ void Loop::on_deadline(Channel& ch) {
 }
 
 void Loop::forget(Channel& ch) {
-    if (ch.registered) {
-        poller_.remove(ch.socket.fd());
-    }
+    release_io(ch);
     ch.socket.close();  // SO_LINGER 0: the peer sees a reset, we never sit in TIME_WAIT
     if (!ch.socket_file.empty()) {
         ::unlink(ch.socket_file.c_str());
@@ -729,27 +633,13 @@ void Loop::deliver_pending() {
     delivery_list_.clear();
 }
 
-void Loop::set_interest(Channel& ch, Triggers interest) {
-    if (interest.empty()) {
-        if (ch.registered) {
-            poller_.remove(ch.socket.fd());  // not even error reports while starved: no busy loop
-            ch.registered = false;
-        }
-    } else if (!ch.registered) {
-        poller_.add(ch.socket.fd(), ch.number, interest);
-        ch.registered = true;
-    } else if (interest != ch.interest) {
-        poller_.modify(ch.socket.fd(), ch.number, interest);
-    }
-    ch.interest = interest;
-}
-
 Channel* Loop::find(std::uint16_t number) const noexcept {
     return number <= max_channel ? channels_[number].get() : nullptr;
 }
 
 Channel& Loop::install(std::unique_ptr<Channel> ch) {
     auto& slot = channels_[ch->number];
+    ch->serial = next_serial_++;
     slot = std::move(ch);
     return *slot;
 }

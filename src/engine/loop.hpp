@@ -1,6 +1,10 @@
 // The event loop: runs on the engine thread and owns everything that touches sockets. It takes
-// posted messages from the inbox, writes them with vectored writes, reads into one buffer shared by
-// all channels, decodes frames into pool messages and delivers them to groups in batches.
+// posted messages from the inbox, writes them with vectored writes, decodes what it reads into pool
+// messages and delivers them to groups in batches.
+//
+// loop.cpp holds what every backend shares. How I/O happens is the other half, chosen with the
+// backend: loop_readiness.cpp waits for readiness and makes the system calls itself (epoll, kqueue,
+// poll); loop_completion.cpp submits operations and handles their completions (io_uring).
 #pragma once
 
 #include <chrono>
@@ -14,6 +18,7 @@
 #include "engine/channel.hpp"
 #include "engine/channel_timers.hpp"
 #include "engine/message_queue.hpp"
+#include "engine/write_slots.hpp"
 #include "poller/poller.hpp"
 
 namespace tofu::detail {
@@ -44,25 +49,67 @@ private:
     void on_destroy_group(Group& group);
     void enqueue(Channel& ch, MessagePtr msg);
 
-    // Poller events.
+    // I/O, one half per backend model (loop_readiness.cpp or loop_completion.cpp).
+    /// Starts watching the notifier (constructor).
+    void start_io();
+    /// Waits up to timeout_ms for I/O and handles what happened.
+    void run_io(int timeout_ms);
+    /// Starts connecting `ch` (its socket not made yet) to `where`.
+    void begin_connect(Channel& ch, const SocketAddress& where);
+    /// Writes what `ch` has queued, as far as the socket takes it now.
+    void flush(Channel& ch);
+    /// What `ch` waits for from now on (readiness: what the poller watches; completion: the
+    /// operations to have in flight, which only completions take away).
+    void set_interest(Channel& ch, Triggers interest);
+    /// The backend lets go of `ch`'s socket before it closes.
+    void release_io(Channel& ch) noexcept;
+#if defined(TOFU_POLLER_IO_URING)
+    void on_completion(const Completion& c);
+    void start_read(Channel& ch);
+    void start_accept(Channel& listener);
+    void on_read_done(Channel& ch, const Completion& c);
+    void on_write_done(const Completion& c);
+    void on_accept_done(Channel* listener, const Completion& c);
+    /// The live channel a completion's tag names, or null when that channel is gone.
+    [[nodiscard]] Channel* live(std::uint64_t tag) const noexcept;
+    [[nodiscard]] static std::uint64_t tag_of(const Channel& ch) noexcept;
+#else
     void on_event(const PollEvent& ev);
     void on_accept(Channel& listener);
-    /// Reports `accept_failed` with `why` on a listener, once until it accepts again.
-    void refuse(Channel& listener, std::string_view why);
-    /// A connecting socket became writable (or failed): `reported_error` is the error the poller
-    /// gave with the event, 0 when the socket itself is to be asked.
-    void on_connected(Channel& ch, int reported_error);
     void on_readable(Channel& ch);
     /// One read and its decoding; true when the read filled what it asked for and the channel can
     /// take more (still open, not starved). Only the `first` read of an event starves the channel
     /// when the pool is empty; a later one just stops.
     bool read_once(Channel& ch, bool first);
     void on_drain_readable(Channel& ch);
+#endif
+
+    // Shared by both halves.
+    /// Takes a connection a listener accepted into a new channel (or refuses it past the limit).
+    void adopt(Channel& listener, Socket accepted);
+    /// Reports `accept_failed` with `why` on a listener, once until it accepts again.
+    void refuse(Channel& listener, std::string_view why);
+    /// A listener could not accept (out of descriptors, say): it rests, then tries again.
+    void pause_accepting(Channel& listener, int os_error);
+    /// A connect finished: `result` says how.
+    void on_connected(Channel& ch, const SocketError& result);
+    /// Takes messages to decode into from the pool and says how many bytes one read may ask for
+    /// (at most `limit`); 0 when the channel must not read now: the pool is dry (the `first` read
+    /// of a turn then starves the channel, a later one just stops).
+    std::size_t read_size(Channel& ch, bool first, std::size_t limit);
+    /// Takes read targets from the pool in one batch; returns how many the loop holds.
+    std::size_t take_read_targets(const Channel& ch, std::size_t limit);
+    /// Handles what a read gave; true when the channel can take more (open, not starved).
+    bool on_read(Channel& ch, const IoResult& r, std::span<const std::byte> data);
     bool decode(Channel& ch, std::span<const std::byte>& in);
     void on_received(Channel& ch, MessagePtr msg);
+    /// Points `parts` at `ch`'s queued frames from the first unwritten byte; returns how many
+    /// parts were used and their bytes in `total`.
+    std::size_t gather(const Channel& ch, std::span<iovec> parts, std::size_t& total) const;
+    /// Retires `written` bytes of `ch`'s queue; false when that closed or drained the channel.
+    bool retire(Channel& ch, std::size_t written);
 
     // Writing.
-    void flush(Channel& ch);
     void flush_listed();
     void on_sent(Channel& ch, MessagePtr msg);
     /// A message to decode into: one written this turn, else one from the pool (null when empty).
@@ -93,7 +140,6 @@ private:
     // Delivery and bookkeeping.
     void deliver(Group& group, MessagePtr msg);
     void deliver_pending();
-    void set_interest(Channel& ch, Triggers interest);
     [[nodiscard]] Channel* find(std::uint16_t number) const noexcept;
     Channel& install(std::unique_ptr<Channel> ch);
     [[nodiscard]] int wait_timeout_ms() const;
@@ -107,12 +153,17 @@ private:
     ChannelTimers timers_;
     SocketSettings settings_;            ///< from the engine's options
     std::vector<Group*> delivery_list_;  ///< groups with pending deliveries
-    std::unique_ptr<std::byte[]> read_buffer_;
+#if defined(TOFU_POLLER_IO_URING)
+    WriteSlots write_slots_;  ///< what each send in flight points the kernel at
+#else
+    std::unique_ptr<std::byte[]> read_buffer_;  ///< one for all channels: reads happen one at a time
+#endif
     /// Pool messages written during this loop turn: reused for reading without the pool's lock,
     /// the rest returned in one batch before the loop sleeps.
     MessageQueue spares_;
     /// One message kept back from the spares for the next `pool_empty` report.
     MessagePtr report_spare_;
+    std::uint32_t next_serial_ = 0;  ///< the serial of the next channel installed
 };
 
 }  // namespace tofu::detail

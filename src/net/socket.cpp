@@ -23,12 +23,6 @@
 namespace tofu::detail {
 namespace {
 
-#if defined(MSG_NOSIGNAL)
-constexpr int send_flags = MSG_NOSIGNAL;  // a reset peer must not raise SIGPIPE
-#else
-constexpr int send_flags = 0;
-#endif
-
 SocketError os_failure(AmpeStatus status) noexcept {
     return SocketError{status, errno};
 }
@@ -45,6 +39,12 @@ bool peer_gone(int error) noexcept {
         case ENETDOWN: return true;
         default: return false;
     }
+}
+
+/// The status of a failed read or write on an established connection.
+SocketError failure_of(int os_error) noexcept {
+    return SocketError{peer_gone(os_error) ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed,
+                       os_error};
 }
 
 bool is_tcp(int family) noexcept {
@@ -287,8 +287,7 @@ SocketError open_listener(const SocketAddress& where, const SocketSettings& sett
     return {};
 }
 
-SocketError start_connect(const SocketAddress& where, const SocketSettings& settings, Socket& out,
-                          bool& in_progress) {
+SocketError open_connecting(const SocketAddress& where, const SocketSettings& settings, Socket& out) {
     Socket s;
     if (const auto e = make_socket(where.family(), s, AmpeStatus::connect_failed); !e.ok()) {
         return e;
@@ -296,14 +295,27 @@ SocketError start_connect(const SocketAddress& where, const SocketSettings& sett
     if (const auto e = tune_connected(s, where.family(), settings); !e.ok()) {
         return e;
     }
+    out = std::move(s);
+    return {};
+}
+
+SocketError connect_failure(int os_error) noexcept {
+    const bool missing = os_error == ENOENT || os_error == ENOTDIR;  // only a UDS path can be missing
+    return SocketError{missing ? AmpeStatus::uds_path_not_found : AmpeStatus::connect_failed, os_error};
+}
+
+SocketError start_connect(const SocketAddress& where, const SocketSettings& settings, Socket& out,
+                          bool& in_progress) {
+    Socket s;
+    if (const auto e = open_connecting(where, settings, s); !e.ok()) {
+        return e;
+    }
     in_progress = false;
     if (::connect(s.fd(), where.get(), where.length) != 0) {
-        if (errno == EINPROGRESS) {
-            in_progress = true;
-        } else {
-            const bool missing = where.family() == AF_UNIX && (errno == ENOENT || errno == ENOTDIR);
-            return os_failure(missing ? AmpeStatus::uds_path_not_found : AmpeStatus::connect_failed);
+        if (errno != EINPROGRESS) {
+            return connect_failure(errno);
         }
+        in_progress = true;
     }
     out = std::move(s);
     return {};
@@ -334,6 +346,14 @@ SocketError accept_one(const Socket& listener, const SocketSettings& settings, S
         }
         return os_failure(AmpeStatus::accept_failed);
     }
+    if (const auto e = tune_accepted(s, settings); !e.ok()) {
+        return e;
+    }
+    out = std::move(s);
+    return {};
+}
+
+SocketError tune_accepted(const Socket& s, const SocketSettings& settings) {
     const linger abortive{1, 0};
     if (::setsockopt(s.fd(), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive) != 0) {
         return os_failure(AmpeStatus::setsockopt_failed);
@@ -343,11 +363,7 @@ SocketError accept_one(const Socket& listener, const SocketSettings& settings, S
     if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
         return os_failure(AmpeStatus::accept_failed);
     }
-    if (const auto e = tune_connected(s, local.ss_family, settings); !e.ok()) {
-        return e;
-    }
-    out = std::move(s);
-    return {};
+    return tune_connected(s, local.ss_family, settings);
 }
 
 Address bound_address(const Socket& s, const Address& requested) {
@@ -388,37 +404,51 @@ std::string describe_peer(const Socket& s) {
     return {};
 }
 
-IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept {
+IoResult read_result(long n, int os_error) noexcept {
     IoResult r;
-    const ssize_t n = ::recv(s.fd(), into.data(), into.size(), 0);
     if (n > 0) {
         r.bytes = static_cast<std::size_t>(n);
     } else if (n == 0) {
         r.end_of_stream = true;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+    } else if (os_error == EAGAIN || os_error == EWOULDBLOCK || os_error == EINTR) {
         r.would_block = true;
     } else {
-        r.error =
-            os_failure(peer_gone(errno) ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed);
+        r.error = failure_of(os_error);
     }
     return r;
 }
 
-IoResult write_vectored(const Socket& s, std::span<const iovec> parts) noexcept {
+IoResult write_result(long n, int os_error) noexcept {
     IoResult r;
+    if (n >= 0) {
+        r.bytes = static_cast<std::size_t>(n);
+    } else if (os_error == EAGAIN || os_error == EWOULDBLOCK || os_error == EINTR) {
+        r.would_block = true;
+    } else {
+        r.error = failure_of(os_error);
+    }
+    return r;
+}
+
+IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept {
+    const ssize_t n = ::recv(s.fd(), into.data(), into.size(), 0);
+    return read_result(n, n < 0 ? errno : 0);
+}
+
+IoResult write_vectored(const Socket& s, std::span<const iovec> parts) noexcept {
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(parts.data());  // sendmsg does not write through it
     msg.msg_iovlen = parts.size();
-    const ssize_t n = ::sendmsg(s.fd(), &msg, send_flags);
-    if (n >= 0) {
-        r.bytes = static_cast<std::size_t>(n);
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        r.would_block = true;
-    } else {
-        r.error =
-            os_failure(peer_gone(errno) ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed);
-    }
-    return r;
+    const ssize_t n = ::sendmsg(s.fd(), &msg, send_flags());
+    return write_result(n, n < 0 ? errno : 0);
+}
+
+int send_flags() noexcept {
+#if defined(MSG_NOSIGNAL)
+    return MSG_NOSIGNAL;  // a reset peer must not raise SIGPIPE
+#else
+    return 0;
+#endif
 }
 
 void shutdown_send(const Socket& s) noexcept {

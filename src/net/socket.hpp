@@ -80,12 +80,23 @@ SocketError open_listener(const SocketAddress& where, const SocketSettings& sett
 SocketError start_connect(const SocketAddress& where, const SocketSettings& settings, Socket& out,
                           bool& in_progress);
 
+/// A socket ready to connect to `where` (the connect itself is left to the caller: a
+/// completion-based backend submits it).
+SocketError open_connecting(const SocketAddress& where, const SocketSettings& settings, Socket& out);
+
+/// The status of a connect that failed with `os_error` (a missing UDS path has its own).
+SocketError connect_failure(int os_error) noexcept;
+
 /// The outcome of a connect that was in progress.
 SocketError finish_connect(const Socket& s);
 
 /// Accepts one connection; an invalid socket with success status means "none pending". A failure
 /// leaves the pending connection (if any) in the backlog: running out of descriptors, say.
 SocketError accept_one(const Socket& listener, const SocketSettings& settings, Socket& out);
+
+/// Applies the engine's settings to a socket accepted by other means (a completion-based backend
+/// accepts in the kernel): SO_LINGER 0, TCP_NODELAY, the dead-peer timeout.
+SocketError tune_accepted(const Socket& s, const SocketSettings& settings);
 
 /// Who is at the other end, as the OS tells it: `tcp|IP|PORT`, or `uds|uid=U|gid=G|pid=P` from
 /// the socket's credentials (without `pid` where the OS does not give it). Empty when unknown.
@@ -103,7 +114,13 @@ struct IoResult {
 };
 
 IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept;
+/// What a read that returned `n` (with `os_error` when negative) means; a completion's result too.
+IoResult read_result(long n, int os_error) noexcept;
+/// What a write that returned `n` (with `os_error` when negative) means.
+IoResult write_result(long n, int os_error) noexcept;
 IoResult write_vectored(const Socket& s, std::span<const iovec> parts) noexcept;
+/// The flags every send uses (no SIGPIPE from a reset peer where the OS allows it).
+int send_flags() noexcept;
 
 /// Shuts down the sending side (the peer reads end of stream after our data).
 void shutdown_send(const Socket& s) noexcept;

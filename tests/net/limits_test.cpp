@@ -324,13 +324,17 @@ TEST(LimitsDescriptors, OutOfDescriptorsReportsOnceDoesNotSpinAndRecovers) {
     // UBSan's vptr check opens a pipe the first time it meets a polymorphic type (describe's
     // std::ostringstream): let it meet it while descriptors are still free.
     (void)describe(*Message::create());
+    std::optional<Listener> squeezed;
     {
-        DescriptorSqueeze squeeze{1};
-        waiting.emplace(p.listener.client_address);  // takes the last descriptor: none left to accept it
+        // The listener starts inside the squeeze: io_uring takes the descriptor limit in force when
+        // an accept is submitted, as a process already at its limit would have it.
+        DescriptorSqueeze squeeze{2};
+        squeezed.emplace(start_listener(*p.server_engine, *p.server, Transport::tcp4));
+        waiting.emplace(squeezed->client_address);  // takes the last descriptor: none left to accept it
         ASSERT_TRUE(waiting->send(hello_frame(1, 99, "x-waited:yes\r\n")));
 
         MessagePtr report = wait_for(
-            *p.server, [&](const Message& m) { return is_accept_failed(m, p.listener.channel); },
+            *p.server, [&](const Message& m) { return is_accept_failed(m, squeezed->channel); },
             "accept_failed on the listener");
         EXPECT_NE(header_value(*report, header::detail).find("Too many open files"), std::string::npos)
             << describe(*report);
@@ -345,7 +349,7 @@ TEST(LimitsDescriptors, OutOfDescriptorsReportsOnceDoesNotSpinAndRecovers) {
         // The listener rests between attempts instead of spinning on the pending connection.
         expect_idle_second();
         for (const MessagePtr& m : drain(*p.server)) {
-            EXPECT_FALSE(is_accept_failed(*m, p.listener.channel)) << "reported more than once";
+            EXPECT_FALSE(is_accept_failed(*m, squeezed->channel)) << "reported more than once";
         }
         round_trip(*p.client_engine, *p.client, *p.server, good,
                    "an established channel while out of descriptors");

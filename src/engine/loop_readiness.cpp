@@ -1,0 +1,176 @@
+// The loop's I/O on a readiness backend (epoll, kqueue, poll): the poller says a socket is ready,
+// and the loop makes the system call itself.
+#include <array>
+
+#include "engine/engine_core.hpp"
+#include "engine/loop.hpp"
+
+namespace tofu::detail {
+namespace {
+
+/// One read takes up to this much: many small frames per system call.
+constexpr std::size_t read_buffer_size = std::size_t{256} * 1024;
+/// Reads per readiness event, at most (each fills the read buffer, or it is the last).
+constexpr int max_reads_per_event = 4;
+/// Accepts per readiness event, so one busy listener cannot starve the rest of the loop.
+constexpr int max_accepts_per_event = 64;
+/// The notifier's token: no channel has this number.
+constexpr std::uint32_t notifier_token = internal_channel;
+
+}  // namespace
+
+void Loop::start_io() {
+    read_buffer_ = std::make_unique_for_overwrite<std::byte[]>(read_buffer_size);
+    poller_.add(core_.notifier_.fd(), notifier_token, Trigger::notify);
+}
+
+void Loop::run_io(int timeout_ms) {
+    const std::span<const PollEvent> events = poller_.wait(timeout_ms);
+    core_.sleeping_.store(false, std::memory_order_seq_cst);
+    for (const PollEvent& ev : events) {
+        on_event(ev);
+    }
+}
+
+void Loop::on_event(const PollEvent& ev) {
+    if (ev.token == notifier_token) {
+        core_.notifier_.drain();
+        return;
+    }
+    Channel* ch = find(static_cast<std::uint16_t>(ev.token));
+    if (ch == nullptr || ev.fired.empty()) {
+        return;
+    }
+    switch (ch->state) {
+        case Channel::State::listening:
+            if (ev.fired.has(Trigger::accept)) {
+                on_accept(*ch);
+            }
+            return;
+        case Channel::State::connecting:
+            on_connected(*ch, ev.os_error != 0 ? SocketError{AmpeStatus::connect_failed, ev.os_error}
+                                               : finish_connect(ch->socket));
+            return;
+        case Channel::State::draining: on_drain_readable(*ch); return;
+        case Channel::State::awaiting_hello:
+        case Channel::State::open: break;
+    }
+    const std::uint16_t number = ch->number;
+    if (ev.fired.has(Trigger::send)) {
+        flush(*ch);
+        ch = find(number);
+    }
+    if (ch != nullptr && ev.fired.any_of(Trigger::recv | Trigger::err)) {
+        on_readable(*ch);
+    }
+}
+
+void Loop::begin_connect(Channel& ch, const SocketAddress& where) {
+    Socket connecting;
+    bool in_progress = false;
+    if (const SocketError e = start_connect(where, settings_, connecting, in_progress); !e.ok()) {
+        close(ch, e);
+        return;
+    }
+    ch.socket = std::move(connecting);
+    if (in_progress) {
+        set_interest(ch, Trigger::connect);
+    } else {
+        on_connected(ch, {});
+    }
+}
+
+void Loop::on_accept(Channel& listener) {
+    for (int i = 0; i < max_accepts_per_event; ++i) {
+        Socket accepted;
+        if (const SocketError e = accept_one(listener.socket, settings_, accepted); !e.ok()) {
+            pause_accepting(listener, e.os_error);
+            return;
+        }
+        if (!accepted.valid()) {
+            return;  // nothing pending
+        }
+        adopt(listener, std::move(accepted));
+    }
+}
+
+void Loop::on_readable(Channel& ch) {
+    // A few reads in a row while the socket keeps filling the buffer: bigger deliveries, so the
+    // receiving thread is woken once for more messages. Bounded, so one busy channel cannot hold
+    // up the others.
+    for (int i = 0; i < max_reads_per_event && read_once(ch, i == 0); ++i) {
+    }
+}
+
+bool Loop::read_once(Channel& ch, bool first) {
+    const std::size_t asked = read_size(ch, first, read_buffer_size);
+    if (asked == 0) {
+        return false;
+    }
+    const IoResult r = read_some(ch.socket, {read_buffer_.get(), asked});
+    return on_read(ch, r, {read_buffer_.get(), asked}) && r.bytes == asked;
+}
+
+void Loop::on_drain_readable(Channel& ch) {
+    // The application already saw the channel close; read and drop until the peer's end arrives.
+    const IoResult r = read_some(ch.socket, {read_buffer_.get(), read_buffer_size});
+    if (r.end_of_stream || !r.error.ok()) {
+        finish_draining(ch);
+    }
+}
+
+void Loop::flush(Channel& ch) {
+    if (ch.state == Channel::State::connecting || ch.state == Channel::State::draining) {
+        return;  // sent once connected; nothing more after our ByeResponse
+    }
+    std::array<iovec, 3 * max_frames_per_write> iov{};
+    while (!ch.send_queue.empty()) {
+        // As many queued frames as fit go into one vectored write.
+        std::size_t total = 0;
+        const std::size_t count = gather(ch, iov, total);
+        const IoResult r = write_vectored(ch.socket, {iov.data(), count});
+        if (!r.error.ok()) {
+            close(ch, r.error);
+            return;
+        }
+        if (r.would_block) {
+            break;
+        }
+        if (!retire(ch, r.bytes)) {
+            return;
+        }
+        if (r.bytes < total) {
+            break;  // the socket buffer is full: wait for room instead of a write that would fail
+        }
+    }
+    Triggers want = ch.interest;
+    if (ch.send_queue.empty()) {
+        want.remove(Trigger::send);
+    } else {
+        want |= Trigger::send;
+    }
+    set_interest(ch, want);
+}
+
+void Loop::set_interest(Channel& ch, Triggers interest) {
+    if (interest.empty()) {
+        if (ch.registered) {
+            poller_.remove(ch.socket.fd());  // not even error reports while starved: no busy loop
+            ch.registered = false;
+        }
+    } else if (!ch.registered) {
+        poller_.add(ch.socket.fd(), ch.number, interest);
+        ch.registered = true;
+    } else if (interest != ch.interest) {
+        poller_.modify(ch.socket.fd(), ch.number, interest);
+    }
+    ch.interest = interest;
+}
+
+void Loop::release_io(Channel& ch) noexcept {
+    if (ch.registered) {
+        poller_.remove(ch.socket.fd());
+    }
+}
+
+}  // namespace tofu::detail
