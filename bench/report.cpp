@@ -14,6 +14,7 @@
 
 #include <sys/utsname.h>
 #include <nlohmann/json.hpp>
+#include <tofu/version.hpp>
 
 namespace tofu::bench {
 namespace {
@@ -182,6 +183,7 @@ std::vector<Target> targets_of(const Report& report) {
 
 void print_tables(std::ostream& out, const Report& report) {
     out << "Machine: " << machine_text() << '\n';
+    out << "tofu " << version_string << " on its " << backend_name << " backend\n";
     if (!report.cases.empty()) {
         const CaseResult& first = report.cases.front();
         out << "Layout: " << layout_name(first.layout) << "; median of " << first.trials
@@ -209,6 +211,7 @@ void print_targets(std::ostream& out, const Report& report) {
 std::string to_json(const Report& report) {
     nlohmann::json doc;
     doc["machine"] = machine_text();
+    doc["tofu_backend"] = backend_name;
     doc["results"] = nlohmann::json::array();
     for (const CaseResult& r : report.cases) {
         nlohmann::json row{{"test", test_name(r.test)},

@@ -33,8 +33,8 @@ struct Channel {
     State state;
     Group* group;  ///< null once the application was told the channel closed
     Socket socket;
-    Triggers interest;        ///< what the poller waits for now (completion backend: operations in flight)
-    bool registered = false;  ///< the socket is in the poller
+    Triggers interest;         ///< what the poller waits for now (completion backend: operations in flight)
+    bool registered = false;   ///< the socket is in the poller
     std::uint32_t serial = 0;  ///< which incarnation of the number (tells a stale completion apart)
 
     MessageQueue send_queue;       ///< encoded frames waiting for the socket, oldest first

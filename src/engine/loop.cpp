@@ -367,12 +367,13 @@ void Loop::flush_listed() {
     flush_list_.clear();
 }
 
-std::size_t Loop::gather(const Channel& ch, std::span<iovec> parts, std::size_t& total) const {
+std::size_t Loop::gather(const Channel& ch, std::span<iovec> parts, std::size_t& total) {
     std::size_t count = 0;
     std::size_t skip = ch.head_written;
     std::size_t frames = 0;
     total = 0;
-    for (Message* m = ch.send_queue.front(); m != nullptr && frames < max_frames_per_write && count + 3 <= parts.size();
+    for (Message* m = ch.send_queue.front();
+         m != nullptr && frames < max_frames_per_write && count + 3 <= parts.size();
          m = MessageQueue::next_of(m), ++frames) {
         for (const std::span<const std::byte> part : frame_parts(*m).parts) {
             if (skip >= part.size()) {

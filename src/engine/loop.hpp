@@ -105,7 +105,7 @@ private:
     void on_received(Channel& ch, MessagePtr msg);
     /// Points `parts` at `ch`'s queued frames from the first unwritten byte; returns how many
     /// parts were used and their bytes in `total`.
-    std::size_t gather(const Channel& ch, std::span<iovec> parts, std::size_t& total) const;
+    static std::size_t gather(const Channel& ch, std::span<iovec> parts, std::size_t& total);
     /// Retires `written` bytes of `ch`'s queue; false when that closed or drained the channel.
     bool retire(Channel& ch, std::size_t written);
 

@@ -107,14 +107,16 @@ void Loop::on_accept_done(Channel* listener, const Completion& c) {
         } else {
             adopt(*listener, std::move(accepted));
         }
-    } else if (c.result != -ECANCELED && c.result != -EAGAIN && c.result != -EINTR && c.result != -ECONNABORTED) {
+    } else if (c.result != -ECANCELED && c.result != -EAGAIN && c.result != -EINTR &&
+               c.result != -ECONNABORTED) {
         if (c.more) {
             poller_.cancel(listener->socket.fd());
         }
         pause_accepting(*listener, -c.result);  // out of descriptors, say: rest, then accept again
         return;
     }
-    if (!c.more && listener->state == Channel::State::listening && listener->deadline == Clock::time_point{}) {
+    if (!c.more && listener->state == Channel::State::listening &&
+        listener->deadline == Clock::time_point{}) {
         start_accept(*listener);
     }
 }

@@ -25,10 +25,16 @@ constexpr unsigned op_bits = 8;
                     "with -DTOFU_POLLER=epoll)"};
 }
 
+/// The operation and its tag travel in the entry's user data and come back with its completion.
+void set_tag(io_uring_sqe& sqe, IoOp op, std::uint64_t tag) noexcept {
+    io_uring_sqe_set_data64(&sqe, (tag << op_bits) | static_cast<std::uint64_t>(op));
+}
+
 }  // namespace
 
 UringProactor::Mapping::Mapping(std::size_t bytes)
-    : data_{::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)}, bytes_{bytes} {
+    : data_{::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)},
+      bytes_{bytes} {
     if (data_ == MAP_FAILED) {
         throw Error{AmpeStatus::allocation_failed, "io_uring backend: no memory for receive buffers"};
     }
@@ -76,8 +82,8 @@ UringProactor::UringProactor()
     }
     const int mask = io_uring_buf_ring_mask(buffer_count);
     for (unsigned i = 0; i < buffer_count; ++i) {
-        io_uring_buf_ring_add(buffer_ring_, buffers_ + i * max_recv, max_recv, static_cast<std::uint16_t>(i), mask,
-                              static_cast<int>(i));
+        io_uring_buf_ring_add(buffer_ring_, buffers_ + i * max_recv, max_recv, static_cast<std::uint16_t>(i),
+                              mask, static_cast<int>(i));
     }
     io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(buffer_count));
 }
@@ -94,26 +100,22 @@ io_uring_sqe& UringProactor::next_sqe() {
     return *sqe;
 }
 
-void UringProactor::submit(io_uring_sqe& sqe, IoOp op, std::uint64_t tag) noexcept {
-    io_uring_sqe_set_data64(&sqe, (tag << op_bits) | static_cast<std::uint64_t>(op));
-}
-
 void UringProactor::watch(int fd, std::uint64_t tag) {
     io_uring_sqe& sqe = next_sqe();
     io_uring_prep_poll_multishot(&sqe, fd, POLLIN);
-    submit(sqe, IoOp::notify, tag);
+    set_tag(sqe, IoOp::notify, tag);
 }
 
 void UringProactor::accept(int fd, std::uint64_t tag) {
     io_uring_sqe& sqe = next_sqe();
     io_uring_prep_multishot_accept(&sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    submit(sqe, IoOp::accept, tag);
+    set_tag(sqe, IoOp::accept, tag);
 }
 
 void UringProactor::connect(int fd, const SocketAddress& where, std::uint64_t tag) {
     io_uring_sqe& sqe = next_sqe();
     io_uring_prep_connect(&sqe, fd, where.get(), where.length);
-    submit(sqe, IoOp::connect, tag);
+    set_tag(sqe, IoOp::connect, tag);
     io_uring_submit(&uring_.ring);  // the kernel copies the address during submission
 }
 
@@ -122,13 +124,13 @@ void UringProactor::recv(int fd, std::size_t max_bytes, std::uint64_t tag) {
     io_uring_prep_recv(&sqe, fd, nullptr, std::min(max_bytes, max_recv), 0);
     sqe.flags |= IOSQE_BUFFER_SELECT;
     sqe.buf_group = buffer_group;
-    submit(sqe, IoOp::recv, tag);
+    set_tag(sqe, IoOp::recv, tag);
 }
 
 void UringProactor::send(int fd, const msghdr& msg, std::uint64_t tag) {
     io_uring_sqe& sqe = next_sqe();
     io_uring_prep_sendmsg(&sqe, fd, &msg, static_cast<unsigned>(send_flags()));
-    submit(sqe, IoOp::send, tag);
+    set_tag(sqe, IoOp::send, tag);
 }
 
 void UringProactor::cancel(int fd) noexcept {

@@ -23,9 +23,9 @@ enum class IoOp : std::uint8_t { notify, accept, connect, recv, send };
 /// One finished operation.
 struct Completion {
     IoOp op = IoOp::notify;
-    std::uint64_t tag = 0;  ///< what the submitter gave (56 bits)
-    int result = 0;         ///< bytes moved, an accepted descriptor, or 0; -errno on failure
-    bool more = false;      ///< a multishot operation goes on
+    std::uint64_t tag = 0;            ///< what the submitter gave (56 bits)
+    int result = 0;                   ///< bytes moved, an accepted descriptor, or 0; -errno on failure
+    bool more = false;                ///< a multishot operation goes on
     std::span<const std::byte> data;  ///< recv: the bytes received, valid until the next wait()
 };
 
@@ -67,7 +67,6 @@ private:
     static constexpr std::size_t max_completions = 256;
 
     io_uring_sqe& next_sqe();
-    void submit(io_uring_sqe& sqe, IoOp op, std::uint64_t tag) noexcept;
     /// Hands the buffers of the last batch back to the kernel.
     void recycle_buffers() noexcept;
 
@@ -101,7 +100,7 @@ private:
     Mapping buffer_memory_;
     Ring uring_;
     io_uring_buf_ring* buffer_ring_;
-    std::byte* buffers_;  ///< buffer_count buffers of max_recv bytes
+    std::byte* buffers_;                                 ///< buffer_count buffers of max_recv bytes
     std::array<std::uint16_t, max_completions> lent_{};  ///< buffers in the last batch
     std::size_t lent_count_ = 0;
     std::array<Completion, max_completions> completions_{};
