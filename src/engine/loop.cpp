@@ -198,7 +198,7 @@ void Loop::enqueue(Channel& ch, MessagePtr msg) {
     }
 }
 
-// --- Poller events ------------------------------------------------------------------------------
+// --- Connecting and accepting -------------------------------------------------------------------
 
 void Loop::refuse(Channel& listener, std::string_view why) {
     // Once per episode: a flood of refused connections must not become a flood of reports.
