@@ -26,5 +26,9 @@ install(FILES ${PROJECT_BINARY_DIR}/tofuConfig.cmake ${PROJECT_BINARY_DIR}/tofuC
 # The .pc file finds its prefix relative to itself, so any --prefix given at install time works.
 file(RELATIVE_PATH TOFU_PC_PREFIX_FROM_PCFILEDIR
   "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+set(TOFU_PC_SYSTEM_LIBS "")
+if(WIN32)
+  set(TOFU_PC_SYSTEM_LIBS " -lws2_32")  # Winsock
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/tofu.pc.in ${PROJECT_BINARY_DIR}/tofu.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tofu.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -363,7 +363,8 @@ namespace header {
 inline constexpr std::string_view connect_to = "~connect_to";  ///< HelloRequest: where to connect
 inline constexpr std::string_view listen_on = "~listen_on";    ///< WelcomeRequest: where to listen
 /// On every HelloRequest a listener delivers: who connected, as the engine saw it (never what the
-/// peer claims): `tcp|IP|PORT`, or `uds|uid=U|gid=G|pid=P` from the socket's credentials.
+/// peer claims): `tcp|IP|PORT`, or `uds|uid=U|gid=G|pid=P` from the socket's credentials (`uds`
+/// alone on Windows, which does not give them).
 inline constexpr std::string_view peer = "~peer";
 }  // namespace header
 

@@ -13,8 +13,13 @@ namespace tofu::testing {
 [[nodiscard]] std::uint16_t find_free_tcp_port();
 
 /// A path for a Unix domain socket that does not exist yet, in the temporary directory (`TMPDIR`,
-/// else `/tmp`), unique across processes and calls, and short enough for `sockaddr_un`.
+/// else `/tmp`; on Windows `%TMP%`), unique across processes and calls, and short enough for
+/// `sockaddr_un`.
 [[nodiscard]] std::string temp_uds_path(std::string_view prefix = "tofu");
+
+/// Whether this system can make Unix domain sockets at all: Linux, macOS, BSD and Windows 10 RS4
+/// can; Wine cannot (it has no AF_UNIX). Tests and examples use it to skip UDS with a reason.
+[[nodiscard]] bool uds_supported();
 
 /// A Linux abstract socket name (`@...`), unique across processes and calls.
 [[nodiscard]] std::string temp_abstract_name(std::string_view prefix = "tofu");

@@ -6,9 +6,6 @@
 #include <exception>
 #include <string>
 
-#include <sys/un.h>
-#include <unistd.h>
-
 #include "engine/engine_core.hpp"
 #include "engine/group.hpp"
 #include "message/message_access.hpp"
@@ -367,7 +364,7 @@ void Loop::flush_listed() {
     flush_list_.clear();
 }
 
-std::size_t Loop::gather(const Channel& ch, std::span<iovec> parts, std::size_t& total) {
+std::size_t Loop::gather(const Channel& ch, std::span<native::IoSlice> parts, std::size_t& total) {
     std::size_t count = 0;
     std::size_t skip = ch.head_written;
     std::size_t frames = 0;
@@ -380,7 +377,7 @@ std::size_t Loop::gather(const Channel& ch, std::span<iovec> parts, std::size_t&
                 skip -= part.size();
                 continue;
             }
-            parts[count++] = iovec{const_cast<std::byte*>(part.data() + skip), part.size() - skip};
+            parts[count++] = native::io_slice(part.data() + skip, part.size() - skip);
             total += part.size() - skip;
             skip = 0;
         }
@@ -577,7 +574,7 @@ void Loop::forget(Channel& ch) {
     release_io(ch);
     ch.socket.close();  // SO_LINGER 0: the peer sees a reset, we never sit in TIME_WAIT
     if (!ch.socket_file.empty()) {
-        ::unlink(ch.socket_file.c_str());
+        remove_socket_file(ch.socket_file);
     }
     const std::uint16_t number = ch.number;
     channels_[number].reset();

@@ -18,7 +18,10 @@
 #include "engine/channel.hpp"
 #include "engine/channel_timers.hpp"
 #include "engine/message_queue.hpp"
+#include "engine/write_batch.hpp"
+#if defined(TOFU_POLLER_IO_URING)
 #include "engine/write_slots.hpp"
+#endif
 #include "poller/poller.hpp"
 
 namespace tofu::detail {
@@ -105,7 +108,7 @@ private:
     void on_received(Channel& ch, MessagePtr msg);
     /// Points `parts` at `ch`'s queued frames from the first unwritten byte; returns how many
     /// parts were used and their bytes in `total`.
-    static std::size_t gather(const Channel& ch, std::span<iovec> parts, std::size_t& total);
+    static std::size_t gather(const Channel& ch, std::span<native::IoSlice> parts, std::size_t& total);
     /// Retires `written` bytes of `ch`'s queue; false when that closed or drained the channel.
     bool retire(Channel& ch, std::size_t written);
 

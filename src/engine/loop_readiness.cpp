@@ -123,7 +123,7 @@ void Loop::flush(Channel& ch) {
     if (ch.state == Channel::State::connecting || ch.state == Channel::State::draining) {
         return;  // sent once connected; nothing more after our ByeResponse
     }
-    std::array<iovec, 3 * max_frames_per_write> iov{};
+    std::array<native::IoSlice, max_parts_per_write> iov{};
     while (!ch.send_queue.empty()) {
         // As many queued frames as fit go into one vectored write.
         std::size_t total = 0;

@@ -1,5 +1,6 @@
-// Wakes the engine thread from other threads: an eventfd on Linux, a pipe elsewhere. The reactor
-// registers `fd()` with its poller under the notify trigger.
+// Wakes the engine thread from other threads: an eventfd on Linux, a pipe on other POSIX systems,
+// a loopback UDP socket that sends to itself on Windows (WSAPoll waits on sockets only). The
+// reactor registers `fd()` with its poller under the notify trigger.
 #pragma once
 
 namespace tofu::detail {
@@ -22,7 +23,7 @@ public:
 
 private:
     int read_fd_ = -1;
-    int write_fd_ = -1;  // the same descriptor as read_fd_ for an eventfd
+    int write_fd_ = -1;  // the same descriptor as read_fd_ for an eventfd or a UDP socket
 };
 
 }  // namespace tofu::detail

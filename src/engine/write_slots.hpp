@@ -12,17 +12,16 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-namespace tofu::detail {
+#include "engine/write_batch.hpp"
 
-/// One vectored write takes up to this many frames (three parts each).
-inline constexpr std::size_t max_frames_per_write = 128;
+namespace tofu::detail {
 
 /// One send in flight: the channel it is for and what it writes.
 struct WriteSlot {
     std::uint16_t channel = 0;
     std::uint32_t serial = 0;  ///< which incarnation of the channel number
     msghdr header{};
-    std::array<iovec, 3 * max_frames_per_write> parts{};
+    std::array<iovec, max_parts_per_write> parts{};
 };
 
 class WriteSlots {

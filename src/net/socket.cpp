@@ -11,40 +11,43 @@
 #include <utility>
 #include <variant>
 
-#include <arpa/inet.h>
+#if !defined(_WIN32)
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
+#endif
 
 namespace tofu::detail {
 namespace {
 
+#if defined(_WIN32)
+// Winsock's names for the TCP options of Windows 10 1709 and later, where mingw-w64 lacks them.
+#if !defined(TCP_KEEPIDLE)
+constexpr int TCP_KEEPIDLE = 3;  // NOLINT(readability-identifier-naming): the OS's name
+#endif
+#if !defined(TCP_KEEPCNT)
+constexpr int TCP_KEEPCNT = 16;  // NOLINT(readability-identifier-naming)
+#endif
+#if !defined(TCP_KEEPINTVL)
+constexpr int TCP_KEEPINTVL = 17;  // NOLINT(readability-identifier-naming)
+#endif
+#endif
+
 SocketError os_failure(AmpeStatus status) noexcept {
-    return SocketError{status, errno};
+    return SocketError{status, native::last_error()};
 }
 
-/// Errors of an established connection that mean the peer is gone: it reset or closed the
-/// connection, or it stopped answering (keepalive, TCP_USER_TIMEOUT, no route to it any more).
-bool peer_gone(int error) noexcept {
-    switch (error) {
-        case EPIPE:
-        case ECONNRESET:
-        case ETIMEDOUT:
-        case EHOSTUNREACH:
-        case ENETUNREACH:
-        case ENETDOWN: return true;
-        default: return false;
-    }
+/// setsockopt for one value (Winsock takes it as `const char*`, POSIX as `const void*`).
+template <typename T>
+bool set_option(const Socket& s, int level, int name, const T& value) noexcept {
+    return ::setsockopt(s.fd(), level, name, reinterpret_cast<const char*>(&value), sizeof value) == 0;
 }
 
-/// The status of a failed read or write on an established connection.
+/// The status of a failed read or write on an established connection: the peer is gone when it
+/// reset or closed the connection or stopped answering (keepalive, user timeout, no route).
 SocketError failure_of(int os_error) noexcept {
-    return SocketError{peer_gone(os_error) ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed,
-                       os_error};
+    return SocketError{
+        native::peer_gone(os_error) ? AmpeStatus::peer_disconnected : AmpeStatus::communication_failed,
+        os_error};
 }
 
 bool is_tcp(int family) noexcept {
@@ -62,21 +65,21 @@ SocketError set_dead_peer_timeout(const Socket& s, std::chrono::milliseconds tim
     const int idle = whole_seconds(timeout / 2);      // quiet this long, then probe
     const int interval = whole_seconds(timeout / 6);  // between probes
     const int probes = 3;                             // unanswered probes before giving up
-    if (::setsockopt(s.fd(), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0) {
+    if (!set_option(s, SOL_SOCKET, SO_KEEPALIVE, on)) {
         return os_failure(AmpeStatus::setsockopt_failed);
     }
-#if defined(TCP_KEEPIDLE)
-    if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0) {
+#if defined(TCP_KEEPIDLE) || defined(_WIN32)
+    if (!set_option(s, IPPROTO_TCP, TCP_KEEPIDLE, idle)) {
         return os_failure(AmpeStatus::setsockopt_failed);
     }
 #endif
-    if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval) != 0 ||
-        ::setsockopt(s.fd(), IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes) != 0) {
+    if (!set_option(s, IPPROTO_TCP, TCP_KEEPINTVL, interval) ||
+        !set_option(s, IPPROTO_TCP, TCP_KEEPCNT, probes)) {
         return os_failure(AmpeStatus::setsockopt_failed);
     }
 #if defined(TCP_USER_TIMEOUT)
     const auto user_timeout = static_cast<unsigned>(timeout.count());
-    if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout) != 0) {
+    if (!set_option(s, IPPROTO_TCP, TCP_USER_TIMEOUT, user_timeout)) {
         return os_failure(AmpeStatus::setsockopt_failed);
     }
 #endif
@@ -89,7 +92,7 @@ SocketError tune_connected(const Socket& s, int family, const SocketSettings& se
         return {};
     }
     const int on = 1;
-    if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
+    if (!set_option(s, IPPROTO_TCP, TCP_NODELAY, on)) {
         return os_failure(AmpeStatus::setsockopt_failed);
     }
     if (settings.dead_peer_timeout.count() > 0) {
@@ -114,23 +117,47 @@ std::optional<std::pair<std::string, std::uint16_t>> ip_endpoint(const sockaddr_
     return std::nullopt;
 }
 
-/// A non-blocking, close-on-exec stream socket with SO_LINGER 0 (so close() resets and reconnect
-/// loops never meet TIME_WAIT).
-SocketError make_socket(int family, Socket& out, AmpeStatus failure_status) {
+#if !defined(__linux__)  // Linux sets both flags as it makes the socket (socket, accept4)
+/// Makes a socket non-blocking and keeps it out of child processes (where the OS did not already).
+bool make_private_and_nonblocking(const Socket& s) noexcept {
+#if defined(_WIN32)
+    u_long on = 1;
+    return ::ioctlsocket(native::handle(s.fd()), FIONBIO, &on) == 0 &&
+           ::SetHandleInformation(reinterpret_cast<HANDLE>(native::handle(s.fd())), HANDLE_FLAG_INHERIT, 0) !=
+               0;
+#else
+    return ::fcntl(s.fd(), F_SETFL, ::fcntl(s.fd(), F_GETFL) | O_NONBLOCK) == 0 &&
+           ::fcntl(s.fd(), F_SETFD, FD_CLOEXEC) == 0;
+#endif
+}
+#endif
+
+/// A new stream socket, non-blocking and private to this process.
+Socket new_stream_socket(int family) noexcept {
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-    Socket s{::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+    return Socket{::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+#else
+#if defined(_WIN32)
+    Socket s{static_cast<int>(::WSASocketW(family, SOCK_STREAM, 0, nullptr, 0, WSA_FLAG_NO_HANDLE_INHERIT))};
 #else
     Socket s{::socket(family, SOCK_STREAM, 0)};
-    if (s.valid()) {
-        ::fcntl(s.fd(), F_SETFL, ::fcntl(s.fd(), F_GETFL) | O_NONBLOCK);
-        ::fcntl(s.fd(), F_SETFD, FD_CLOEXEC);
-    }
 #endif
+    if (s.valid() && !make_private_and_nonblocking(s)) {
+        s.close();
+    }
+    return s;
+#endif
+}
+
+/// A non-blocking stream socket with SO_LINGER 0 (so close() resets and reconnect loops never
+/// meet TIME_WAIT).
+SocketError make_socket(int family, Socket& out, AmpeStatus failure_status) {
+    Socket s = new_stream_socket(family);
     if (!s.valid()) {
         return os_failure(failure_status);
     }
     const linger abortive{1, 0};
-    if (::setsockopt(s.fd(), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive) != 0) {
+    if (!set_option(s, SOL_SOCKET, SO_LINGER, abortive)) {
         return os_failure(AmpeStatus::setsockopt_failed);
     }
     out = std::move(s);
@@ -169,7 +196,7 @@ SocketError resolve_tcp(const std::string& host, std::uint16_t port, bool passiv
         return SocketError{no_such_name ? AmpeStatus::invalid_address : AmpeStatus::connect_failed, 0};
     }
     std::memcpy(&out.storage, found->ai_addr, found->ai_addrlen);
-    out.length = found->ai_addrlen;
+    out.length = static_cast<native::socklen>(found->ai_addrlen);
     ::freeaddrinfo(found);
     if (out.family() == AF_INET) {
         v4->sin_port = htons(port);
@@ -184,16 +211,16 @@ SocketError resolve_uds(const std::string& path, SocketAddress& out) {
     auto* un = reinterpret_cast<sockaddr_un*>(&out.storage);
     un->sun_family = AF_UNIX;
     if (path.size() >= sizeof un->sun_path) {
-        return SocketError{AmpeStatus::invalid_address, ENAMETOOLONG};
+        return SocketError{AmpeStatus::invalid_address, native::err::name_too_long};
     }
     std::memcpy(un->sun_path, path.data(), path.size());
-    const auto base = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
+    const auto base = static_cast<native::socklen>(offsetof(sockaddr_un, sun_path));
     if (!path.empty() && path.front() == '@') {
         un->sun_path[0] = '\0';  // Linux abstract namespace: no terminating NUL, length is exact
-        out.length = base + static_cast<socklen_t>(path.size());
+        out.length = base + static_cast<native::socklen>(path.size());
     } else {
         un->sun_path[path.size()] = '\0';
-        out.length = base + static_cast<socklen_t>(path.size()) + 1;
+        out.length = base + static_cast<native::socklen>(path.size()) + 1;
     }
     return {};
 }
@@ -203,35 +230,65 @@ bool is_filesystem_uds(const SocketAddress& a) noexcept {
     return a.family() == AF_UNIX && un->sun_path[0] != '\0';
 }
 
+enum class PathKind : std::uint8_t { absent, socket_file, other };
+
+/// What a UDS path names now (Windows marks a socket file as a reparse point).
+PathKind path_kind(const char* path) noexcept {
+#if defined(_WIN32)
+    const DWORD attributes = ::GetFileAttributesA(path);
+    if (attributes == INVALID_FILE_ATTRIBUTES) {
+        return PathKind::absent;
+    }
+    return (attributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0 ? PathKind::socket_file : PathKind::other;
+#else
+    struct stat st {};
+    if (::lstat(path, &st) != 0) {
+        return PathKind::absent;
+    }
+    return S_ISSOCK(st.st_mode) ? PathKind::socket_file : PathKind::other;
+#endif
+}
+
 /// Removes a UDS socket file nobody listens on. Fails for a live listener or a non-socket file.
 SocketError clear_stale_uds(const SocketAddress& where) {
     const char* path = reinterpret_cast<const sockaddr_un*>(&where.storage)->sun_path;
-    struct stat st {};
-    if (::lstat(path, &st) != 0) {
-        return {};  // nothing there
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        return SocketError{AmpeStatus::listen_failed, EEXIST};
+    switch (path_kind(path)) {
+        case PathKind::absent: return {};
+        case PathKind::other: return SocketError{AmpeStatus::listen_failed, native::err::not_a_socket_file};
+        case PathKind::socket_file: break;
     }
     Socket probe;
     if (const auto e = make_socket(AF_UNIX, probe, AmpeStatus::listen_failed); !e.ok()) {
         return e;
     }
     // A UDS connect completes or fails at once, even on a non-blocking socket.
-    if (::connect(probe.fd(), where.get(), where.length) == 0 || errno == EAGAIN) {
-        return SocketError{AmpeStatus::listen_failed, EADDRINUSE};
+    const bool connected = ::connect(probe.fd(), where.get(), where.length) == 0;
+    const int error = connected ? 0 : native::last_error();
+    if (connected || native::would_block(error)) {
+        return SocketError{AmpeStatus::listen_failed, native::err::address_in_use};
     }
-    if (errno == ECONNREFUSED) {
-        ::unlink(path);
+    if (error == native::err::connection_refused) {
+        remove_socket_file(path);
     }
     return {};
 }
 
 }  // namespace
 
+#if defined(_WIN32)
+int native::start_sockets() noexcept {
+    // Once per process, never undone: sockets may live until exit, and exit releases Winsock.
+    static const int result = [] {
+        WSADATA data{};
+        return ::WSAStartup(MAKEWORD(2, 2), &data);
+    }();
+    return result;
+}
+#endif
+
 void Socket::close() noexcept {
     if (fd_ >= 0) {
-        ::close(fd_);
+        native::close_socket(fd_);
         fd_ = -1;
     }
 }
@@ -261,25 +318,35 @@ SocketError open_listener(const SocketAddress& where, const SocketSettings& sett
     if (const auto e = make_socket(where.family(), s, AmpeStatus::listen_failed); !e.ok()) {
         return e;
     }
+#if !defined(_WIN32)
+    // A restarted server binds its port even while old connections sit in TIME_WAIT. Not on
+    // Windows, where SO_REUSEADDR would let a second listener take a port already bound.
     if (where.family() != AF_UNIX) {
         const int on = 1;
-        if (::setsockopt(s.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+        if (!set_option(s, SOL_SOCKET, SO_REUSEADDR, on)) {
             return os_failure(AmpeStatus::setsockopt_failed);
         }
     }
+#endif
     if (::bind(s.fd(), where.get(), where.length) != 0) {
-        const bool missing_dir = where.family() == AF_UNIX && errno == ENOENT;
-        return os_failure(missing_dir ? AmpeStatus::uds_path_not_found : AmpeStatus::listen_failed);
+        const SocketError e = os_failure(AmpeStatus::listen_failed);
+        const bool missing_dir = where.family() == AF_UNIX && native::missing_path(e.os_error);
+        return missing_dir ? SocketError{AmpeStatus::uds_path_not_found, e.os_error} : e;
     }
+#if !defined(_WIN32)
     // Before listen(): until then nobody can connect, so no one slips in under a wider mode.
+    // (Windows guards a socket file with the directory's ACL instead.)
     if (is_filesystem_uds(where)) {
         const auto* sun = reinterpret_cast<const sockaddr_un*>(where.get());
         if (::chmod(sun->sun_path, static_cast<mode_t>(settings.uds_file_mode)) != 0) {
             const SocketError e = os_failure(AmpeStatus::listen_failed);
-            ::unlink(sun->sun_path);
+            remove_socket_file(sun->sun_path);
             return e;
         }
     }
+#else
+    (void)settings;
+#endif
     if (::listen(s.fd(), SOMAXCONN) != 0) {
         return os_failure(AmpeStatus::listen_failed);
     }
@@ -300,7 +367,7 @@ SocketError open_connecting(const SocketAddress& where, const SocketSettings& se
 }
 
 SocketError connect_failure(int os_error) noexcept {
-    const bool missing = os_error == ENOENT || os_error == ENOTDIR;  // only a UDS path can be missing
+    const bool missing = native::missing_path(os_error);  // only a UDS path can be missing
     return SocketError{missing ? AmpeStatus::uds_path_not_found : AmpeStatus::connect_failed, os_error};
 }
 
@@ -312,8 +379,9 @@ SocketError start_connect(const SocketAddress& where, const SocketSettings& sett
     }
     in_progress = false;
     if (::connect(s.fd(), where.get(), where.length) != 0) {
-        if (errno != EINPROGRESS) {
-            return connect_failure(errno);
+        const int error = native::last_error();
+        if (error != native::err::connect_pending) {
+            return connect_failure(error);
         }
         in_progress = true;
     }
@@ -323,8 +391,8 @@ SocketError start_connect(const SocketAddress& where, const SocketSettings& sett
 
 SocketError finish_connect(const Socket& s) {
     int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+    native::socklen len = sizeof err;
+    if (::getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len) != 0) {
         return os_failure(AmpeStatus::connect_failed);
     }
     return err == 0 ? SocketError{} : SocketError{AmpeStatus::connect_failed, err};
@@ -334,17 +402,17 @@ SocketError accept_one(const Socket& listener, const SocketSettings& settings, S
 #if defined(__linux__)
     Socket s{::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)};
 #else
-    Socket s{::accept(listener.fd(), nullptr, nullptr)};
-    if (s.valid()) {
-        ::fcntl(s.fd(), F_SETFL, ::fcntl(s.fd(), F_GETFL) | O_NONBLOCK);
-        ::fcntl(s.fd(), F_SETFD, FD_CLOEXEC);
+    Socket s{static_cast<int>(::accept(listener.fd(), nullptr, nullptr))};
+    if (s.valid() && !make_private_and_nonblocking(s)) {
+        return os_failure(AmpeStatus::accept_failed);
     }
 #endif
     if (!s.valid()) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {
+        const int error = native::last_error();
+        if (native::would_block(error) || error == native::err::connection_aborted) {
             return {};
         }
-        return os_failure(AmpeStatus::accept_failed);
+        return SocketError{AmpeStatus::accept_failed, error};
     }
     if (const auto e = tune_accepted(s, settings); !e.ok()) {
         return e;
@@ -355,11 +423,11 @@ SocketError accept_one(const Socket& listener, const SocketSettings& settings, S
 
 SocketError tune_accepted(const Socket& s, const SocketSettings& settings) {
     const linger abortive{1, 0};
-    if (::setsockopt(s.fd(), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive) != 0) {
+    if (!set_option(s, SOL_SOCKET, SO_LINGER, abortive)) {
         return os_failure(AmpeStatus::setsockopt_failed);
     }
     sockaddr_storage local{};
-    socklen_t len = sizeof local;
+    native::socklen len = sizeof local;
     if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
         return os_failure(AmpeStatus::accept_failed);
     }
@@ -368,7 +436,7 @@ SocketError tune_accepted(const Socket& s, const SocketSettings& settings) {
 
 Address bound_address(const Socket& s, const Address& requested) {
     sockaddr_storage local{};
-    socklen_t len = sizeof local;
+    native::socklen len = sizeof local;
     if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
         return requested;
     }
@@ -380,7 +448,7 @@ Address bound_address(const Socket& s, const Address& requested) {
 
 std::string describe_peer(const Socket& s) {
     sockaddr_storage peer{};
-    socklen_t len = sizeof peer;
+    native::socklen len = sizeof peer;
     if (::getpeername(s.fd(), reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
         return {};
     }
@@ -394,11 +462,15 @@ std::string describe_peer(const Socket& s) {
         return "uds|uid=" + std::to_string(cred.uid) + "|gid=" + std::to_string(cred.gid) +
                "|pid=" + std::to_string(cred.pid);
     }
-#else
+#elif !defined(_WIN32)
     uid_t uid = 0;
     gid_t gid = 0;
     if (::getpeereid(s.fd(), &uid, &gid) == 0) {
         return "uds|uid=" + std::to_string(uid) + "|gid=" + std::to_string(gid);
+    }
+#else
+    if (peer.ss_family == AF_UNIX) {
+        return "uds";  // Windows does not tell who is at the other end
     }
 #endif
     return {};
@@ -410,7 +482,7 @@ IoResult read_result(long n, int os_error) noexcept {
         r.bytes = static_cast<std::size_t>(n);
     } else if (n == 0) {
         r.end_of_stream = true;
-    } else if (os_error == EAGAIN || os_error == EWOULDBLOCK || os_error == EINTR) {
+    } else if (native::would_block(os_error)) {
         r.would_block = true;
     } else {
         r.error = failure_of(os_error);
@@ -422,7 +494,7 @@ IoResult write_result(long n, int os_error) noexcept {
     IoResult r;
     if (n >= 0) {
         r.bytes = static_cast<std::size_t>(n);
-    } else if (os_error == EAGAIN || os_error == EWOULDBLOCK || os_error == EINTR) {
+    } else if (native::would_block(os_error)) {
         r.would_block = true;
     } else {
         r.error = failure_of(os_error);
@@ -431,16 +503,23 @@ IoResult write_result(long n, int os_error) noexcept {
 }
 
 IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept {
-    const ssize_t n = ::recv(s.fd(), into.data(), into.size(), 0);
-    return read_result(n, n < 0 ? errno : 0);
+    const long n = native::recv_bytes(s.fd(), into.data(), into.size());
+    return read_result(n, n < 0 ? native::last_error() : 0);
 }
 
-IoResult write_vectored(const Socket& s, std::span<const iovec> parts) noexcept {
+IoResult write_vectored(const Socket& s, std::span<const native::IoSlice> parts) noexcept {
+#if defined(_WIN32)
+    DWORD sent = 0;
+    const bool ok = ::WSASend(native::handle(s.fd()), const_cast<WSABUF*>(parts.data()),
+                              static_cast<DWORD>(parts.size()), &sent, 0, nullptr, nullptr) == 0;
+    return write_result(ok ? static_cast<long>(sent) : -1, ok ? 0 : native::last_error());
+#else
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(parts.data());  // sendmsg does not write through it
     msg.msg_iovlen = parts.size();
     const ssize_t n = ::sendmsg(s.fd(), &msg, send_flags());
     return write_result(n, n < 0 ? errno : 0);
+#endif
 }
 
 int send_flags() noexcept {
@@ -451,13 +530,36 @@ int send_flags() noexcept {
 #endif
 }
 
+void remove_socket_file(const std::string& path) noexcept {
+#if defined(_WIN32)
+    ::DeleteFileA(path.c_str());
+#else
+    ::unlink(path.c_str());
+#endif
+}
+
 void shutdown_send(const Socket& s) noexcept {
-    ::shutdown(s.fd(), SHUT_WR);
+    ::shutdown(native::handle(s.fd()), native::shut_write);
 }
 
 std::string os_error_text(int os_error) {
+    if (os_error == 0) {
+        return {};
+    }
+#if defined(_WIN32)
+    // Winsock's errors are Windows error codes: FormatMessage knows them, strerror does not.
+    std::array<char, 256> text{};
+    const DWORD n = ::FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
+                                     static_cast<DWORD>(os_error), 0, text.data(), text.size(), nullptr);
+    std::string message{text.data(), n};
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r' || message.back() == '.')) {
+        message.pop_back();
+    }
+    return message.empty() ? "Windows error " + std::to_string(os_error) : message;
+#else
     // system_category().message() is thread-safe, unlike strerror().
-    return os_error == 0 ? std::string{} : std::system_category().message(os_error);
+    return std::system_category().message(os_error);
+#endif
 }
 
 }  // namespace tofu::detail

@@ -1,5 +1,6 @@
-// Sockets as the engine uses them: non-blocking, close-on-exec, closed abortively (SO_LINGER 0),
-// TCP_NODELAY on TCP. Every failure is a status plus the OS error, never an exception.
+// Sockets as the engine uses them: non-blocking, not inherited by child processes, closed
+// abortively (SO_LINGER 0), TCP_NODELAY on TCP. Every failure is a status plus the OS error, never
+// an exception. POSIX and Winsock alike (net/native_socket.hpp holds the differences).
 #pragma once
 
 #include <chrono>
@@ -9,11 +10,10 @@
 #include <string>
 #include <utility>
 
-#include <sys/socket.h>
-#include <sys/uio.h>
-
 #include <tofu/address.hpp>
 #include <tofu/status.hpp>
+
+#include "net/native_socket.hpp"
 
 namespace tofu::detail {
 
@@ -45,7 +45,7 @@ private:
 /// A resolved socket address.
 struct SocketAddress {
     sockaddr_storage storage{};
-    socklen_t length = 0;
+    native::socklen length = 0;
 
     [[nodiscard]] int family() const noexcept { return storage.ss_family; }
     [[nodiscard]] const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
@@ -99,7 +99,8 @@ SocketError accept_one(const Socket& listener, const SocketSettings& settings, S
 SocketError tune_accepted(const Socket& s, const SocketSettings& settings);
 
 /// Who is at the other end, as the OS tells it: `tcp|IP|PORT`, or `uds|uid=U|gid=G|pid=P` from
-/// the socket's credentials (without `pid` where the OS does not give it). Empty when unknown.
+/// the socket's credentials (without `pid` where the OS does not give it; just `uds` on Windows,
+/// which gives none). Empty when unknown.
 std::string describe_peer(const Socket& s);
 
 /// The address a socket is bound to, as a server address (TCP: IP and port; UDS: path).
@@ -118,9 +119,12 @@ IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept;
 IoResult read_result(long n, int os_error) noexcept;
 /// What a write that returned `n` (with `os_error` when negative) means.
 IoResult write_result(long n, int os_error) noexcept;
-IoResult write_vectored(const Socket& s, std::span<const iovec> parts) noexcept;
+IoResult write_vectored(const Socket& s, std::span<const native::IoSlice> parts) noexcept;
 /// The flags every send uses (no SIGPIPE from a reset peer where the OS allows it).
 int send_flags() noexcept;
+
+/// Removes a filesystem UDS listener's socket file (when its listener closes).
+void remove_socket_file(const std::string& path) noexcept;
 
 /// Shuts down the sending side (the peer reads end of stream after our data).
 void shutdown_send(const Socket& s) noexcept;

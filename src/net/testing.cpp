@@ -6,13 +6,16 @@
 #include <random>
 #include <string>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#if defined(_WIN32)
+#include <process.h>
+
+#include <filesystem>
+#endif
 
 #include <tofu/address.hpp>
 #include <tofu/status.hpp>
+
+#include "net/native_socket.hpp"
 
 namespace tofu::testing {
 namespace {
@@ -21,7 +24,11 @@ namespace {
 std::string unique_suffix() {
     static std::atomic<unsigned> counter{0};
     static const unsigned tag = std::random_device{}();
+#if defined(_WIN32)
+    std::string suffix = std::to_string(::_getpid());
+#else
     std::string suffix = std::to_string(::getpid());
+#endif
     suffix.append("-")
         .append(std::to_string(counter.fetch_add(1)))
         .append("-")
@@ -32,17 +39,18 @@ std::string unique_suffix() {
 }  // namespace
 
 std::uint16_t find_free_tcp_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    detail::native::start_sockets();
+    const auto fd = static_cast<int>(::socket(AF_INET, SOCK_STREAM, 0));
     if (fd < 0) {
         throw Error{AmpeStatus::allocation_failed, "find_free_tcp_port: socket"};
     }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
+    detail::native::socklen len = sizeof a;
     const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-    ::close(fd);
+    detail::native::close_socket(fd);
     if (!ok) {
         throw Error{AmpeStatus::listen_failed, "find_free_tcp_port: bind to 127.0.0.1:0"};
     }
@@ -58,14 +66,34 @@ std::string unique_name(std::string_view lead, std::string_view prefix, std::str
 }
 
 std::string temp_uds_path(std::string_view prefix) {
+#if defined(_WIN32)
+    std::error_code ignored;
+    std::string lead = std::filesystem::temp_directory_path(ignored).string();  // %TMP%, with a '\\'
+    const std::string_view fallback = "C:\\Windows\\Temp\\";
+#else
     const char* dir = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe): read-only use
     std::string lead = dir != nullptr && *dir != '\0' ? dir : "/tmp";
     lead.append("/");
+    const std::string_view fallback = "/tmp/";
+#endif
     std::string path = unique_name(lead, prefix, ".sock");
     if (path.size() > max_uds_path_length) {
-        path = unique_name("/tmp/", prefix, ".sock");  // TMPDIR is too long for sockaddr_un
+        path = unique_name(fallback, prefix, ".sock");  // the temporary directory is too long for sockaddr_un
     }
     return path;
+}
+
+bool uds_supported() {
+    static const bool supported = [] {
+        detail::native::start_sockets();
+        const auto fd = static_cast<int>(::socket(AF_UNIX, SOCK_STREAM, 0));
+        if (fd < 0) {
+            return false;
+        }
+        detail::native::close_socket(fd);
+        return true;
+    }();
+    return supported;
 }
 
 std::string temp_abstract_name(std::string_view prefix) {

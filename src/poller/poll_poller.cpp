@@ -1,10 +1,11 @@
 #include "poller/poll_poller.hpp"
 
-#include <cerrno>
 #include <string>
-#include <system_error>
 
 #include <tofu/status.hpp>
+
+#include "net/native_socket.hpp"
+#include "net/socket.hpp"
 
 namespace tofu::detail {
 namespace {
@@ -37,7 +38,10 @@ void PollPoller::add(int fd, std::uint32_t token, Triggers interest) {
                     "poll backend: fd " + std::to_string(fd) + " added twice"};
     }
     slot = fds_.size();
-    fds_.push_back(pollfd{fd, os_interest(interest), 0});
+    pollfd entry{};
+    entry.fd = fd;  // Winsock's SOCKET: the handle widened back (see net/native_socket.hpp)
+    entry.events = os_interest(interest);
+    fds_.push_back(entry);
     entries_.push_back(Entry{token, interest});
 }
 
@@ -69,13 +73,17 @@ void PollPoller::remove(int fd) noexcept {
 
 std::span<const PollEvent> PollPoller::wait(int timeout_ms) {
     events_.clear();
+#if defined(_WIN32)
+    const int n = ::WSAPoll(fds_.data(), static_cast<ULONG>(fds_.size()), timeout_ms);
+#else
     const int n = ::poll(fds_.data(), static_cast<nfds_t>(fds_.size()), timeout_ms);
+#endif
     if (n < 0) {
-        if (errno == EINTR) {
+        const int error = native::last_error();
+        if (error == native::err::interrupted) {
             return {};
         }
-        throw Error{AmpeStatus::communication_failed,
-                    std::string{"poll: "} + std::system_category().message(errno)};
+        throw Error{AmpeStatus::communication_failed, std::string{name} + ": " + os_error_text(error)};
     }
     for (std::size_t i = 0; i < fds_.size() && events_.size() < static_cast<std::size_t>(n); ++i) {
         const short re = fds_[i].revents;

@@ -1,12 +1,17 @@
-// Portable poll(2) backend: the fallback where no better mechanism exists. O(n) per wait, so it
-// suits modest connection counts.
+// Portable poll(2) backend: the fallback where no better mechanism exists, and Windows' backend
+// (WSAPoll, the same call under Winsock's name). O(n) per wait, so it suits modest connection
+// counts.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#if defined(_WIN32)
+#include <winsock2.h>
+#else
 #include <poll.h>
+#endif
 
 #include "poller/triggers.hpp"
 
@@ -21,7 +26,11 @@ public:
     void remove(int fd) noexcept;
     std::span<const PollEvent> wait(int timeout_ms);
 
+#if defined(_WIN32)
+    static constexpr const char* name = "wsapoll";
+#else
     static constexpr const char* name = "poll";
+#endif
 
 private:
     struct Entry {
