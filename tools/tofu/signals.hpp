@@ -1,5 +1,7 @@
 // SIGINT / SIGTERM without a signal handler: the signals are blocked in every thread and one small
-// thread takes them with sigwait(), so the work they trigger runs as ordinary code.
+// thread takes them with sigwait(), so the work they trigger runs as ordinary code
+// (signals_posix.cpp). On Windows, Ctrl+C, Ctrl+Break and closing the console play their part
+// (signals_windows.cpp).
 #pragma once
 
 #include <atomic>
