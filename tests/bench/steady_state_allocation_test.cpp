@@ -34,11 +34,23 @@ void* counted_alloc(std::size_t size) {
 void* counted_alloc_aligned(std::size_t size, std::align_val_t align) {
     allocations.fetch_add(1, std::memory_order_relaxed);
     const auto a = static_cast<std::size_t>(align);
+#if defined(_WIN32)
+    void* p = ::_aligned_malloc(size == 0 ? 1 : size, a);  // the C runtime has no aligned_alloc
+#else
     void* p = std::aligned_alloc(a, (size + a - 1) / a * a);  // NOLINT(cppcoreguidelines-no-malloc)
+#endif
     if (p == nullptr) {
         throw std::bad_alloc{};
     }
     return p;
+}
+
+void free_aligned(void* p) noexcept {
+#if defined(_WIN32)
+    ::_aligned_free(p);
+#else
+    std::free(p);                                             // NOLINT(cppcoreguidelines-no-malloc)
+#endif
 }
 
 }  // namespace
@@ -84,16 +96,16 @@ void operator delete[](void* p, std::size_t /*size*/) noexcept {
     std::free(p);
 }
 void operator delete(void* p, std::align_val_t /*align*/) noexcept {
-    std::free(p);
+    free_aligned(p);
 }
 void operator delete[](void* p, std::align_val_t /*align*/) noexcept {
-    std::free(p);
+    free_aligned(p);
 }
 void operator delete(void* p, std::size_t /*size*/, std::align_val_t /*align*/) noexcept {
-    std::free(p);
+    free_aligned(p);
 }
 void operator delete[](void* p, std::size_t /*size*/, std::align_val_t /*align*/) noexcept {
-    std::free(p);
+    free_aligned(p);
 }
 // NOLINTEND(cppcoreguidelines-no-malloc,misc-new-delete-overloads)
 

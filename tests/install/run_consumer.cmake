@@ -13,11 +13,16 @@ endfunction()
 
 run(${CMAKE_COMMAND} --install ${TOFU_BUILD_DIR} --prefix ${prefix})
 
+# A cross-build's consumer is cross-built too, and runs through the same emulator (Wine).
+set(cross)
+if(TOOLCHAIN_FILE)
+  set(cross -DCMAKE_TOOLCHAIN_FILE=${TOOLCHAIN_FILE} -DCMAKE_FIND_ROOT_PATH=${prefix})
+endif()
 run(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/cmake-build -G Ninja
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX_COMPILER} ${cross}
     "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${EXE_LINKER_FLAGS}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/cmake-build)
-run(${WORK_DIR}/cmake-build/consumer)
+run(${EMULATOR} ${WORK_DIR}/cmake-build/consumer${EXE_SUFFIX})
 
 file(GLOB_RECURSE pc_files ${prefix}/*/tofu.pc)
 list(GET pc_files 0 pc_file)
@@ -30,5 +35,5 @@ if(NOT rc EQUAL 0)
 endif()
 separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
 separate_arguments(extra UNIX_COMMAND "${CXX_FLAGS} ${EXE_LINKER_FLAGS}")
-run(${CXX_COMPILER} ${extra} ${CONSUMER_SOURCE_DIR}/main.cpp ${pc_flags} -o ${WORK_DIR}/consumer-pc)
-run(${WORK_DIR}/consumer-pc)
+run(${CXX_COMPILER} ${extra} ${CONSUMER_SOURCE_DIR}/main.cpp ${pc_flags} -o ${WORK_DIR}/consumer-pc${EXE_SUFFIX})
+run(${EMULATOR} ${WORK_DIR}/consumer-pc${EXE_SUFFIX})

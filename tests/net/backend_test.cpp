@@ -28,7 +28,7 @@ namespace tofu::test {
 namespace {
 
 TEST(Backend, NameIsOneOfTheSupportedBackends) {
-    const std::set<std::string_view> known{"epoll", "kqueue", "poll", "io_uring"};
+    const std::set<std::string_view> known{"epoll", "kqueue", "poll", "wsapoll", "io_uring"};
     EXPECT_TRUE(known.contains(backend_name)) << backend_name;
 }
 

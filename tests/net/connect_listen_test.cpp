@@ -4,10 +4,6 @@
 // `channel_closed`, several listeners in one group, and closing a listener.
 #include <gtest/gtest.h>
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -27,6 +23,7 @@
 #include <tofu/status.hpp>
 #include <tofu/testing.hpp>
 
+#include "net/native_socket.hpp"
 #include "support/engine_helpers.hpp"
 
 namespace tofu::test {
@@ -129,6 +126,9 @@ TEST(Connect, NoListenerOnTheTcpPortFailsWithConnectFailed) {
 }
 
 TEST(Connect, MissingUdsPathFailsWithUdsPathNotFound) {
+    if (const auto why = transport_unavailable(Transport::uds_path)) {
+        GTEST_SKIP() << *why;
+    }
     std::unique_ptr<Reactor> engine = Reactor::create(Options{});
     ChannelGroupPtr group = engine->create();
     const BinaryHeader posted = post_hello(*engine, *group, UdsClientAddress{temp_socket_path()});
@@ -137,6 +137,9 @@ TEST(Connect, MissingUdsPathFailsWithUdsPathNotFound) {
 }
 
 TEST(Connect, UdsPathThatIsNotASocketFailsWithConnectFailed) {
+    if (const auto why = transport_unavailable(Transport::uds_path)) {
+        GTEST_SKIP() << *why;
+    }
     // The path exists (so it is not "not found"), but nobody listens there.
     const std::string path = temp_socket_path();
     {
@@ -318,6 +321,9 @@ TEST(Listen, TcpAddressNotOnThisHostFailsWithListenFailed) {
 }
 
 TEST(Listen, UdsPathInAMissingDirectoryFailsWithUdsPathNotFound) {
+    if (const auto why = transport_unavailable(Transport::uds_path)) {
+        GTEST_SKIP() << *why;
+    }
     const std::string path = temp_socket_path() + "/s";
     if (path.size() > max_uds_path_length) {
         GTEST_SKIP() << "the temporary directory's path is too long for this test: " << path;
@@ -330,17 +336,20 @@ TEST(Listen, UdsPathInAMissingDirectoryFailsWithUdsPathNotFound) {
 }
 
 TEST(Listen, StaleUdsSocketFileIsReplaced) {
+    if (const auto why = transport_unavailable(Transport::uds_path)) {
+        GTEST_SKIP() << *why;
+    }
     // A socket file left behind by a listener that is gone: bind it, close it, keep the file.
     const std::string path = temp_socket_path();
     {
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        const auto fd = static_cast<int>(::socket(AF_UNIX, SOCK_STREAM, 0));
         ASSERT_GE(fd, 0);
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
         ASSERT_LT(path.size(), sizeof addr.sun_path);
         std::memcpy(static_cast<char*>(addr.sun_path), path.data(), path.size());
         const int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-        ::close(fd);
+        detail::native::close_socket(fd);
         ASSERT_EQ(rc, 0) << "could not make the stale socket file";
     }
     std::unique_ptr<Reactor> engine = Reactor::create(Options{});

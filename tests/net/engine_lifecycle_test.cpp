@@ -117,7 +117,7 @@ TEST(EngineLifecycle, FourEnginesOnFourThreadsEachServingItself) {
             ChannelGroupPtr server = engine->create();
             ChannelGroupPtr client = engine->create();
             const Listener listener =
-                start_listener(*engine, *server, thread % 2 == 0 ? Transport::tcp4 : Transport::uds_path);
+                start_listener(*engine, *server, thread % 2 == 0 ? Transport::tcp4 : uds_or_tcp4());
             const Connection connection = establish(*engine, *client, *server, listener.client_address);
             round_trip(*engine, *client, *server, connection,
                        "thread " + std::to_string(thread) + " iteration " + std::to_string(i));

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <latch>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +23,7 @@
 #include <tofu/status.hpp>
 
 #include "support/engine_helpers.hpp"
+#include "support/latch.hpp"
 
 namespace tofu::test {
 namespace {
@@ -84,7 +84,7 @@ TEST_F(ShutdownTest, EngineDestroyedWhileAnotherThreadPosts) {
 
     constexpr std::uint64_t first_id = 1;
     constexpr std::uint64_t max_posts = 1'000'000;
-    std::latch posting{1};
+    Latch posting{1};
     std::optional<AmpeStatus> stopped_by;
     std::uint64_t posted = 0;
     // The poster never touches the engine object (it is destroyed under its feet): standalone
@@ -214,8 +214,8 @@ TEST_F(ShutdownTest, DestroyingGroupsThatStillHaveOpenChannels) {
     for (int i = 0; i < 3; ++i) {
         connections.push_back(establish(*client_engine, *clients, *server_, listener_.client_address));
     }
-    // A second listener in the server group, on UDS, open when the group dies.
-    const Listener uds = start_listener(*server_engine_, *server_, Transport::uds_path);
+    // A second listener in the server group, on UDS where there is UDS, open when the group dies.
+    const Listener second = start_listener(*server_engine_, *server_, uds_or_tcp4());
 
     // The client group dies with three open channels: the server sees three peer_disconnected.
     client_engine->destroy(std::move(clients));
@@ -226,7 +226,7 @@ TEST_F(ShutdownTest, DestroyingGroupsThatStillHaveOpenChannels) {
 
     // The server group dies with two listeners and one connection open.
     ChannelGroupPtr late = client_engine->create();
-    const Connection c = establish(*client_engine, *late, *server_, uds.client_address);
+    const Connection c = establish(*client_engine, *late, *server_, second.client_address);
     server_engine_->destroy(std::move(server_));
     MessagePtr closed = wait_channel_closed(*late, c.client);
     EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::peer_disconnected)) << describe(*closed);
@@ -260,7 +260,7 @@ TEST_F(ShutdownTest, MessagesHeldByTheAppStayValidAfterTheirEngineIsGone) {
     }
     ChannelGroupPtr server = engine->create();
     ChannelGroupPtr client_group = server_engine_->create();
-    const Listener listener = start_listener(*engine, *server, Transport::uds_path);
+    const Listener listener = start_listener(*engine, *server, uds_or_tcp4());
     const Connection c = establish(*server_engine_, *client_group, *server, listener.client_address);
 
     for (std::size_t i = 0; i < held.size(); ++i) {

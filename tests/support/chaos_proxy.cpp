@@ -1,19 +1,17 @@
 #include "support/chaos_proxy.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstring>
 #include <span>
 #include <string>
 #include <utility>
 
+#include "net/native_socket.hpp"
+
 namespace tofu::test {
+
+namespace native = detail::native;
 
 /// One proxied connection: the client's socket, the upstream socket, a pump thread per direction.
 struct ChaosProxy::Pair {
@@ -29,8 +27,8 @@ struct ChaosProxy::Pair {
     void wake_both() {
         const std::lock_guard lock{fds_mutex};
         if (client_fd >= 0) {
-            ::shutdown(client_fd, SHUT_RD);
-            ::shutdown(server_fd, SHUT_RD);
+            ::shutdown(native::handle(client_fd), native::shut_read);
+            ::shutdown(native::handle(server_fd), native::shut_read);
         }
     }
 
@@ -39,11 +37,12 @@ struct ChaosProxy::Pair {
         const std::lock_guard lock{fds_mutex};
         if (reset.load()) {
             const linger abortive{1, 0};
-            (void)::setsockopt(client_fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
-            (void)::setsockopt(server_fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+            const auto* option = reinterpret_cast<const char*>(&abortive);
+            (void)::setsockopt(native::handle(client_fd), SOL_SOCKET, SO_LINGER, option, sizeof abortive);
+            (void)::setsockopt(native::handle(server_fd), SOL_SOCKET, SO_LINGER, option, sizeof abortive);
         }
-        ::close(std::exchange(client_fd, -1));
-        ::close(std::exchange(server_fd, -1));
+        native::close_socket(std::exchange(client_fd, -1));
+        native::close_socket(std::exchange(server_fd, -1));
     }
 };
 
@@ -51,12 +50,21 @@ namespace {
 
 using Kind = ChaosFault::Kind;
 
+/// A blocking read that ended without data or end of stream: a signal, or the receive timeout.
+bool read_interrupted(int error) {
+#if defined(_WIN32)
+    return error == WSAETIMEDOUT || native::would_block(error);
+#else
+    return native::would_block(error);
+#endif
+}
+
 /// Writes all of `bytes` to `fd`, one byte per write when `bytewise`. False when the socket broke.
 bool write_all(int fd, std::span<const std::byte> bytes, bool bytewise) {
     while (!bytes.empty()) {
         const std::size_t chunk = bytewise ? 1 : bytes.size();
-        const ssize_t n = ::send(fd, bytes.data(), chunk, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
+        const long n = native::send_bytes(fd, bytes.data(), chunk);
+        if (n < 0 && native::last_error() == native::err::interrupted) {
             continue;
         }
         if (n <= 0) {
@@ -70,11 +78,12 @@ bool write_all(int fd, std::span<const std::byte> bytes, bool bytewise) {
 /// A listening socket on a fresh address of `transport`, and the client address that reaches it.
 int listen_on(Transport transport, Address& client_address) {
     if (transport == Transport::tcp4) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        native::start_sockets();
+        const auto fd = static_cast<int>(::socket(AF_INET, SOCK_STREAM, 0));
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
+        native::socklen len = sizeof addr;
         if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 ||
             ::listen(fd, 64) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
             throw TestFailure{"chaos proxy: cannot listen on TCP loopback"};
@@ -84,7 +93,7 @@ int listen_on(Transport transport, Address& client_address) {
     }
     if (transport == Transport::uds_path) {
         const std::string path = temp_socket_path();
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const auto fd = static_cast<int>(::socket(AF_UNIX, SOCK_STREAM, 0));
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
         std::memcpy(static_cast<char*>(addr.sun_path), path.c_str(), path.size() + 1);
@@ -119,9 +128,14 @@ ChaosProxy::ChaosProxy(Transport transport, Address upstream, ChaosFault fault)
 
 ChaosProxy::~ChaosProxy() {
     stopping_.store(true);
-    ::shutdown(listen_fd_, SHUT_RDWR);  // wakes the blocked accept
+    ::shutdown(native::handle(listen_fd_), native::shut_both);  // wakes the blocked accept (POSIX)
+#if defined(_WIN32)
+    native::close_socket(listen_fd_);  // Winsock: closing it is what wakes the accept
     acceptor_.join();
-    ::close(listen_fd_);
+#else
+    acceptor_.join();
+    native::close_socket(listen_fd_);
+#endif
     const std::lock_guard lock{mutex_};
     for (Pair& pair : pairs_) {
         pair.reset.store(true);
@@ -135,9 +149,11 @@ ChaosProxy::~ChaosProxy() {
 
 void ChaosProxy::accept_loop() {
     while (!stopping_.load()) {
-        const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        const auto client = static_cast<int>(::accept(native::handle(listen_fd_), nullptr, nullptr));
         if (client < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) {
+            const int error = native::last_error();
+            if (!stopping_.load() &&
+                (error == native::err::interrupted || error == native::err::connection_aborted)) {
                 continue;
             }
             return;  // shut down
@@ -146,7 +162,7 @@ void ChaosProxy::accept_loop() {
         try {
             server = connect_raw(upstream_, event_timeout);
         } catch (const TestFailure&) {
-            ::close(client);  // the upstream refused: so does the proxy
+            native::close_socket(client);  // the upstream refused: so does the proxy
             continue;
         }
         const std::lock_guard lock{mutex_};
@@ -161,11 +177,10 @@ void ChaosProxy::accept_loop() {
 void ChaosProxy::swallow(Pair& pair, int from) {
     std::array<std::byte, 16384> buffer{};
     for (;;) {
-        const ssize_t n = ::recv(from, buffer.data(), buffer.size(), 0);
+        const long n = native::recv_bytes(from, buffer.data(), buffer.size());
         if (n > 0) {
             swallowed_ += static_cast<std::size_t>(n);
-        } else if (n == 0 || pair.reset.load() ||
-                   (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        } else if (n == 0 || pair.reset.load() || !read_interrupted(native::last_error())) {
             return;  // the client closed its end (or reset it), or the proxy is going away
         }
     }
@@ -191,7 +206,8 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
                 pair.reset.store(true);
                 pair.wake_both();
             } else {
-                ::shutdown(to, SHUT_WR);  // the server reads the end of the stream here
+                ::shutdown(native::handle(to),
+                           native::shut_write);  // the server reads the end of the stream here
                 swallow(pair, from);
             }
             break;
@@ -200,8 +216,8 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
             stalled = true;
             std::this_thread::sleep_for(fault.pause);  // the fault itself: the proxy stops reading
         }
-        const ssize_t n = ::recv(from, buffer.data(), want, 0);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) && !pair.reset.load()) {
+        const long n = native::recv_bytes(from, buffer.data(), want);
+        if (n < 0 && read_interrupted(native::last_error()) && !pair.reset.load()) {
             continue;  // a receive timeout: keep waiting for the peer
         }
         if (n <= 0 || pair.reset.load()) {
@@ -210,7 +226,7 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
             } else {
                 // Pass the end of the stream (or its failure) on, and nothing more: the other pump
                 // must still read what its peer sent (a half-close fault counts it to the byte).
-                ::shutdown(to, SHUT_WR);
+                ::shutdown(native::handle(to), native::shut_write);
             }
             break;
         }

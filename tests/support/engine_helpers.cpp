@@ -1,14 +1,14 @@
 #include "support/engine_helpers.hpp"
 
+#if defined(_WIN32)
+#include <winsock2.h>
+// windows.h after winsock2.h: first, it would bring the old winsock.h.
+#include <windows.h>
+#else
 #include <malloc.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -30,6 +30,9 @@
 
 #include <tofu/options.hpp>
 #include <tofu/testing.hpp>
+
+#include "net/native_socket.hpp"
+#include "net/socket.hpp"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define TOFU_TEST_SANITIZER_ALLOCATOR 1
@@ -78,12 +81,25 @@ TempPaths& temp_paths() {
     return paths;
 }
 
+namespace native = detail::native;
+
 std::string errno_text(int error) {
-    return std::error_code{error, std::generic_category()}.message();
+    return detail::os_error_text(error);
+}
+
+/// A blocking stream socket for a raw peer (Winsock started first).
+int open_socket(int family, int type, int protocol) {
+    native::start_sockets();
+    return static_cast<int>(::socket(family, type, protocol));
+}
+
+template <typename T>
+int set_option(int fd, int level, int name, const T& value) {
+    return ::setsockopt(fd, level, name, reinterpret_cast<const char*>(&value), sizeof value);
 }
 
 bool can_bind_ipv6_loopback() {
-    const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    const int fd = open_socket(AF_INET6, SOCK_STREAM, 0);
     if (fd < 0) {
         return false;
     }
@@ -93,23 +109,27 @@ bool can_bind_ipv6_loopback() {
     addr.sin6_port = 0;
     const bool ok =
         ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd, 1) == 0;
-    ::close(fd);
+    native::close_socket(fd);
     return ok;
 }
 
 void set_timeouts(int fd, std::chrono::milliseconds timeout) {
+#if defined(_WIN32)
+    const auto tv = static_cast<DWORD>(timeout.count());  // Winsock counts milliseconds
+#else
     timeval tv{};
     tv.tv_sec = static_cast<decltype(tv.tv_sec)>(timeout.count() / 1000);
     tv.tv_usec = static_cast<decltype(tv.tv_usec)>((timeout.count() % 1000) * 1000);
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
-        const int error = errno;
-        ::close(fd);
+#endif
+    if (set_option(fd, SOL_SOCKET, SO_RCVTIMEO, tv) != 0 ||
+        set_option(fd, SOL_SOCKET, SO_SNDTIMEO, tv) != 0) {
+        const int error = native::last_error();
+        native::close_socket(fd);
         throw TestFailure{"raw peer: setsockopt timeouts: " + errno_text(error)};
     }
 #if defined(SO_NOSIGPIPE)
     const int one = 1;
-    (void)::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+    (void)set_option(fd, SOL_SOCKET, SO_NOSIGPIPE, one);
 #endif
 }
 
@@ -119,6 +139,7 @@ int connect_tcp(const TcpClientAddress& to, std::chrono::milliseconds timeout) {
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     addrinfo* found = nullptr;
+    native::start_sockets();
     const std::string port = std::to_string(to.port);
     if (const int rc = ::getaddrinfo(to.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
         throw TestFailure{"raw peer: cannot resolve " + to.to_string() + ": " + ::gai_strerror(rc)};
@@ -126,15 +147,15 @@ int connect_tcp(const TcpClientAddress& to, std::chrono::milliseconds timeout) {
     std::string errors;
     int fd = -1;
     for (const addrinfo* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
-        fd = ::socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        fd = open_socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (fd < 0) {
-            errors += " socket: " + errno_text(errno);
+            errors += " socket: " + errno_text(native::last_error());
             continue;
         }
         set_timeouts(fd, timeout);
-        if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            errors += " connect: " + errno_text(errno);
-            ::close(fd);
+        if (::connect(fd, ai->ai_addr, static_cast<native::socklen>(ai->ai_addrlen)) != 0) {
+            errors += " connect: " + errno_text(native::last_error());
+            native::close_socket(fd);
             fd = -1;
         }
     }
@@ -143,7 +164,7 @@ int connect_tcp(const TcpClientAddress& to, std::chrono::milliseconds timeout) {
         throw TestFailure{"raw peer: cannot connect to " + to.to_string() + ":" + errors};
     }
     const int one = 1;
-    (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)set_option(fd, IPPROTO_TCP, TCP_NODELAY, one);
     return fd;
 }
 
@@ -156,38 +177,40 @@ int connect_uds(const UdsClientAddress& to, std::chrono::milliseconds timeout) {
     // A filesystem path is NUL-terminated; an abstract name (`@name`) starts with a NUL byte and
     // its length is exactly the name's (no padding), the usual Linux convention.
     std::memcpy(static_cast<char*>(addr.sun_path), to.path.data(), to.path.size());
-    socklen_t len = 0;
+    native::socklen len = 0;
     if (to.path.front() == '@') {
         addr.sun_path[0] = '\0';
-        len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + to.path.size());
+        len = static_cast<native::socklen>(offsetof(sockaddr_un, sun_path) + to.path.size());
     } else {
-        len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + to.path.size() + 1);
+        len = static_cast<native::socklen>(offsetof(sockaddr_un, sun_path) + to.path.size() + 1);
     }
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    const int fd = open_socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0) {
-        throw TestFailure{"raw peer: socket: " + errno_text(errno)};
+        throw TestFailure{"raw peer: socket: " + errno_text(native::last_error())};
     }
     set_timeouts(fd, timeout);
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
-        const int error = errno;
-        ::close(fd);
+        const int error = native::last_error();
+        native::close_socket(fd);
         throw TestFailure{"raw peer: cannot connect to uds|" + to.path + ": " + errno_text(error)};
     }
     return fd;
 }
 
-#if defined(MSG_NOSIGNAL)
-constexpr int send_flags = MSG_NOSIGNAL;
-#else
-constexpr int send_flags = 0;
-#endif
-
 bool is_closed_error(int error) {
+#if defined(_WIN32)
+    return native::peer_gone(error) || error == WSAENOTCONN;
+#else
     return error == ECONNRESET || error == EPIPE || error == ENOTCONN || error == ECONNABORTED;
+#endif
 }
 
 bool is_timeout_error(int error) {
+#if defined(_WIN32)
+    return error == WSAETIMEDOUT || error == WSAEWOULDBLOCK;  // SO_RCVTIMEO expired
+#else
     return error == EAGAIN || error == EWOULDBLOCK;
+#endif
 }
 
 }  // namespace
@@ -244,7 +267,15 @@ std::optional<std::string> transport_unavailable(Transport transport) {
     if (transport == Transport::uds_abstract && !has_abstract_uds) {
         return "no abstract UDS namespace on this OS";
     }
+    if ((transport == Transport::uds_path || transport == Transport::uds_abstract) &&
+        !tofu::testing::uds_supported()) {
+        return "this system cannot make Unix domain sockets (AF_UNIX; Wine has none)";
+    }
     return std::nullopt;
+}
+
+Transport uds_or_tcp4() {
+    return transport_unavailable(Transport::uds_path) ? Transport::tcp4 : Transport::uds_path;
 }
 
 std::string temp_socket_path() {
@@ -835,16 +866,16 @@ RawPeer::RawPeer(const Address& to, std::chrono::milliseconds io_timeout)
 
 RawPeer::~RawPeer() {
     if (fd_ >= 0) {
-        ::close(fd_);
+        native::close_socket(fd_);
     }
 }
 
 bool RawPeer::send(std::span<const std::byte> bytes) {
     while (!bytes.empty()) {
-        const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), send_flags);
+        const long n = native::send_bytes(fd_, bytes.data(), bytes.size());
         if (n < 0) {
-            const int error = errno;
-            if (error == EINTR) {
+            const int error = native::last_error();
+            if (error == native::err::interrupted) {
                 continue;
             }
             if (is_closed_error(error)) {
@@ -867,18 +898,18 @@ bool RawPeer::send_byte_by_byte(std::span<const std::byte> bytes) {
 }
 
 void RawPeer::shutdown_write() {
-    (void)::shutdown(fd_, SHUT_WR);
+    (void)::shutdown(native::handle(fd_), native::shut_write);
 }
 
 RawPeer::ReadResult RawPeer::read_exact(std::span<std::byte> out) {
     while (!out.empty()) {
-        const ssize_t n = ::recv(fd_, out.data(), out.size(), 0);
+        const long n = native::recv_bytes(fd_, out.data(), out.size());
         if (n == 0) {
             return ReadResult::closed;
         }
         if (n < 0) {
-            const int error = errno;
-            if (error == EINTR) {
+            const int error = native::last_error();
+            if (error == native::err::interrupted) {
                 continue;
             }
             if (is_closed_error(error)) {
@@ -915,13 +946,13 @@ std::size_t RawPeer::wait_closed() {
     std::array<std::byte, 4096> buffer{};
     std::size_t discarded = 0;
     while (discarded <= max_discarded) {
-        const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+        const long n = native::recv_bytes(fd_, buffer.data(), buffer.size());
         if (n == 0) {
             return discarded;
         }
         if (n < 0) {
-            const int error = errno;
-            if (error == EINTR) {
+            const int error = native::last_error();
+            if (error == native::err::interrupted) {
                 continue;
             }
             if (is_closed_error(error)) {
@@ -940,6 +971,9 @@ std::size_t RawPeer::wait_closed() {
 // --- leak checks ---------------------------------------------------------------------------------
 
 bool process_stats_available() {
+#if defined(_WIN32)
+    return false;  // the counts below read Linux's /proc
+#endif
     std::error_code error;
     return std::filesystem::is_directory("/proc/self/fd", error) &&
            std::filesystem::exists("/proc/self/statm", error);
@@ -968,12 +1002,18 @@ std::size_t resident_bytes() {
     if (!(statm >> total_pages >> resident_pages)) {
         throw TestFailure{"cannot read /proc/self/statm"};
     }
+#if defined(_WIN32)
+    return 0;  // never asked for: process_stats_available() is false
+#else
     return resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+#endif
 }
 
 std::size_t heap_bytes_in_use() {
 #ifdef TOFU_TEST_SANITIZER_ALLOCATOR
     return __sanitizer_get_current_allocated_bytes();
+#elif defined(_WIN32)
+    return 0;  // never asked for: process_stats_available() is false
 #else
     const struct mallinfo2 info = ::mallinfo2();  // every arena: chunks in use, plus mmapped blocks
     return info.uordblks + info.hblkhd;
@@ -1001,12 +1041,24 @@ void expect_memory_growth_within(const MemoryUse& before, std::size_t bound, std
 
 std::chrono::duration<double> cpu_time_while_idle(std::chrono::milliseconds window) {
     const auto cpu_now = [] {
+#if defined(_WIN32)
+        FILETIME created{};
+        FILETIME exited{};
+        FILETIME kernel{};
+        FILETIME user{};
+        ::GetProcessTimes(::GetCurrentProcess(), &created, &exited, &kernel, &user);
+        const auto seconds = [](const FILETIME& t) {  // counts 100 ns
+            return static_cast<double>((std::uint64_t{t.dwHighDateTime} << 32U) | t.dwLowDateTime) / 1e7;
+        };
+        return std::chrono::duration<double>{seconds(kernel) + seconds(user)};
+#else
         rusage usage{};
         ::getrusage(RUSAGE_SELF, &usage);
         const auto seconds = [](const timeval& t) {
             return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
         };
         return std::chrono::duration<double>{seconds(usage.ru_utime) + seconds(usage.ru_stime)};
+#endif
     };
     const auto before = cpu_now();
     std::this_thread::sleep_for(window);

@@ -70,6 +70,10 @@ void PrintTo(Transport transport, std::ostream* os);  // NOLINT(readability-iden
 /// Why `transport` cannot be tested on this machine (e.g. no IPv6 loopback), or nothing.
 [[nodiscard]] std::optional<std::string> transport_unavailable(Transport transport);
 
+/// UDS on a filesystem path where this system has UDS, else TCP over IPv4: for tests that want a
+/// second kind of listener, or any that works.
+[[nodiscard]] Transport uds_or_tcp4();
+
 /// A new, unique UDS path in the temporary directory. The file is removed when the process exits.
 [[nodiscard]] std::string temp_socket_path();
 

@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <latch>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -32,6 +31,7 @@
 #include "engine/message_pool.hpp"
 #include "engine/message_queue.hpp"
 #include "message/message_access.hpp"
+#include "support/latch.hpp"
 
 namespace {
 
@@ -43,6 +43,7 @@ using tofu::MessagePtr;
 using tofu::Options;
 using tofu::detail::MessageAccess;
 using tofu::detail::MessagePool;
+using tofu::test::Latch;
 
 MessagePool::Ptr make_pool(std::uint32_t initial, std::uint32_t max) {
     return MessagePool::create(Options{.initial_pool_msgs = initial, .max_pool_msgs = max});
@@ -729,7 +730,7 @@ TEST(MessagePoolLifetime, ConcurrentCloseAndRelease) {
             first.push_back(pool->get(AllocationStrategy::always));
             second.push_back(pool->get(AllocationStrategy::always));
         }
-        std::latch start{3};
+        Latch start{3};
         auto release_all = [&start](std::vector<MessagePtr>& msgs) {
             start.arrive_and_wait();
             for (MessagePtr& m : msgs) {
@@ -782,7 +783,7 @@ TEST(MessagePoolThreads, ConcurrentGetModifyReleaseAndAdopt) {
         }
     };
 
-    std::latch start{always_threads + pool_only_threads};
+    Latch start{always_threads + pool_only_threads};
     std::vector<std::thread> threads;
     threads.reserve(always_threads + pool_only_threads);
     for (int t = 0; t < always_threads; ++t) {
@@ -968,7 +969,7 @@ TEST(MessagePoolWaitGet, ClosingThePoolEndsTheWaitWithNothing) {
         held.push_back(std::move(m));
     }
     std::atomic<bool> returned_null{false};
-    std::latch started{1};
+    Latch started{1};
     MessagePool* raw = pool.get();
     std::thread waiter{[&] {
         started.count_down();
