@@ -62,7 +62,7 @@ TEST(CliEcho, StreamedRequestComesBackInParts) {
 }
 
 TEST(CliEcho, SignalComesBackAsSignal) {
-    RunningServer echo = start_server({"echo", listen_url(Transport::uds_path)});
+    RunningServer echo = start_server({"echo", listen_url(uds_or_tcp4())});
     const TofuRun send = run_tofu({"send", echo.url, "--signal", "--data", "tick"});
     ASSERT_EQ(send.exit_code, 0) << send.err;
     const std::optional<TextLine> signal = parse_text_line(send.out.substr(0, send.out.find('\n')));

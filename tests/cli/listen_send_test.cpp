@@ -85,7 +85,7 @@ TEST(CliListenSend, RequestWithHeadersIsPrintedAndAnswered) {
 TEST(CliListenSend, FileIsStreamedInPartsAndReassembles) {
     const std::string data = binary_pattern(std::size_t{200} * 1024, 1);
     const TempFile file{data};
-    RunningServer listen = start_server({"listen", listen_url(Transport::uds_path), "--count", "4"});
+    RunningServer listen = start_server({"listen", listen_url(uds_or_tcp4()), "--count", "4"});
     // listen prints about 400 KiB of hex, more than a pipe holds: read it while send runs.
     const std::unique_ptr<ChildProcess> send = start_tofu({"send", listen.url, "--file", file.path()});
     send->feed_stdin_and_close({});

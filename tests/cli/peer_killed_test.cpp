@@ -31,6 +31,9 @@ namespace t = tofu::test;
 class PeerKilledTest : public ::testing::TestWithParam<Transport> {};
 
 TEST_P(PeerKilledTest, SurvivorReportsReturnsUnsentAndKeepsServing) {
+#if defined(_WIN32)
+    GTEST_SKIP() << "Windows cannot freeze a process with a signal (SIGSTOP), which this test needs";
+#else
     RunningServer victim = start_server({"echo", listen_url(GetParam())});
     RunningServer other = start_server({"echo", listen_url(GetParam())});
     auto engine = Reactor::create(Options{});
@@ -88,6 +91,7 @@ TEST_P(PeerKilledTest, SurvivorReportsReturnsUnsentAndKeepsServing) {
     MessagePtr pong = t::wait_for_op(*group, OpCode::response, spared);
     EXPECT_EQ(pong->bhdr.message_id, id);
     EXPECT_EQ(pong->body.text(), "still here");
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, PeerKilledTest, ::testing::Values(Transport::tcp4, Transport::uds_path),

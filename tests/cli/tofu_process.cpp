@@ -1,9 +1,5 @@
 #include "cli/tofu_process.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -25,6 +21,7 @@
 #include <tofu/testing.hpp>
 
 #include "cli/child_process.hpp"
+#include "net/native_socket.hpp"
 
 namespace tofu::cli_test {
 namespace {
@@ -32,7 +29,8 @@ namespace {
 constexpr std::string_view listening_prefix = "tofu: listening on ";
 
 bool ipv6_loopback_available() {
-    const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    detail::native::start_sockets();
+    const auto fd = static_cast<int>(::socket(AF_INET6, SOCK_STREAM, 0));
     if (fd < 0) {
         return false;
     }
@@ -40,7 +38,7 @@ bool ipv6_loopback_available() {
     address.sin6_family = AF_INET6;
     address.sin6_addr = in6addr_loopback;
     const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-    ::close(fd);
+    detail::native::close_socket(fd);
     return ok;
 }
 
@@ -166,11 +164,18 @@ std::vector<Transport> available_transports() {
     if (ipv6_loopback_available()) {
         transports.push_back(Transport::tcp6);
     }
+    if (!testing::uds_supported()) {
+        return transports;  // Wine has no AF_UNIX
+    }
     transports.push_back(Transport::uds_path);
     if (has_abstract_uds) {
         transports.push_back(Transport::uds_abstract);
     }
     return transports;
+}
+
+Transport uds_or_tcp4() {
+    return testing::uds_supported() ? Transport::uds_path : Transport::tcp4;
 }
 
 std::string transport_name(Transport transport) {

@@ -58,6 +58,9 @@ enum class Transport : std::uint8_t { tcp4, tcp6, uds_path, uds_abstract };
 /// Every transport this machine offers (IPv6 loopback and Linux abstract sockets when present).
 [[nodiscard]] std::vector<Transport> available_transports();
 
+/// UDS on a filesystem path where this system has UDS, else TCP over IPv4 (Wine has no AF_UNIX).
+[[nodiscard]] Transport uds_or_tcp4();
+
 /// "tcp4", "tcp6", "uds_path", "uds_abstract".
 [[nodiscard]] std::string transport_name(Transport transport);
 

@@ -1,6 +1,10 @@
 // The tofu command-line tool.
 #include <cstdio>
 #include <exception>
+#if defined(_WIN32)
+#include <fcntl.h>
+#include <io.h>
+#endif
 #include <string>
 #include <vector>
 
@@ -48,6 +52,13 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(_WIN32)
+    // The same bytes on every OS: no CR added before each LF on output (JSON lines, bodies,
+    // scripts reading them), none taken away and no Ctrl+Z end of file on input (--data from stdin).
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+    _setmode(_fileno(stderr), _O_BINARY);
+#endif
     try {
         return run(argc, argv);
     } catch (const std::exception& e) {

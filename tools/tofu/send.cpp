@@ -91,8 +91,8 @@ std::string load_data(const SendOptions& options) {
     }
     std::FILE* file = std::fopen(options.file.c_str(), "rb");
     if (file == nullptr) {
-        throw CommandError{
-            exit_usage, describe_failure("cannot read", options.file, std::system_category().message(errno))};
+        throw CommandError{exit_usage, describe_failure("cannot read", options.file,
+                                                        std::generic_category().message(errno))};
     }
     std::string data = read_all(file);
     const bool failed = std::ferror(file) != 0;

@@ -1,6 +1,7 @@
 #include "url.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -74,12 +75,28 @@ ParsedUrl parse_tcp(std::string_view rest, AddressRole role) {
     return checked_by_tofu(value, role);
 }
 
+/// An absolute path of this OS: `/...`, and on Windows also a drive's, `C:\...` or `C:/...`.
+bool is_absolute_path(std::string_view path) noexcept {
+#if defined(_WIN32)
+    const bool drive = path.size() >= 3 && std::isalpha(static_cast<unsigned char>(path[0])) != 0 &&
+                       path[1] == ':' && (path[2] == '\\' || path[2] == '/');
+    if (drive) {
+        return true;
+    }
+#endif
+    return !path.empty() && path.front() == '/';
+}
+
 ParsedUrl parse_uds(std::string_view path, AddressRole role) {
     if (path.empty()) {
         return failure("empty uds path");
     }
-    if (path.front() != '/' && path.front() != '@') {
+    if (!is_absolute_path(path) && path.front() != '@') {
+#if defined(_WIN32)
+        return failure("expected uds://C:\\absolute\\path, uds:///absolute/path or uds://@name");
+#else
         return failure("expected uds:///absolute/path or uds://@name");
+#endif
     }
     // tofu reports a path too long for sockaddr_un and @name where there is no abstract namespace.
     std::string value{"uds|"};
