@@ -72,7 +72,6 @@ inline constexpr int connection_aborted = WSAECONNABORTED;
 inline constexpr int connection_refused = WSAECONNREFUSED;
 inline constexpr int address_in_use = WSAEADDRINUSE;
 inline constexpr int name_too_long = WSAENAMETOOLONG;
-inline constexpr int no_such_file = ERROR_FILE_NOT_FOUND;
 inline constexpr int not_a_socket_file = ERROR_FILE_EXISTS;
 }  // namespace err
 
@@ -144,7 +143,6 @@ inline constexpr int connection_aborted = ECONNABORTED;
 inline constexpr int connection_refused = ECONNREFUSED;
 inline constexpr int address_in_use = EADDRINUSE;
 inline constexpr int name_too_long = ENAMETOOLONG;
-inline constexpr int no_such_file = ENOENT;
 inline constexpr int not_a_socket_file = EEXIST;
 }  // namespace err
 
