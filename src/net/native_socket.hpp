@@ -22,6 +22,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstddef>
 
@@ -75,25 +76,11 @@ inline constexpr int name_too_long = WSAENAMETOOLONG;
 inline constexpr int not_a_socket_file = ERROR_FILE_EXISTS;
 }  // namespace err
 
-/// Errors of an established connection that mean the peer is gone.
-inline bool peer_gone(int error) noexcept {
-    switch (error) {
-        case WSAECONNRESET:
-        case WSAECONNABORTED:
-        case WSAENETRESET:
-        case WSAESHUTDOWN:
-        case WSAETIMEDOUT:
-        case WSAEHOSTUNREACH:
-        case WSAENETUNREACH:
-        case WSAENETDOWN: return true;
-        default: return false;
-    }
-}
-
-/// Whether a failed connect means the path of a UDS does not exist.
-inline bool missing_path(int error) noexcept {
-    return error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND;
-}
+/// Errors of an established connection that mean the peer is gone (see `peer_gone`).
+inline constexpr std::array peer_gone_errors{WSAECONNRESET, WSAECONNABORTED, WSAENETRESET,   WSAESHUTDOWN,
+                                             WSAETIMEDOUT,  WSAEHOSTUNREACH, WSAENETUNREACH, WSAENETDOWN};
+/// Errors of a connect that mean a UDS path does not exist (see `missing_path`).
+inline constexpr std::array missing_path_errors{ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND};
 
 inline IoSlice io_slice(const std::byte* data, std::size_t size) noexcept {
     // WSASend reads, never writes, through buf; a frame part is far below 4 GiB.
@@ -146,27 +133,26 @@ inline constexpr int name_too_long = ENAMETOOLONG;
 inline constexpr int not_a_socket_file = EEXIST;
 }  // namespace err
 
-inline bool peer_gone(int error) noexcept {
-    switch (error) {
-        case EPIPE:
-        case ECONNRESET:
-        case ETIMEDOUT:
-        case EHOSTUNREACH:
-        case ENETUNREACH:
-        case ENETDOWN: return true;
-        default: return false;
-    }
-}
-
-inline bool missing_path(int error) noexcept {
-    return error == ENOENT || error == ENOTDIR;
-}
+inline constexpr std::array peer_gone_errors{EPIPE,        ECONNRESET,  ETIMEDOUT,
+                                             EHOSTUNREACH, ENETUNREACH, ENETDOWN};
+inline constexpr std::array missing_path_errors{ENOENT, ENOTDIR};
 
 inline IoSlice io_slice(const std::byte* data, std::size_t size) noexcept {
     return IoSlice{const_cast<std::byte*>(data), size};  // sendmsg does not write through it
 }
 
 #endif
+
+/// Whether an error of an established connection means the peer is gone: it reset or closed the
+/// connection, or it stopped answering (keepalive, user timeout, no route to it any more).
+inline bool peer_gone(int error) noexcept {
+    return std::ranges::find(peer_gone_errors, error) != peer_gone_errors.end();
+}
+
+/// Whether a failed connect or bind means the path of a UDS does not exist.
+inline bool missing_path(int error) noexcept {
+    return std::ranges::find(missing_path_errors, error) != missing_path_errors.end();
+}
 
 /// A read or write that found nothing to do now (EAGAIN and EWOULDBLOCK may differ on POSIX).
 inline bool would_block(int error) noexcept {
