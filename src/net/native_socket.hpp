@@ -143,6 +143,13 @@ inline IoSlice io_slice(const std::byte* data, std::size_t size) noexcept {
 
 #endif
 
+/// setsockopt for one value (Winsock takes it as `const char*`, POSIX as `const void*`). True when
+/// the OS took it.
+template <typename T>
+bool set_option(int fd, int level, int name, const T& value) noexcept {
+    return ::setsockopt(handle(fd), level, name, reinterpret_cast<const char*>(&value), sizeof value) == 0;
+}
+
 /// Whether an error of an established connection means the peer is gone: it reset or closed the
 /// connection, or it stopped answering (keepalive, user timeout, no route to it any more).
 inline bool peer_gone(int error) noexcept {

@@ -36,10 +36,10 @@ SocketError os_failure(AmpeStatus status) noexcept {
     return SocketError{status, native::last_error()};
 }
 
-/// setsockopt for one value (Winsock takes it as `const char*`, POSIX as `const void*`).
+/// setsockopt on an owned socket.
 template <typename T>
 bool set_option(const Socket& s, int level, int name, const T& value) noexcept {
-    return ::setsockopt(s.fd(), level, name, reinterpret_cast<const char*>(&value), sizeof value) == 0;
+    return native::set_option(s.fd(), level, name, value);
 }
 
 /// The status of a failed read or write on an established connection: the peer is gone when it

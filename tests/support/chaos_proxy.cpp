@@ -37,9 +37,8 @@ struct ChaosProxy::Pair {
         const std::lock_guard lock{fds_mutex};
         if (reset.load()) {
             const linger abortive{1, 0};
-            const auto* option = reinterpret_cast<const char*>(&abortive);
-            (void)::setsockopt(native::handle(client_fd), SOL_SOCKET, SO_LINGER, option, sizeof abortive);
-            (void)::setsockopt(native::handle(server_fd), SOL_SOCKET, SO_LINGER, option, sizeof abortive);
+            (void)native::set_option(client_fd, SOL_SOCKET, SO_LINGER, abortive);
+            (void)native::set_option(server_fd, SOL_SOCKET, SO_LINGER, abortive);
         }
         native::close_socket(std::exchange(client_fd, -1));
         native::close_socket(std::exchange(server_fd, -1));

@@ -93,11 +93,6 @@ int open_socket(int family, int type, int protocol) {
     return static_cast<int>(::socket(family, type, protocol));
 }
 
-template <typename T>
-int set_option(int fd, int level, int name, const T& value) {
-    return ::setsockopt(fd, level, name, reinterpret_cast<const char*>(&value), sizeof value);
-}
-
 bool can_bind_ipv6_loopback() {
     const int fd = open_socket(AF_INET6, SOCK_STREAM, 0);
     if (fd < 0) {
@@ -121,15 +116,15 @@ void set_timeouts(int fd, std::chrono::milliseconds timeout) {
     tv.tv_sec = static_cast<decltype(tv.tv_sec)>(timeout.count() / 1000);
     tv.tv_usec = static_cast<decltype(tv.tv_usec)>((timeout.count() % 1000) * 1000);
 #endif
-    if (set_option(fd, SOL_SOCKET, SO_RCVTIMEO, tv) != 0 ||
-        set_option(fd, SOL_SOCKET, SO_SNDTIMEO, tv) != 0) {
+    if (!native::set_option(fd, SOL_SOCKET, SO_RCVTIMEO, tv) ||
+        !native::set_option(fd, SOL_SOCKET, SO_SNDTIMEO, tv)) {
         const int error = native::last_error();
         native::close_socket(fd);
         throw TestFailure{"raw peer: setsockopt timeouts: " + errno_text(error)};
     }
 #if defined(SO_NOSIGPIPE)
     const int one = 1;
-    (void)set_option(fd, SOL_SOCKET, SO_NOSIGPIPE, one);
+    (void)native::set_option(fd, SOL_SOCKET, SO_NOSIGPIPE, one);
 #endif
 }
 
@@ -164,7 +159,7 @@ int connect_tcp(const TcpClientAddress& to, std::chrono::milliseconds timeout) {
         throw TestFailure{"raw peer: cannot connect to " + to.to_string() + ":" + errors};
     }
     const int one = 1;
-    (void)set_option(fd, IPPROTO_TCP, TCP_NODELAY, one);
+    (void)native::set_option(fd, IPPROTO_TCP, TCP_NODELAY, one);
     return fd;
 }
 
