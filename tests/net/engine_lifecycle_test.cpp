@@ -78,7 +78,7 @@ TEST(EngineLifecycle, CreateAndDestroyEngineAndGroupTwoHundredTimes) {
     }
     if (count_fds) {
         EXPECT_TRUE(descriptors_back_to(fds_before))
-            << "engines or groups leak file descriptors: " << open_fd_count() << " open, " << fds_before
+            << "engines or groups leak file descriptors: " << open_descriptor_count() << " open, " << fds_before
             << " before";
     }
 }

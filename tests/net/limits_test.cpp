@@ -300,7 +300,7 @@ public:
     explicit DescriptorSqueeze(std::size_t spare) {
         ::getrlimit(RLIMIT_NOFILE, &saved_);
         rlimit low = saved_;
-        low.rlim_cur = std::min<rlim_t>(saved_.rlim_cur, open_fd_count() + 64);
+        low.rlim_cur = std::min<rlim_t>(saved_.rlim_cur, open_descriptor_count() + 64);
         ::setrlimit(RLIMIT_NOFILE, &low);
         for (int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC); fd >= 0;
              fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) {

@@ -304,7 +304,7 @@ TEST_F(ShutdownTest, MessagesHeldByTheAppStayValidAfterTheirEngineIsGone) {
 
 TEST(EngineShutdown, FileDescriptorsReturnAfterEnginesWithOpenChannelsAreDestroyed) {
     if (!process_stats_available()) {
-        GTEST_SKIP() << "no /proc/self/fd to count descriptors in";
+        GTEST_SKIP() << "this system gives no count of open descriptors";
     }
     const std::size_t fds_before = descriptor_baseline();
     {
@@ -322,13 +322,13 @@ TEST(EngineShutdown, FileDescriptorsReturnAfterEnginesWithOpenChannelsAreDestroy
                 round_trip(*client_engine, *client, *server, c, std::string{transport_name(transport)});
             }
         }
-        EXPECT_GT(open_fd_count(), fds_before) << "open listeners and connections hold descriptors";
+        EXPECT_GT(open_descriptor_count(), fds_before) << "open listeners and connections hold descriptors";
         // Engines die first here, with their groups still alive and every channel open.
         server_engine.reset();
         client_engine.reset();
     }
     EXPECT_TRUE(descriptors_back_to(fds_before))
-        << "descriptors leaked by engines destroyed with channels open: " << open_fd_count() << " open, "
+        << "descriptors leaked by engines destroyed with channels open: " << open_descriptor_count() << " open, "
         << fds_before << " before";
 }
 

@@ -333,7 +333,7 @@ TEST_P(TrafficTest, PoolEmptyIsReportedAndEveryMessageStillArrivesInOrder) {
 
 TEST_P(TrafficTest, SlowReceiverKeepsMemoryBoundedAndLosesNothing) {
     if (!process_stats_available()) {
-        GTEST_SKIP() << "no /proc/self/statm to read the resident set size from";
+        GTEST_SKIP() << "this system gives no resident set size to read";
     }
     constexpr std::uint32_t pool = 4;
     constexpr std::uint64_t count = 256;

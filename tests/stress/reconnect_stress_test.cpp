@@ -33,7 +33,7 @@ protected:
             GTEST_SKIP() << *why;
         }
         if (!process_stats_available()) {
-            GTEST_SKIP() << "no /proc/self to count descriptors and memory in";
+            GTEST_SKIP() << "this system gives no count of open descriptors and memory";
         }
     }
 };
@@ -61,7 +61,7 @@ TEST_P(ReconnectStress, ThousandReconnectsOnOneThread) {
         ChannelGroupPtr server = server_engine->create();
         ChannelGroupPtr client = client_engine->create();
         const Listener listener = start_listener(*server_engine, *server, GetParam());
-        const std::size_t fds_before = open_fd_count();
+        const std::size_t fds_before = open_descriptor_count();
 
         // Graceful close from the client, from the server, or an abort, in turn.
         const auto cycle = [&](std::size_t i) {
@@ -83,12 +83,12 @@ TEST_P(ReconnectStress, ThousandReconnectsOnOneThread) {
             cycle(i);
         }
 
-        EXPECT_TRUE(eventually([&] { return open_fd_count() == fds_before; }))
-            << "open descriptors: " << open_fd_count() << ", before the cycles: " << fds_before;
+        EXPECT_TRUE(eventually([&] { return open_descriptor_count() == fds_before; }))
+            << "open descriptors: " << open_descriptor_count() << ", before the cycles: " << fds_before;
         expect_memory_growth_within(before, memory_bound, std::to_string(cycles) + " reconnects");
     }
     EXPECT_TRUE(descriptors_back_to(fds_at_start))
-        << "descriptors left after both engines were destroyed: " << open_fd_count() << " open, "
+        << "descriptors left after both engines were destroyed: " << open_descriptor_count() << " open, "
         << fds_at_start << " at the start";
 }
 
@@ -104,7 +104,7 @@ TEST_P(ReconnectStress, ThousandReconnectsOnFourThreads) {
         std::unique_ptr<Reactor> client_engine = Reactor::create(Options{});
         ChannelGroupPtr server = server_engine->create();
         const Listener listener = start_listener(*server_engine, *server, GetParam());
-        const std::size_t fds_before = open_fd_count();
+        const std::size_t fds_before = open_descriptor_count();
 
         EchoStats stats;
         std::string server_failure;
@@ -160,13 +160,13 @@ TEST_P(ReconnectStress, ThousandReconnectsOnFourThreads) {
         EXPECT_EQ(stats.closed_not_success, aborted.load())
             << "every abort and only aborts end without success";
 
-        EXPECT_TRUE(eventually([&] { return open_fd_count() == fds_before; }))
-            << "open descriptors: " << open_fd_count() << ", before the cycles: " << fds_before;
+        EXPECT_TRUE(eventually([&] { return open_descriptor_count() == fds_before; }))
+            << "open descriptors: " << open_descriptor_count() << ", before the cycles: " << fds_before;
         expect_memory_growth_within(before, memory_bound,
                                     std::to_string(threads * per_thread) + " reconnects");
     }
     EXPECT_TRUE(descriptors_back_to(fds_at_start))
-        << "descriptors left after both engines were destroyed: " << open_fd_count() << " open, "
+        << "descriptors left after both engines were destroyed: " << open_descriptor_count() << " open, "
         << fds_at_start << " at the start";
 }
 

@@ -38,7 +38,7 @@ protected:
             GTEST_SKIP() << *why;
         }
         if (!process_stats_available()) {
-            GTEST_SKIP() << "no /proc/self to count descriptors and memory in";
+            GTEST_SKIP() << "this system gives no count of open descriptors and memory";
         }
     }
 };
@@ -53,7 +53,7 @@ TEST_P(Soak, ManyConnectionsEachExchangingManyRequests) {
         ChannelGroupPtr server = server_engine->create();
         ChannelGroupPtr client = client_engine->create();
         const Listener listener = start_listener(*server_engine, *server, GetParam());
-        const std::size_t fds_before = open_fd_count();
+        const std::size_t fds_before = open_descriptor_count();
 
         EchoStats stats;
         std::string server_failure;
@@ -125,11 +125,11 @@ TEST_P(Soak, ManyConnectionsEachExchangingManyRequests) {
         EXPECT_EQ(stats.closed, connections);
         EXPECT_EQ(stats.closed_not_success, 0U);
 
-        EXPECT_TRUE(eventually([&] { return open_fd_count() == fds_before; }))
-            << "open descriptors: " << open_fd_count() << ", before the connections: " << fds_before;
+        EXPECT_TRUE(eventually([&] { return open_descriptor_count() == fds_before; }))
+            << "open descriptors: " << open_descriptor_count() << ", before the connections: " << fds_before;
     }
     EXPECT_TRUE(descriptors_back_to(fds_at_start))
-        << "descriptors left after both engines were destroyed: " << open_fd_count() << " open, "
+        << "descriptors left after both engines were destroyed: " << open_descriptor_count() << " open, "
         << fds_at_start << " at the start";
 }
 

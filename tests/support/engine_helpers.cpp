@@ -5,8 +5,6 @@
 // windows.h after winsock2.h: first, it would bring the old winsock.h.
 #include <windows.h>
 #else
-#include <malloc.h>
-#include <sys/resource.h>
 #include <sys/time.h>
 #endif
 
@@ -19,8 +17,6 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <sstream>
 #include <system_error>
@@ -34,17 +30,6 @@
 #include "net/native_socket.hpp"
 #include "net/socket.hpp"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TOFU_TEST_SANITIZER_ALLOCATOR 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define TOFU_TEST_SANITIZER_ALLOCATOR 1
-#endif
-#endif
-#ifdef TOFU_TEST_SANITIZER_ALLOCATOR
-// From the sanitizers' allocator interface (declared here: GCC does not install its header).
-extern "C" std::size_t __sanitizer_get_current_allocated_bytes();  // NOLINT(bugprone-reserved-identifier)
-#endif
 
 namespace tofu::test {
 namespace {
@@ -422,14 +407,6 @@ std::size_t soak_factor() {
     }
     const std::size_t factor = std::strtoul(text, nullptr, 10);
     return std::clamp<std::size_t>(factor, 1, 100);
-}
-
-bool sanitizer_allocator() noexcept {
-#ifdef TOFU_TEST_SANITIZER_ALLOCATOR
-    return true;
-#else
-    return false;
-#endif
 }
 
 std::span<const std::byte> bytes_of(std::string_view text) noexcept {
@@ -965,54 +942,13 @@ std::size_t RawPeer::wait_closed() {
 
 // --- leak checks ---------------------------------------------------------------------------------
 
-bool process_stats_available() {
-#if defined(_WIN32)
-    return false;  // the counts below read Linux's /proc
-#endif
-    std::error_code error;
-    return std::filesystem::is_directory("/proc/self/fd", error) &&
-           std::filesystem::exists("/proc/self/statm", error);
-}
-
-std::size_t open_fd_count() {
-    // The directory listing holds one descriptor of its own while it runs; it is the same in every
-    // count, so comparisons between counts are exact.
-    const std::filesystem::directory_iterator entries{"/proc/self/fd"};
-    return static_cast<std::size_t>(std::distance(begin(entries), end(entries)));
-}
-
 std::size_t descriptor_baseline() {
     (void)Reactor::create(Options{});
-    return open_fd_count();
+    return open_descriptor_count();
 }
 
 bool descriptors_back_to(std::size_t baseline) {
-    return eventually([baseline] { return open_fd_count() <= baseline; });
-}
-
-std::size_t resident_bytes() {
-    std::ifstream statm{"/proc/self/statm"};
-    std::size_t total_pages = 0;
-    std::size_t resident_pages = 0;
-    if (!(statm >> total_pages >> resident_pages)) {
-        throw TestFailure{"cannot read /proc/self/statm"};
-    }
-#if defined(_WIN32)
-    return 0;  // never asked for: process_stats_available() is false
-#else
-    return resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-#endif
-}
-
-std::size_t heap_bytes_in_use() {
-#ifdef TOFU_TEST_SANITIZER_ALLOCATOR
-    return __sanitizer_get_current_allocated_bytes();
-#elif defined(_WIN32)
-    return 0;  // never asked for: process_stats_available() is false
-#else
-    const struct mallinfo2 info = ::mallinfo2();  // every arena: chunks in use, plus mmapped blocks
-    return info.uordblks + info.hblkhd;
-#endif
+    return eventually([baseline] { return open_descriptor_count() <= baseline; });
 }
 
 MemoryUse memory_use() {
@@ -1035,29 +971,9 @@ void expect_memory_growth_within(const MemoryUse& before, std::size_t bound, std
 }
 
 std::chrono::duration<double> cpu_time_while_idle(std::chrono::milliseconds window) {
-    const auto cpu_now = [] {
-#if defined(_WIN32)
-        FILETIME created{};
-        FILETIME exited{};
-        FILETIME kernel{};
-        FILETIME user{};
-        ::GetProcessTimes(::GetCurrentProcess(), &created, &exited, &kernel, &user);
-        const auto seconds = [](const FILETIME& t) {  // counts 100 ns
-            return static_cast<double>((std::uint64_t{t.dwHighDateTime} << 32U) | t.dwLowDateTime) / 1e7;
-        };
-        return std::chrono::duration<double>{seconds(kernel) + seconds(user)};
-#else
-        rusage usage{};
-        ::getrusage(RUSAGE_SELF, &usage);
-        const auto seconds = [](const timeval& t) {
-            return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-        };
-        return std::chrono::duration<double>{seconds(usage.ru_utime) + seconds(usage.ru_stime)};
-#endif
-    };
-    const auto before = cpu_now();
+    const auto before = process_cpu_time();
     std::this_thread::sleep_for(window);
-    return cpu_now() - before;
+    return process_cpu_time() - before;
 }
 
 void expect_idle_second() {

@@ -30,6 +30,8 @@
 #include <tofu/message.hpp>
 #include <tofu/status.hpp>
 
+#include "support/process_stats.hpp"
+
 namespace tofu::test {
 
 /// How long a test waits for one expected event before it fails. Generous on purpose: sanitizer
@@ -124,10 +126,6 @@ void PrintTo(Transport transport, std::ostream* os);  // NOLINT(readability-iden
 /// unset. CI runs the bounded size (1); `TOFU_SOAK=10` gives the full soak (10,000 reconnects,
 /// 1,000 connections x 1,000 messages).
 [[nodiscard]] std::size_t soak_factor();
-
-/// True when this build's allocator keeps freed memory out of reuse (AddressSanitizer's quarantine,
-/// ThreadSanitizer's allocator), so the resident set says nothing about live memory.
-[[nodiscard]] bool sanitizer_allocator() noexcept;
 
 /// The bytes of a string.
 [[nodiscard]] std::span<const std::byte> bytes_of(std::string_view text) noexcept;
@@ -322,13 +320,7 @@ private:
     int fd_ = -1;
 };
 
-// --- leak checks ---------------------------------------------------------------------------------
-
-/// True where /proc/self/fd and /proc/self/statm can be read (Linux).
-[[nodiscard]] bool process_stats_available();
-
-/// Number of open file descriptors of this process.
-[[nodiscard]] std::size_t open_fd_count();
+// --- leak checks (the counters they read are in process_stats.hpp) ------------------------------
 
 /// Open descriptors before a test's engines, counted after one engine came and went: a poller
 /// library may keep descriptors of its own for the whole process from its first use (libkqueue,
@@ -340,13 +332,6 @@ private:
 /// closed kqueue on a thread of its own, a moment later (so under libkqueue the baseline itself may
 /// still hold some of the first engine's: "or below").
 [[nodiscard]] bool descriptors_back_to(std::size_t baseline);
-
-/// Resident set size of this process, in bytes.
-[[nodiscard]] std::size_t resident_bytes();
-
-/// Heap bytes the program holds now (freed memory not counted): the sanitizer allocator's count
-/// under ASan or TSan, where RSS follows the quarantine instead; glibc's `mallinfo2` otherwise.
-[[nodiscard]] std::size_t heap_bytes_in_use();
 
 /// What a growth check compares: the resident set and the heap in use.
 struct MemoryUse {

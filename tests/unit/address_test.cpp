@@ -370,7 +370,7 @@ TEST(AddressParse, AbstractNameOfMaxLengthIsAcceptedOnLinux) {
                       tofu::UdsClientAddress{name});
         expect_invalid(tofu::parse_address("uds|" + name + "n", tofu::AddressRole::client));
     } else {
-        GTEST_SKIP() << "no abstract UDS namespace on this platform";
+        GTEST_SKIP() << "no abstract UDS namespace on this OS";
     }
 }
 
