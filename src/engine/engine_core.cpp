@@ -142,27 +142,26 @@ BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
         if (ch == unassigned_channel || ch > max_channel) {
             fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " is not a channel");
         }
-        const ChannelOwners::Slot slot = owners_.load(ch);
-        if (ChannelOwners::owner_of(slot) != group.id()) {
-            fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " is not open in this group");
-        }
-        if (op != OpCode::bye_signal) {
-            if ((slot & ChannelOwners::listener) != 0) {
-                fail(AmpeStatus::not_allowed, channel_text(ch) + " is a listener: only ByeSignal closes it");
-            }
-            if ((slot & ChannelOwners::bye_response_posted) != 0) {
-                fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeResponse was posted");
-            }
-            if ((slot & ChannelOwners::bye_request_posted) != 0 && op != OpCode::bye_response) {
-                fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeRequest was posted");
-            }
-        }
         flag = op == OpCode::bye_request    ? ChannelOwners::bye_request_posted
                : op == OpCode::bye_response ? ChannelOwners::bye_response_posted
                                             : 0;
-        if (flag != 0 && !owners_.add_flag(ch, group.id(), flag)) {
-            fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " closed meanwhile");
-        }
+        ChannelOwners::Slot slot = owners_.load(ch);
+        do {
+            if (ChannelOwners::owner_of(slot) != group.id()) {
+                fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " is not open in this group");
+            }
+            if (op != OpCode::bye_signal) {
+                if ((slot & ChannelOwners::listener) != 0) {
+                    fail(AmpeStatus::not_allowed, channel_text(ch) + " is a listener: only ByeSignal closes it");
+                }
+                if ((slot & ChannelOwners::bye_response_posted) != 0) {
+                    fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeResponse was posted");
+                }
+                if ((slot & ChannelOwners::bye_request_posted) != 0 && op != OpCode::bye_response) {
+                    fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeRequest was posted");
+                }
+            }
+        } while (!owners_.begin_post(ch, slot, flag));  // counted in until the push below
     }
 
     if (opens) {
@@ -184,6 +183,9 @@ BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
 
     const BinaryHeader posted = h;
     inbox_.push(std::move(msg));
+    if (!opens) {
+        owners_.end_post(posted.channel_number);
+    }
     wake();
     return posted;
 }

@@ -69,7 +69,8 @@ void Loop::run() noexcept {
             // notifier, or its message is seen here. While the engine is awake posters make no syscall.
             core_.sleeping_.store(true, std::memory_order_seq_cst);
             int timeout = wait_timeout_ms();
-            if (!core_.inbox_.empty() || core_.pool_refilled_.load() || core_.stop_requested_.load()) {
+            if (!core_.inbox_.empty() || !posted_.empty() || core_.pool_refilled_.load() ||
+                core_.stop_requested_.load()) {
                 timeout = 0;
             }
             // I/O before posted messages: what the peer already said (a ByeResponse, its end of
@@ -91,10 +92,22 @@ void Loop::run() noexcept {
 // --- Posted messages ----------------------------------------------------------------------------
 
 void Loop::take_inbox() {
-    MessageQueue posted = core_.inbox_.take_all();
-    while (MessagePtr m = posted.pop_front()) {
+    MessageQueue taken = core_.inbox_.take_all();
+    posted_.splice_back(taken);
+    while (MessagePtr m = posted_.pop_front()) {  // a close on the way may add to posted_
         on_posted(std::move(m));
     }
+}
+
+void Loop::take_inbox_closing(const Channel& ch, MessageQueue& unsent) {
+    MessageQueue taken = core_.inbox_.take_all();
+    posted_.splice_back(taken);
+    MessageQueue others;
+    while (MessagePtr m = posted_.pop_front()) {
+        const bool for_ch = m->bhdr.channel_number == ch.number && MessageAccess::group_tag(*m) == ch.group;
+        (for_ch ? unsent : others).push_back(std::move(m));
+    }
+    posted_ = std::move(others);
 }
 
 void Loop::on_posted(MessagePtr msg) {
@@ -114,7 +127,8 @@ void Loop::on_posted(MessagePtr msg) {
     }
     Channel* ch = find(msg->bhdr.channel_number);
     if (ch == nullptr || ch->group != &group) {
-        // The channel closed after post() accepted the message.
+        // Not expected: a closing channel takes its posts from the inbox (report_closed). Kept so
+        // that a message never vanishes.
         msg->bhdr.status = AmpeStatus::invalid_channel_number;
         msg->bhdr.proto.origin = Origin::engine;
         deliver(group, std::move(msg));
@@ -492,12 +506,16 @@ void Loop::close(Channel& ch, const SocketError& error) {
 }
 
 void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail) {
-    Group* group = std::exchange(ch.group, nullptr);
-    MessageQueue unsent = std::move(ch.send_queue);
-    ch.head_written = 0;
-    if (group == nullptr) {
+    if (ch.group == nullptr) {
         return;
     }
+    // Out of the group's reach first: posts from now on fail, and those already past their check
+    // are in the inbox when this returns, so their messages come back here too.
+    core_.owners_.hand_to_engine(ch.number);
+    MessageQueue unsent = std::move(ch.send_queue);
+    take_inbox_closing(ch, unsent);
+    Group* group = std::exchange(ch.group, nullptr);
+    ch.head_written = 0;
     // Nothing is lost silently: every message not written comes back with the reason.
     // After a graceful close the reason is success, which a returned message must not claim.
     const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::send_failed : reason;
@@ -519,7 +537,6 @@ void Loop::start_draining(Channel& ch) {
     // Our ByeResponse is written: the channel is closed for the application. The socket stays a
     // little longer so the peer reads the ByeResponse before our end goes away.
     report_closed(ch, AmpeStatus::success, {});
-    core_.owners_.hand_to_engine(ch.number);
     shutdown_send(ch.socket);
     ch.state = Channel::State::draining;
     ch.starved = false;
@@ -585,8 +602,9 @@ void Loop::shut_down() {
     core_.accepting_posts_.store(false);
     // Posted but never processed: back to their groups. Group destroy commands are honoured.
     const auto return_posted = [this] {
-        MessageQueue posted = core_.inbox_.take_all();
-        while (MessagePtr m = posted.pop_front()) {
+        MessageQueue taken = core_.inbox_.take_all();
+        posted_.splice_back(taken);
+        while (MessagePtr m = posted_.pop_front()) {
             Group& group = *static_cast<Group*>(MessageAccess::group_tag(*m));
             if (m->bhdr.channel_number == EngineCore::command_channel) {
                 on_destroy_group(group);

@@ -46,6 +46,9 @@ private:
 
     // Posted messages and commands.
     void take_inbox();
+    /// Moves the messages for `ch` from the inbox and `posted_` to `unsent` (its channel is
+    /// closing: they come back with the rest, before channel_closed); the others wait in `posted_`.
+    void take_inbox_closing(const Channel& ch, MessageQueue& unsent);
     void on_posted(MessagePtr msg);
     void on_welcome(Group& group, MessagePtr msg);
     void on_hello(Group& group, MessagePtr msg);
@@ -161,6 +164,8 @@ private:
 #else
     std::unique_ptr<std::byte[]> read_buffer_;  ///< one for all channels: reads happen one at a time
 #endif
+    /// Posted messages taken from the inbox and not yet handled, oldest first.
+    MessageQueue posted_;
     /// Pool messages written during this loop turn: reused for reading without the pool's lock,
     /// the rest returned in one batch before the loop sleeps.
     MessageQueue spares_;

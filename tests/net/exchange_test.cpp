@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -13,6 +14,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <tofu/address.hpp>
@@ -365,6 +367,70 @@ TEST_P(ExchangeTest, ByeSignalAbortWithQueuedMessages) {
     EXPECT_LE(received.size() + returned.size(), count);
     expect_nothing_more_on(*client_, c.client);
     expect_nothing_more_on(*server_, c.server);
+}
+
+TEST_P(ExchangeTest, PostsRacingTheirChannelsAbortComeBackBeforeChannelClosed) {
+    // Four threads post Signals while the channel is aborted under them. post() either refuses a
+    // Signal (invalid_channel_number) or accepts it; an accepted one is written or comes back, and
+    // nothing about the channel arrives after its channel_closed.
+    const Connection c = connect();
+    constexpr std::uint64_t posters = 4;
+    constexpr std::uint64_t per_poster = 2000;
+    std::atomic<std::uint64_t> accepted_count{0};
+    std::vector<std::vector<std::uint64_t>> accepted(posters);
+    std::vector<std::string> failures(posters);
+    std::vector<std::thread> threads;
+    for (std::uint64_t t = 0; t < posters; ++t) {
+        threads.emplace_back([&, t] {
+            for (std::uint64_t i = 0; i < per_poster; ++i) {
+                const std::uint64_t id = (t + 1) * 1'000'000 + i;
+                MessagePtr msg = make_message(*client_engine_, OpCode::signal, c.client, id);
+                try {
+                    (void)client_->post(msg);
+                } catch (const Error& e) {
+                    if (e.status() != AmpeStatus::invalid_channel_number) {
+                        failures[t] = e.what();
+                    }
+                    return;  // the channel is closed: every later post would be refused too
+                }
+                accepted[t].push_back(id);
+                accepted_count.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+    }
+    ASSERT_TRUE(eventually([&] { return accepted_count.load() >= 100; })) << "the posters did not start";
+    MessagePtr abort = make_message(*client_engine_, OpCode::bye_signal, c.client);
+    (void)client_->post(abort);
+
+    std::vector<MessagePtr> before_closed;
+    (void)wait_channel_closed(*client_, c.client, &before_closed);
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    for (const std::string& failure : failures) {
+        EXPECT_EQ(failure, "") << "post failed with a status other than invalid_channel_number";
+    }
+    for (const MessagePtr& m : until_posted_processed(*client_engine_, *client_)) {
+        EXPECT_NE(m->bhdr.channel_number, c.client) << "after channel_closed: " << describe(*m);
+    }
+
+    // What came back is, for each poster, in its order, and only what post() accepted.
+    std::vector<std::vector<std::uint64_t>> returned(posters);
+    for (const MessagePtr& m : before_closed) {
+        if (m->bhdr.channel_number == c.client && m->bhdr.proto.op_code == OpCode::signal) {
+            EXPECT_TRUE(m->is_from_engine()) << describe(*m);
+            EXPECT_EQ(m->bhdr.status, AmpeStatus::shutdown_started) << describe(*m);
+            const std::uint64_t t = m->bhdr.message_id / 1'000'000 - 1;
+            ASSERT_LT(t, posters) << describe(*m);
+            returned[t].push_back(m->bhdr.message_id);
+        }
+    }
+    for (std::uint64_t t = 0; t < posters; ++t) {
+        EXPECT_TRUE(std::ranges::is_sorted(returned[t])) << "poster " << t << ": returned out of order";
+        EXPECT_TRUE(std::ranges::includes(accepted[t], returned[t]))
+            << "poster " << t << ": a Signal came back that post() refused, or twice";
+    }
+    (void)wait_channel_closed(*server_, c.server);
 }
 
 TEST_P(ExchangeTest, ClientEngineDestroyedServerSeesPeerDisconnected) {

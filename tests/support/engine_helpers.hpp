@@ -167,8 +167,7 @@ using MessagePredicate = std::function<bool(const Message&)>;
 /// Everything `group` receives until the engine has processed every message posted to it before
 /// this call (its inbox is first in, first out): posts a HelloRequest that fails at once (a UDS
 /// path that does not exist) and returns what arrives before that Hello's `channel_closed`,
-/// the barrier's own messages left out. Use it to collect messages that come back late, e.g.
-/// those that reached the engine after their channel closed.
+/// the barrier's own messages left out. Use it to check that nothing more comes back.
 [[nodiscard]] std::vector<MessagePtr> until_posted_processed(Ampe& ampe, ChannelGroup& group);
 
 // --- handshakes ----------------------------------------------------------------------------------
