@@ -22,7 +22,7 @@ public:
     static constexpr Slot listener = Slot{1} << 32U;             ///< a listener: only ByeSignal may be posted
     static constexpr Slot bye_request_posted = Slot{1} << 33U;   ///< then only ByeResponse / ByeSignal
     static constexpr Slot bye_response_posted = Slot{1} << 34U;  ///< then only ByeSignal
-    static constexpr Slot one_post = Slot{1} << 48U;  ///< one post between its check and its push
+    static constexpr Slot one_post = Slot{1} << 48U;             ///< one post between its check and its push
     static constexpr Slot posts_under_way = ~(one_post - 1U);
     /// Owner id for numbers the engine still uses after the application's channel closed.
     static constexpr std::uint32_t engine_owner = 0xFFFFFFFFU;

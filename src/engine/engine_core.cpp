@@ -152,7 +152,8 @@ BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
             }
             if (op != OpCode::bye_signal) {
                 if ((slot & ChannelOwners::listener) != 0) {
-                    fail(AmpeStatus::not_allowed, channel_text(ch) + " is a listener: only ByeSignal closes it");
+                    fail(AmpeStatus::not_allowed,
+                         channel_text(ch) + " is a listener: only ByeSignal closes it");
                 }
                 if ((slot & ChannelOwners::bye_response_posted) != 0) {
                     fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeResponse was posted");

@@ -78,8 +78,8 @@ TEST(EngineLifecycle, CreateAndDestroyEngineAndGroupTwoHundredTimes) {
     }
     if (count_fds) {
         EXPECT_TRUE(descriptors_back_to(fds_before))
-            << "engines or groups leak file descriptors: " << open_descriptor_count() << " open, " << fds_before
-            << " before";
+            << "engines or groups leak file descriptors: " << open_descriptor_count() << " open, "
+            << fds_before << " before";
     }
 }
 

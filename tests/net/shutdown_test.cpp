@@ -328,8 +328,8 @@ TEST(EngineShutdown, FileDescriptorsReturnAfterEnginesWithOpenChannelsAreDestroy
         client_engine.reset();
     }
     EXPECT_TRUE(descriptors_back_to(fds_before))
-        << "descriptors leaked by engines destroyed with channels open: " << open_descriptor_count() << " open, "
-        << fds_before << " before";
+        << "descriptors leaked by engines destroyed with channels open: " << open_descriptor_count()
+        << " open, " << fds_before << " before";
 }
 
 }  // namespace

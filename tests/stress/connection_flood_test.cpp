@@ -37,8 +37,9 @@ std::size_t flood_size() {
 #else
     rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
-    const std::size_t room =
-        limit.rlim_cur > open_descriptor_count() + 200 ? (limit.rlim_cur - open_descriptor_count() - 200) / 2 : 0;
+    const std::size_t room = limit.rlim_cur > open_descriptor_count() + 200
+                                 ? (limit.rlim_cur - open_descriptor_count() - 200) / 2
+                                 : 0;
     return std::min<std::size_t>(2000, room);
 #endif
 }
@@ -111,8 +112,8 @@ TEST_P(ConnectionFlood, ThousandsOpenedAndDroppedAtOnce) {
         return std::ranges::includes(closed, given) && open_descriptor_count() <= fds_before;
     };
     EXPECT_TRUE(eventually(all_closed, 60s))
-        << closed.size() << " closed of " << given.size() << " greeted; descriptors " << open_descriptor_count()
-        << " vs " << fds_before << " before";
+        << closed.size() << " closed of " << given.size() << " greeted; descriptors "
+        << open_descriptor_count() << " vs " << fds_before << " before";
     EXPECT_EQ(closed.count(good.server), 0U) << "the established connection was closed";
     round_trip(*client_engine, *client, *server, good, "after the flood");
 

@@ -30,7 +30,6 @@
 #include "net/native_socket.hpp"
 #include "net/socket.hpp"
 
-
 namespace tofu::test {
 namespace {
 

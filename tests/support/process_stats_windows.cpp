@@ -59,8 +59,8 @@ void for_each_handle(Visit visit) {
     std::vector<std::byte> buffer(std::size_t{1} << 20U);
     for (;;) {
         ULONG needed = 0;
-        const NTSTATUS status =
-            query(system_extended_handle_information, buffer.data(), static_cast<ULONG>(buffer.size()), &needed);
+        const NTSTATUS status = query(system_extended_handle_information, buffer.data(),
+                                      static_cast<ULONG>(buffer.size()), &needed);
         if (status == status_info_length_mismatch) {
             buffer.resize(buffer.size() * 2);
             continue;
