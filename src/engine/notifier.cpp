@@ -23,28 +23,54 @@ namespace {
 }
 
 #if defined(_WIN32)
-/// A non-blocking UDP socket on 127.0.0.1, connected to itself: a datagram sent is one to read.
-int open_self_connected_udp() {
-    if (const int rc = native::start_sockets(); rc != 0) {
-        fail("WSAStartup", rc);
-    }
+/// A UDP socket on 127.0.0.1 (an ephemeral port); blocking or not.
+SOCKET open_loopback_udp(bool blocking, sockaddr_in& bound) {
     const SOCKET s = ::WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_NO_HANDLE_INHERIT);
     if (s == INVALID_SOCKET) {
         fail("notifier socket", native::last_error());
     }
-    sockaddr_in self{};
-    self.sin_family = AF_INET;
-    self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int len = sizeof self;
-    u_long on = 1;
-    auto* as_sockaddr = reinterpret_cast<sockaddr*>(&self);
+    bound = {};
+    bound.sin_family = AF_INET;
+    bound.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int len = sizeof bound;
+    u_long non_blocking = blocking ? 0 : 1;
+    auto* as_sockaddr = reinterpret_cast<sockaddr*>(&bound);
     if (::bind(s, as_sockaddr, len) != 0 || ::getsockname(s, as_sockaddr, &len) != 0 ||
-        ::connect(s, as_sockaddr, len) != 0 || ::ioctlsocket(s, FIONBIO, &on) != 0) {
+        ::ioctlsocket(s, FIONBIO, &non_blocking) != 0) {
         const int error = native::last_error();
         ::closesocket(s);
         fail("notifier socket", error);
     }
-    return static_cast<int>(s);
+    return s;
+}
+
+/// Two loopback UDP sockets: the engine polls and drains the non-blocking reader; posters send
+/// on the blocking writer, connected to the reader. Not one socket sending to itself: Wine then
+/// refused a non-blocking send now and then (WSAEWOULDBLOCK) and went on refusing it while the
+/// engine waited on that socket, so a wake-up was lost and the engine slept with work posted.
+void open_udp_pair(int& read_fd, int& write_fd) {
+    if (const int rc = native::start_sockets(); rc != 0) {
+        fail("WSAStartup", rc);
+    }
+    sockaddr_in reader_address{};
+    sockaddr_in writer_address{};
+    const SOCKET reader = open_loopback_udp(false, reader_address);
+    SOCKET writer = INVALID_SOCKET;
+    try {
+        writer = open_loopback_udp(true, writer_address);
+    } catch (...) {
+        ::closesocket(reader);
+        throw;
+    }
+    if (::connect(writer, reinterpret_cast<const sockaddr*>(&reader_address), sizeof reader_address) != 0 ||
+        ::connect(reader, reinterpret_cast<const sockaddr*>(&writer_address), sizeof writer_address) != 0) {
+        const int error = native::last_error();
+        ::closesocket(reader);
+        ::closesocket(writer);
+        fail("notifier socket", error);
+    }
+    read_fd = static_cast<int>(reader);
+    write_fd = static_cast<int>(writer);
 }
 #endif
 
@@ -57,7 +83,7 @@ Notifier::Notifier() {
         fail("eventfd", errno);
     }
 #elif defined(_WIN32)
-    read_fd_ = write_fd_ = open_self_connected_udp();
+    open_udp_pair(read_fd_, write_fd_);
 #else
     std::array<int, 2> fds{};
     if (::pipe(fds.data()) != 0) {
@@ -87,7 +113,7 @@ void Notifier::notify() noexcept {
     [[maybe_unused]] const auto n = ::write(write_fd_, &one, sizeof one);
 #elif defined(_WIN32)
     const char one = 1;
-    ::send(native::handle(write_fd_), &one, 1, 0);
+    ::send(native::handle(write_fd_), &one, 1, 0);  // blocking: it waits for the stack, not the reader
 #else
     const char one = 1;
     [[maybe_unused]] const auto n = ::write(write_fd_, &one, 1);

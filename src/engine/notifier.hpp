@@ -1,5 +1,5 @@
 // Wakes the engine thread from other threads: an eventfd on Linux, a pipe on other POSIX systems,
-// a loopback UDP socket that sends to itself on Windows (WSAPoll waits on sockets only). The
+// a pair of loopback UDP sockets on Windows (WSAPoll waits on sockets only). The
 // reactor registers `fd()` with its poller under the notify trigger.
 #pragma once
 
@@ -15,7 +15,7 @@ public:
     Notifier(Notifier&&) = delete;
     Notifier& operator=(Notifier&&) = delete;
 
-    /// Makes `fd()` readable. Safe from any thread; never blocks.
+    /// Makes `fd()` readable. Safe from any thread; never waits for the engine.
     void notify() noexcept;
     /// Consumes pending notifications (engine thread).
     void drain() noexcept;
@@ -23,7 +23,7 @@ public:
 
 private:
     int read_fd_ = -1;
-    int write_fd_ = -1;  // the same descriptor as read_fd_ for an eventfd or a UDP socket
+    int write_fd_ = -1;  // the same descriptor as read_fd_ for an eventfd
 };
 
 }  // namespace tofu::detail
