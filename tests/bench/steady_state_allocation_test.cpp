@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -221,27 +222,33 @@ TEST_P(SteadyStateAllocation, RequestResponse) {
             }
         }
     }};
-    // One request in flight at a time; each response is sent again as the next request.
-    const auto exchange = [&](std::size_t n, MessagePtr& msg) {
+    // One request in flight at a time; each response is sent again as the next request. Returns
+    // what went wrong, or nothing.
+    const auto exchange = [&](std::size_t n, MessagePtr& msg) -> std::string {
         for (std::size_t i = 0; i < n; ++i) {
             msg->bhdr.proto.op_code = OpCode::request;
             msg->bhdr.message_id = 0;
             client_->post(msg);
             msg = client_->wait_receive(event_timeout);  // no test helper here: they allocate
             if (!msg || msg->bhdr.proto.op_code != OpCode::response) {
-                FAIL() << "expected the response, got " << (msg ? describe(*msg) : "nothing");
+                return "round trip " + std::to_string(i) + " of " + std::to_string(n) +
+                       ": expected the response, got " + (msg ? describe(*msg) : "nothing");
             }
         }
+        return {};
     };
     MessagePtr msg = engine_->wait_get(event_timeout);
     ASSERT_NE(msg, nullptr);
     msg->bhdr.channel_number = connection_.client;
     msg->body.copy(std::vector<std::byte>(body_size, std::byte{'y'}));
-    exchange(warmup, msg);
+    std::string failure = exchange(warmup, msg);
     const std::uint64_t at_start = allocations.load();
-    exchange(measured, msg);
+    if (failure.empty()) {
+        failure = exchange(measured, msg);
+    }
     const std::uint64_t used = allocations.load() - at_start;
-    server.join();
+    server.join();  // it stops once every request is answered, or after event_timeout of silence
+    ASSERT_EQ(failure, "");
 
     ASSERT_EQ(answered.load(), warmup + measured);
     EXPECT_EQ(msg->body.size(), body_size);
