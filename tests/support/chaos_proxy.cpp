@@ -164,6 +164,13 @@ void ChaosProxy::accept_loop() {
             native::close_socket(client);  // the upstream refused: so does the proxy
             continue;
         }
+#if defined(_WIN32)
+        // Winsock's shutdown does not wake a blocked recv (wake_both): the pumps' reads time out
+        // every 50 ms instead, and each timeout looks at the pair's flags.
+        const DWORD poll_ms = 50;
+        (void)native::set_option(client, SOL_SOCKET, SO_RCVTIMEO, poll_ms);
+        (void)native::set_option(server, SOL_SOCKET, SO_RCVTIMEO, poll_ms);
+#endif
         const std::lock_guard lock{mutex_};
         Pair& pair = pairs_.emplace_back();
         pair.client_fd = client;
