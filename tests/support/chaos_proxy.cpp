@@ -3,11 +3,21 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
 
 #include "net/native_socket.hpp"
+
+#if defined(_WIN32)
+#include <mstcpip.h>
+#else
+#include <sys/ioctl.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
+#endif
 
 namespace tofu::test {
 
@@ -72,6 +82,57 @@ bool write_all(int fd, std::span<const std::byte> bytes, bool bytewise) {
         bytes = bytes.subspan(static_cast<std::size_t>(n));
     }
     return true;
+}
+
+/// Whether the peer of `fd` has acknowledged all `written` bytes sent on it (they are in its
+/// kernel, readable even after a reset); nullopt where the OS cannot tell.
+std::optional<bool> acknowledged(int fd, std::size_t written) {
+#if defined(__linux__)
+    (void)written;
+    int unacknowledged = 0;  // sent and not acknowledged, or not sent yet
+    if (::ioctl(fd, SIOCOUTQ, &unacknowledged) == 0) {
+        return unacknowledged == 0;
+    }
+#elif defined(__APPLE__)
+    (void)written;
+    int unsent = 0;
+    socklen_t size = sizeof unsent;
+    if (::getsockopt(fd, SOL_SOCKET, SO_NWRITE, &unsent, &size) == 0) {
+        return unsent == 0;
+    }
+#elif defined(FIONWRITE)
+    (void)written;
+    int unsent = 0;
+    if (::ioctl(fd, FIONWRITE, &unsent) == 0) {
+        return unsent == 0;
+    }
+#elif defined(_WIN32)
+    DWORD version = 0;
+    TCP_INFO_v0 info{};
+    DWORD size = 0;
+    if (::WSAIoctl(native::handle(fd), SIO_TCP_INFO, &version, sizeof version, &info, sizeof info, &size,
+                   nullptr, nullptr) == 0) {
+        return info.BytesInFlight == 0 && info.BytesOut >= written;
+    }
+#endif
+    return std::nullopt;
+}
+
+/// Waits, within `event_timeout`, until the peer of `fd` has all `written` bytes: an abortive
+/// close discards what is still in the sender's queue, and the fault must cut at the byte it names.
+/// False when the OS cannot tell (Wine refuses SIO_TCP_INFO).
+bool wait_acknowledged(int fd, std::size_t written) {
+    const auto deadline = std::chrono::steady_clock::now() + event_timeout;
+    for (;;) {
+        const std::optional<bool> done = acknowledged(fd, written);
+        if (!done) {
+            return false;
+        }
+        if (*done || std::chrono::steady_clock::now() > deadline) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
 }
 
 /// A listening socket on a fresh address of `transport`, and the client address that reaches it.
@@ -209,6 +270,9 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
         }
         if (cuts && total == fault.after_bytes) {
             if (fault.kind == Kind::reset) {
+                if (!wait_acknowledged(to, total)) {
+                    reset_unconfirmed_.store(true);
+                }
                 pair.reset.store(true);
                 pair.wake_both();
             } else {

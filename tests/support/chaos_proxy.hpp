@@ -26,7 +26,8 @@ struct ChaosFault {
         fragment,    ///< forward one byte per write
         delay,       ///< wait `pause` before forwarding each chunk read
         stall,       ///< after `after_bytes`, stop reading the client for `pause`, then go on
-        reset,       ///< after exactly `after_bytes`, reset both connections (UDS: close them)
+        reset,       ///< after exactly `after_bytes`, once the server acknowledged them, reset both
+                     ///< connections (UDS: close them)
         half_close,  ///< after exactly `after_bytes`, end the stream towards the server (FIN), then
                      ///< read and count (`swallowed`) what the client still sends, forwarding none
     };
@@ -56,6 +57,9 @@ public:
     [[nodiscard]] std::size_t forwarded() const noexcept { return forwarded_.load(); }
     /// Bytes a half-close fault read from clients after the cut and dropped.
     [[nodiscard]] std::size_t swallowed() const noexcept { return swallowed_.load(); }
+    /// True when a reset struck without the OS confirming that the server had every forwarded byte
+    /// (Wine cannot tell): bytes still queued in the proxy may have died with the connection.
+    [[nodiscard]] bool reset_unconfirmed() const noexcept { return reset_unconfirmed_.load(); }
 
 private:
     struct Pair;
@@ -71,6 +75,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> forwarded_{0};
     std::atomic<std::size_t> swallowed_{0};
+    std::atomic<bool> reset_unconfirmed_{false};
     std::mutex mutex_;
     std::list<Pair> pairs_;  ///< guarded by mutex_; stable addresses for the pump threads
     std::thread acceptor_;
