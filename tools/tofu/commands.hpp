@@ -1,25 +1,38 @@
-// The subcommands of the tofu tool, each registered on the top-level CLI11 app by main.cpp.
+// The subcommands of the tofu tool, as plain options and the functions that run them. main.cpp
+// reads the command line into these (it is the one file that uses CLI11).
 #pragma once
 
-#include <functional>
-
-#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 namespace tofu::cli {
 
-/// A registered subcommand and what runs it once the command line has been parsed.
-struct Command {
-    CLI::App* app = nullptr;
-    std::function<int()> run;  ///< returns the process exit code
-};
-
 /// `tofu listen ADDR [--json] [--count N]`: print what clients send.
-[[nodiscard]] Command add_listen_command(CLI::App& parent);
+struct ListenOptions {
+    std::string url;
+    bool json = false;
+    std::uint64_t count = 0;  ///< 0: no limit
+};
+[[nodiscard]] int run_listen(const ListenOptions& options);
 
 /// `tofu send ADDR [--request|--signal] [--header NAME:VALUE]... [--data TEXT | --file PATH]`.
-[[nodiscard]] Command add_send_command(CLI::App& parent);
+struct SendOptions {
+    std::string url;
+    bool request = false;  ///< else a Signal
+    std::vector<std::string> headers;
+    std::string data;
+    bool data_given = false;  ///< `--data` was given (perhaps empty)
+    std::string file;
+    bool file_given = false;  ///< `--file` was given; with neither, the data comes from stdin
+    bool json = false;
+};
+[[nodiscard]] int run_send(const SendOptions& options);
 
 /// `tofu echo ADDR`: answer every client with what it sent.
-[[nodiscard]] Command add_echo_command(CLI::App& parent);
+struct EchoOptions {
+    std::string url;
+};
+[[nodiscard]] int run_echo(const EchoOptions& options);
 
 }  // namespace tofu::cli

@@ -1,6 +1,9 @@
-// The tofu command-line tool.
+// The tofu command-line tool: the command line of every subcommand, read by CLI11 (only here: it
+// is the costliest header to compile), then the subcommand run.
 #include <cstdio>
 #include <exception>
+#include <functional>
+#include <memory>
 #if defined(_WIN32)
 #include <fcntl.h>
 #include <io.h>
@@ -18,35 +21,96 @@
 
 namespace {
 
+using namespace tofu::cli;
+
+/// A subcommand on the command line and what runs it once that has been parsed.
+struct Command {
+    CLI::App* app = nullptr;
+    std::function<int()> run;  ///< returns the process exit code
+};
+
+constexpr const char* server_address_help =
+    "Where to listen: tcp://HOST:PORT (PORT 0: the OS picks one), tcp://[IPv6]:PORT, "
+    "uds:///path/to.sock or uds://@name";
+
+Command add_listen(CLI::App& parent) {
+    auto options = std::make_shared<ListenOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "listen",
+        "Listen, accept every client and print every message received, one per line. Requests are "
+        "answered with an empty Response. The first line on stderr says where it listens.");
+    app->add_option("address", options->url, server_address_help)->required();
+    app->add_flag("--json", options->json, "Print one JSON object per line");
+    app->add_option("--count", options->count, "Exit after N data messages (Request, Response, Signal)")
+        ->check(CLI::PositiveNumber);
+    return Command{app, [options] { return run_listen(*options); }};
+}
+
+Command add_send(CLI::App& parent) {
+    auto options = std::make_shared<SendOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "send",
+        "Connect, send the data as one Signal or Request, print the answers (every Request, Response "
+        "or Signal the peer sends back), then close gracefully. Data over 65535 bytes is sent in "
+        "parts with the same message id and 'more' set on all but the last.");
+    app->add_option(
+           "address", options->url,
+           "Where to connect: tcp://HOST:PORT, tcp://[IPv6]:PORT, uds:///path/to.sock or uds://@name")
+        ->required();
+    CLI::Option* request =
+        app->add_flag("--request", options->request, "Send a Request and wait for its Response");
+    CLI::Option* signal = app->add_flag("--signal")->description("Send a Signal (the default)");
+    request->excludes(signal);
+    app->add_option("--header", options->headers, "A text header NAME:VALUE, for the first part (repeatable)")
+        ->allow_extra_args(false);
+    CLI::Option* data = app->add_option("--data", options->data, "The data to send, as given");
+    CLI::Option* file = app->add_option("--file", options->file, "Send the bytes of this file");
+    data->excludes(file);
+    app->add_flag("--json", options->json, "Print the answers as one JSON object per line");
+    app->footer(std::string{"Without --data or --file the data is read from stdin until end of file.\n"} +
+                std::string{exit_codes_help});
+    return Command{app, [options, data, file] {
+                       options->data_given = data->count() > 0;
+                       options->file_given = file->count() > 0;
+                       return run_send(*options);
+                   }};
+}
+
+Command add_echo(CLI::App& parent) {
+    auto options = std::make_shared<EchoOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "echo",
+        "Echo server: answers every Request with a Response and every Signal with a Signal carrying "
+        "the same message id, text headers and body. The first line on stderr says where it listens.");
+    app->add_option("address", options->url, server_address_help)->required();
+    return Command{app, [options] { return run_echo(*options); }};
+}
+
 int run(int argc, char** argv) {
     CLI::App app{"tofu: asynchronous peer-to-peer messaging over TCP and Unix domain sockets"};
     app.set_version_flag("--version", std::string{"tofu "} + tofu::version_string);
     app.require_subcommand(1);
-    app.footer(std::string{tofu::cli::exit_codes_help});  // subcommands inherit it
+    app.footer(std::string{exit_codes_help});  // subcommands inherit it
 
     CLI::App* demo = app.add_subcommand("demo", "Run the demonstration and check its results");
-    const std::vector<tofu::cli::Command> commands{
-        tofu::cli::add_listen_command(app),
-        tofu::cli::add_send_command(app),
-        tofu::cli::add_echo_command(app),
-    };
+    const std::vector<Command> commands{add_listen(app), add_send(app), add_echo(app)};
 
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         // --help and --version end here with 0; every mistake on the command line is a usage error.
-        return app.exit(e) == 0 ? tofu::cli::exit_success : tofu::cli::exit_usage;
+        return app.exit(e) == 0 ? exit_success : exit_usage;
     }
 
     if (demo->parsed()) {
-        return tofu::cli::run_demo();
+        return run_demo();
     }
-    for (const tofu::cli::Command& command : commands) {
+    for (const Command& command : commands) {
         if (command.app->parsed()) {
-            return tofu::cli::run_command(command.run);
+            return run_command(command.run);
         }
     }
-    return tofu::cli::exit_success;
+    return exit_success;
 }
 
 }  // namespace

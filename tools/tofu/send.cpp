@@ -7,8 +7,6 @@
 #include <system_error>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include <tofu/address.hpp>
 #include <tofu/ampe.hpp>
 #include <tofu/channel_group.hpp>
@@ -24,18 +22,6 @@
 
 namespace tofu::cli {
 namespace {
-
-struct SendOptions {
-    std::string url;
-    bool request = false;
-    bool signal = false;
-    std::vector<std::string> headers;
-    std::string data;
-    std::string file;
-    bool json = false;
-    CLI::Option* data_option = nullptr;
-    CLI::Option* file_option = nullptr;
-};
 
 std::string_view trim(std::string_view s) noexcept {
     const std::size_t first = s.find_first_not_of(" \t");
@@ -83,10 +69,10 @@ std::string read_all(std::FILE* file) {
 }
 
 std::string load_data(const SendOptions& options) {
-    if (options.data_option->count() > 0) {
+    if (options.data_given) {
         return options.data;
     }
-    if (options.file_option->count() == 0) {
+    if (!options.file_given) {
         return read_all(stdin);
     }
     std::FILE* file = std::fopen(options.file.c_str(), "rb");
@@ -102,6 +88,8 @@ std::string load_data(const SendOptions& options) {
     }
     return data;
 }
+
+}  // namespace
 
 int run_send(const SendOptions& options) {
     const Address address = address_from_url(options.url, AddressRole::client);
@@ -120,34 +108,6 @@ int run_send(const SendOptions& options) {
     }
     session.close();
     return exit_success;
-}
-
-}  // namespace
-
-Command add_send_command(CLI::App& parent) {
-    auto options = std::make_shared<SendOptions>();
-    CLI::App* app = parent.add_subcommand(
-        "send",
-        "Connect, send the data as one Signal or Request, print the answers (every Request, Response "
-        "or Signal the peer sends back), then close gracefully. Data over 65535 bytes is sent in "
-        "parts with the same message id and 'more' set on all but the last.");
-    app->add_option(
-           "address", options->url,
-           "Where to connect: tcp://HOST:PORT, tcp://[IPv6]:PORT, uds:///path/to.sock or uds://@name")
-        ->required();
-    CLI::Option* request =
-        app->add_flag("--request", options->request, "Send a Request and wait for its Response");
-    CLI::Option* signal = app->add_flag("--signal", options->signal, "Send a Signal (the default)");
-    request->excludes(signal);
-    app->add_option("--header", options->headers, "A text header NAME:VALUE, for the first part (repeatable)")
-        ->allow_extra_args(false);
-    options->data_option = app->add_option("--data", options->data, "The data to send, as given");
-    options->file_option = app->add_option("--file", options->file, "Send the bytes of this file");
-    options->data_option->excludes(options->file_option);
-    app->add_flag("--json", options->json, "Print the answers as one JSON object per line");
-    app->footer(std::string{"Without --data or --file the data is read from stdin until end of file.\n"} +
-                std::string{exit_codes_help});
-    return Command{app, [options] { return run_send(*options); }};
 }
 
 }  // namespace tofu::cli
