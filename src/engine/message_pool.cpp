@@ -27,7 +27,7 @@ MessagePool::Ptr MessagePool::create(const Options& options) {
 MessagePool::~MessagePool() {
     Message* surplus = nullptr;
     drain_locked(surplus);  // nothing should be left there; the pool is closed, so all is surplus
-    free_surplus(surplus, false);
+    free_surplus(surplus, nullptr);
     while (free_list_ != nullptr) {
         Message* m = free_list_;
         free_list_ = MessageAccess::next(*m);
@@ -60,8 +60,15 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
             drain_and_arm_locked(surplus);
         }
         if (free_list_ == nullptr && strategy == AllocationStrategy::pool_only) {
+            const bool starved_before = starved_;  // an earlier empty get still waits for the hook
             starved_ = true;
-            drain_and_arm_locked(surplus);  // the next return calls the refill hook
+            settle_locked();  // armed: the next return calls the refill hook
+            if (returns_.load(std::memory_order_seq_cst) != nullptr) {
+                // One came back before the alarm was armed: this get takes it and is not starved
+                // (the hook is called for an earlier one only).
+                starved_ = starved_before;
+                drain_and_arm_locked(surplus);
+            }
         }
         if (free_list_ != nullptr) {
             got = pop_locked();
@@ -70,7 +77,7 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
             ++handed_;
         }
     }
-    free_surplus(surplus, false);
+    free_surplus(surplus, nullptr);
     if (got || strategy == AllocationStrategy::pool_only) {
         return got;
     }
@@ -96,7 +103,7 @@ std::size_t MessagePool::take_idle(MessageQueue& into, std::size_t at_most) {
             into.push_back(pop_locked());
         }
     }
-    free_surplus(surplus, false);
+    free_surplus(surplus, nullptr);
     return taken;
 }
 
@@ -123,7 +130,7 @@ MessagePtr MessagePool::wait_get(std::chrono::nanoseconds timeout) {
             got = pop_locked();
         }
     }
-    free_surplus(surplus, false);
+    free_surplus(surplus, nullptr);
     return got;
 }
 
@@ -191,7 +198,7 @@ void MessagePool::answer_call() noexcept {
         announce_locked();
         last = finished_locked();
     }
-    free_surplus(surplus, last);
+    free_surplus(surplus, last ? this : nullptr);
 }
 
 void MessagePool::drain_locked(Message*& surplus) noexcept {
@@ -280,15 +287,13 @@ void MessagePool::announce_locked() noexcept {
     }
 }
 
-void MessagePool::free_surplus(Message* surplus, bool delete_pool) noexcept {
+void MessagePool::free_surplus(Message* surplus, MessagePool* finished) noexcept {
     while (surplus != nullptr) {
         Message* m = surplus;
         surplus = MessageAccess::next(*m);
         delete m;
     }
-    if (delete_pool) {
-        delete this;
-    }
+    delete finished;
 }
 
 void MessagePool::set_refill_hook(std::function<void()> hook) {
@@ -315,7 +320,7 @@ MessagePool::Counts MessagePool::counts() {
         drain_and_arm_locked(surplus);
         now = {idle_, outstanding_};
     }
-    free_surplus(surplus, false);
+    free_surplus(surplus, nullptr);
     return now;
 }
 
@@ -341,7 +346,7 @@ void MessagePool::close() noexcept {
         idle_list = MessageAccess::next(*m);
         delete m;
     }
-    free_surplus(surplus, delete_now);
+    free_surplus(surplus, delete_now ? this : nullptr);
 }
 
 }  // namespace tofu::detail

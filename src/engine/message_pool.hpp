@@ -133,8 +133,10 @@ private:
     void announce_locked() noexcept;
     /// True when the pool is closed, every message is back and every caller is done: it may go.
     [[nodiscard]] bool finished_locked() const noexcept;
-    /// Frees a chain made by `drain_locked`, then the pool itself when `delete_pool`.
-    void free_surplus(Message* surplus, bool delete_pool) noexcept;
+    /// Frees a chain made by `drain_locked`, then `finished` (a pool that may go; or null). Static:
+    /// called after unlocking, when another thread may already have deleted the pool, so it must
+    /// not be a member call on it.
+    static void free_surplus(Message* surplus, MessagePool* finished) noexcept;
     /// Takes the first idle message; the caller holds the lock and checked the list is not empty.
     MessagePtr pop_locked() noexcept;
     /// Idle messages `wait_get` leaves to the engine; the caller holds the lock.
