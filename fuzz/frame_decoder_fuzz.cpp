@@ -1,7 +1,8 @@
 // Fuzz target: the incremental frame decoder. The first input byte picks how the rest is cut into
-// pieces; the rest is a byte stream from a peer. Decoding it in those pieces must give exactly what
-// decoding it whole gives (the same messages, byte for byte, and the same final verdict), and
-// every message must match the lengths its header announced.
+// pieces (its low 7 bits) and whether confirmations are accepted (its high bit); the rest is a byte
+// stream from a peer. Decoding it in those pieces must give exactly what decoding it whole gives
+// (the same messages and confirmations, byte for byte, in the same order, and the same final
+// verdict), and every message must match the lengths its header announced.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +18,9 @@ namespace {
 
 using tofu::detail::FrameDecoder;
 
+/// A decoded message, or a confirmation (its header holds the count, nothing else).
 struct Decoded {
+    bool confirmation = false;
     tofu::BinaryHeader header;
     std::vector<std::byte> text_headers;
     std::vector<std::byte> body;
@@ -35,9 +38,10 @@ void check(bool condition) {
 }
 
 /// Feeds `stream` in pieces of the sizes `cut` cycles through (all of it at once when `cut` is 0).
-Outcome decode(std::span<const std::byte> stream, std::uint8_t cut) {
+Outcome decode(std::span<const std::byte> stream, std::uint8_t cut, bool confirmations) {
     Outcome out;
     FrameDecoder decoder;
+    decoder.accept_confirmations(confirmations);
     std::size_t piece_index = 0;
     while (!stream.empty()) {
         const std::size_t piece = cut == 0 ? stream.size() : 1 + (cut >> (piece_index++ % 4)) % 64;
@@ -52,9 +56,17 @@ Outcome decode(std::span<const std::byte> stream, std::uint8_t cut) {
                     check(m != nullptr);
                     const tofu::BinaryHeader& h = m->bhdr;
                     check(m->thdrs.size() == h.text_headers_len && m->body.size() == h.body_len);
-                    out.messages.push_back({h,
+                    out.messages.push_back({false,
+                                            h,
                                             {m->thdrs.data().begin(), m->thdrs.data().end()},
                                             {m->body.data().begin(), m->body.data().end()}});
+                    break;
+                }
+                case FrameDecoder::Step::confirmation: {
+                    check(confirmations);
+                    tofu::BinaryHeader h;
+                    h.message_id = decoder.confirmed();
+                    out.messages.push_back({true, h, {}, {}});
                     break;
                 }
                 case FrameDecoder::Step::error:
@@ -82,16 +94,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) {
         return 0;
     }
-    const std::uint8_t cut = data[0];
+    const auto cut = static_cast<std::uint8_t>(data[0] & 0x7FU);
+    const bool confirmations = (data[0] & 0x80U) != 0;
     const std::span<const std::byte> stream{reinterpret_cast<const std::byte*>(data) + 1, size - 1};
-    const Outcome whole = decode(stream, 0);
-    const Outcome pieces = decode(stream, cut == 0 ? 1 : cut);
+    const Outcome whole = decode(stream, 0, confirmations);
+    const Outcome pieces = decode(stream, cut == 0 ? 1 : cut, confirmations);
     check(whole.verdict == pieces.verdict);
     check(whole.messages.size() == pieces.messages.size());
     for (std::size_t i = 0; i < whole.messages.size(); ++i) {
         const Decoded& a = whole.messages[i];
         const Decoded& b = pieces.messages[i];
-        check(same_header(a.header, b.header) && a.text_headers == b.text_headers && a.body == b.body);
+        check(a.confirmation == b.confirmation && same_header(a.header, b.header) &&
+              a.text_headers == b.text_headers && a.body == b.body);
     }
     return 0;
 }

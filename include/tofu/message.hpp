@@ -366,6 +366,10 @@ inline constexpr std::string_view listen_on = "~listen_on";    ///< WelcomeReque
 /// peer claims): `tcp|IP|PORT`, or `uds|uid=U|gid=G|pid=P` from the socket's credentials (`uds`
 /// alone on Windows, which does not give them).
 inline constexpr std::string_view peer = "~peer";
+/// On a message that comes back because its channel closed: the engine had written it, but the
+/// peer's engine never confirmed receiving it, so it may or may not have arrived (value `1`). A
+/// message without it was never written. Such a message comes back as its binary header alone.
+inline constexpr std::string_view unconfirmed = "~unconfirmed";
 }  // namespace header
 
 /// Binary header + text headers + body. Data and command at once.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/message_queue.hpp"
+#include "engine/unconfirmed_log.hpp"
 #include "message/frame_codec.hpp"
 #include "net/socket.hpp"
 #include "poller/triggers.hpp"
@@ -48,6 +49,28 @@ struct Channel {
     /// Average size of this channel's frames (0: none yet). Reads are sized by it and by the
     /// pool's idle messages, so one read rarely needs more messages than the pool can give.
     std::size_t average_frame = 0;
+
+    // Delivery confirmations (docs/engine.md, "Confirmations"): each side tells the other how
+    // many frames it has received, so a break returns what the peer never confirmed.
+    enum class Confirming : std::uint8_t {
+        off,      ///< the peer does not confirm (or the channel is a listener)
+        offered,  ///< client: our Hello offered confirmations; the server's first frame says
+        on,       ///< both engines confirm
+    };
+    Confirming confirming = Confirming::off;
+    std::uint64_t frames_in = 0;            ///< frames received from the peer (confirmations aside)
+    std::uint64_t frames_out = 0;           ///< frames written to the peer (confirmations aside)
+    std::uint64_t confirmed_in = 0;         ///< frames_in as our last confirmation told the peer
+    std::uint64_t confirmed_out = 0;        ///< frames_out as the peer last confirmed
+    UnconfirmedLog unconfirmed;             ///< regular frames written and not confirmed
+    MessagePtr confirmation;                ///< our confirmation frame; null while it is queued to send
+    Message* confirmation_frame = nullptr;  ///< the same message, wherever it is
+    bool confirm_listed = false;            ///< in the loop's list of channels owing a confirmation
+    /// Draining after our ByeResponse: channel_closed waits until the peer confirmed everything.
+    bool report_pending = false;
+    /// Completion backend: a write failed; the channel closes with this once the receive in
+    /// flight has brought what the peer said before it left.
+    SocketError write_error;
 
     /// When the channel's timer fires (see Loop::on_deadline); the default: no timer.
     std::chrono::steady_clock::time_point deadline;

@@ -80,6 +80,7 @@ void Loop::run() noexcept {
                 resume_starved();
             }
             expire_timers();
+            send_owed_confirmations();
         }
     } catch (const std::exception& e) {
         // Only resource exhaustion gets here (allocation, the poller itself failing): the engine
@@ -173,6 +174,7 @@ void Loop::on_hello(Group& group, MessagePtr msg) {
     Channel& ch = install(std::make_unique<Channel>(msg->bhdr.channel_number, Channel::Kind::io,
                                                     Channel::State::connecting, &group, Socket{}));
     const ParsedAddress parsed = parse_address(*msg);
+    offer_confirmations(ch, *msg);
     enqueue(ch, std::move(msg));  // the HelloRequest is the first frame on the wire
     SocketError result{parsed.status, 0};
     SocketAddress where;
@@ -203,6 +205,10 @@ void Loop::on_destroy_group(Group& group) {
 void Loop::enqueue(Channel& ch, MessagePtr msg) {
     encode_frame(*msg);
     ch.send_queue.push_back(std::move(msg));
+    list_for_flush(ch);
+}
+
+void Loop::list_for_flush(Channel& ch) {
     if (!ch.flush_listed) {
         ch.flush_listed = true;
         flush_list_.push_back(ch.number);
@@ -275,14 +281,16 @@ std::size_t Loop::take_read_targets(const Channel& ch, std::size_t limit) {
 
 std::size_t Loop::read_size(Channel& ch, bool first, std::size_t limit) {
     std::size_t budget = take_read_targets(ch, limit);  // messages we may decode into
+    if (ch.state == Channel::State::draining) {
+        return limit;  // only the peer's last confirmation matters now; nothing waits on the pool
+    }
     if (budget == 0 && !first) {
         return 0;  // the pool is dry: leave the rest for the next turn rather than starve now
     }
     if (budget == 0) {
         MessagePtr m = core_.pool().get(AllocationStrategy::pool_only);  // when empty, arms the refill hook
         if (!m) {
-            starve(ch, {});  // read nothing we could not decode: the bytes wait in the socket
-            return 0;
+            return 0;  // read nothing we could not decode: the caller starves the channel
         }
         spares_.push_back(std::move(m));
         budget = 1;
@@ -306,7 +314,13 @@ bool Loop::on_read(Channel& ch, const IoResult& r, std::span<const std::byte> da
         return false;
     }
     std::span<const std::byte> in = data.first(r.bytes);
-    return decode(ch, in) && !ch.starved;
+    const std::uint16_t number = ch.number;
+    const bool more = decode(ch, in);
+    if (find(number) != &ch) {
+        return false;
+    }
+    owe_confirmation(ch);
+    return more && !ch.starved;
 }
 
 bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
@@ -316,6 +330,9 @@ bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
             case FrameDecoder::Step::need_bytes: return true;
             case FrameDecoder::Step::need_message: {
                 MessagePtr m = spare_or_pool();
+                if (!m && ch.state == Channel::State::draining) {
+                    m = core_.pool().get(AllocationStrategy::always);  // dropped once decoded
+                }
                 if (!m) {
                     starve(ch, in);
                     return true;
@@ -325,7 +342,12 @@ bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
             }
             case FrameDecoder::Step::message_ready:
                 on_received(ch, ch.decoder.take());
-                if (find(number) != &ch || ch.state == Channel::State::draining) {
+                if (!still_decoding(ch, number)) {
+                    return false;
+                }
+                break;
+            case FrameDecoder::Step::confirmation:
+                if (!on_confirmation(ch, ch.decoder.confirmed()) || !still_decoding(ch, number)) {
                     return false;
                 }
                 break;
@@ -334,7 +356,24 @@ bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
     }
 }
 
+bool Loop::still_decoding(const Channel& ch, std::uint16_t number) const noexcept {
+    // Closed, or draining with nothing left to learn from the stream.
+    return find(number) == &ch && (ch.state != Channel::State::draining || ch.report_pending);
+}
+
 void Loop::on_received(Channel& ch, MessagePtr msg) {
+    ++ch.frames_in;
+    if (ch.state == Channel::State::draining) {
+        // Our ByeResponse is out; the application has nothing more to get. A crossing ByeResponse
+        // still says the peer read everything we wrote before our ByeRequest.
+        if (msg->bhdr.proto.op_code == OpCode::bye_response) {
+            all_confirmed(ch);
+        }
+        return;
+    }
+    if (ch.confirming == Channel::Confirming::offered) {
+        decline_confirmations(ch);  // a server that confirms makes a confirmation its first frame
+    }
     msg->bhdr.channel_number = ch.number;  // the peer's number means nothing here
     const std::size_t frame = BinaryHeader::wire_size + msg->thdrs.size() + msg->body.size();
     ch.average_frame = ch.average_frame == 0 ? frame : (ch.average_frame * 7 + frame) / 8;
@@ -346,6 +385,7 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
         }
         ch.state = Channel::State::open;
         ch.deadline = {};  // the handshake timer no longer applies
+        take_confirmation_offer(ch, *msg);
         drop_reserved_headers(msg->thdrs);
         if (const std::string peer = describe_peer(ch.socket); !peer.empty()) {
             msg->thdrs.append(header::peer, peer);  // who connected, as we saw it
@@ -358,6 +398,7 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
     }
     deliver(*ch.group, std::move(msg));
     if (op == OpCode::bye_response) {
+        all_confirmed(ch);
         close(ch, AmpeStatus::success);
     }
 }
@@ -365,9 +406,9 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
 // --- Writing ------------------------------------------------------------------------------------
 
 void Loop::flush_listed() {
-    // flush() never adds to the list, so iterating by index over a stable vector is safe.
-    for (const std::uint16_t number : flush_list_) {
-        Channel* ch = find(number);
+    // By index: a flush that lists a channel (a close, say) appends to the vector as we go.
+    for (std::size_t i = 0; i < flush_list_.size(); ++i) {
+        Channel* ch = find(flush_list_[i]);
         if (ch != nullptr && ch->flush_listed) {
             ch->flush_listed = false;
             if (!ch->interest.has(Trigger::send)) {  // else the socket is full: its readiness flushes
@@ -420,6 +461,14 @@ bool Loop::retire(Channel& ch, std::size_t written) {
 }
 
 void Loop::on_sent(Channel& ch, MessagePtr msg) {
+    if (msg.get() == ch.confirmation_frame) {
+        ch.confirmation = std::move(msg);  // home again; what arrived meanwhile is confirmed later
+        if (ch.frames_in != ch.confirmed_in) {
+            owe_confirmation_later(ch);
+        }
+        return;
+    }
+    on_frame_written(ch, *msg);
     const OpCode op = msg->bhdr.proto.op_code;
     // Written: a spare for this turn's reads, then back to the pool in one batch.
     if (core_.pool().owns(*msg)) {
@@ -484,6 +533,7 @@ void Loop::resume_starved() {
         if (!decode(*ch, in) || ch->starved) {
             continue;  // closed, or the pool ran dry again (the channel is listed anew)
         }
+        owe_confirmation(*ch);
         ch->stash.clear();
         if (ch->stash.capacity() > max_kept_stash) {
             std::vector<std::byte>{}.swap(ch->stash);  // a big stash is rare: give the memory back
@@ -497,6 +547,7 @@ void Loop::resume_starved() {
 // --- Closing ------------------------------------------------------------------------------------
 
 void Loop::close(Channel& ch, AmpeStatus reason, std::string_view detail) {
+    confirm_before_closing(ch);
     report_closed(ch, reason, detail);
     forget(ch);
 }
@@ -516,10 +567,20 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail
     take_inbox_closing(ch, unsent);
     Group* group = std::exchange(ch.group, nullptr);
     ch.head_written = 0;
-    // Nothing is lost silently: every message not written comes back with the reason.
-    // After a graceful close the reason is success, which a returned message must not claim.
+    ch.report_pending = false;
+    // Nothing is lost silently: every message the peer did not confirm, and every message not
+    // written, comes back with the reason, in the order they were posted. After a graceful close
+    // the reason is success, which a returned message must not claim.
     const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::send_failed : reason;
+    return_unconfirmed(ch, *group, returned_status);
     while (MessagePtr m = unsent.pop_front()) {
+        if (m.get() == ch.confirmation_frame) {
+            ch.confirmation = std::move(m);  // the engine's own frame: not the application's
+            continue;
+        }
+        if (m->bhdr.proto.op_code == OpCode::hello_request) {
+            drop_header(m->thdrs, confirm_header);  // the offer was ours, not the application's
+        }
         m->bhdr.status = returned_status;
         m->bhdr.proto.origin = Origin::engine;
         m->bhdr.channel_number = ch.number;
@@ -534,9 +595,14 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail
 }
 
 void Loop::start_draining(Channel& ch) {
-    // Our ByeResponse is written: the channel is closed for the application. The socket stays a
-    // little longer so the peer reads the ByeResponse before our end goes away.
-    report_closed(ch, AmpeStatus::success, {});
+    // Our ByeResponse is written: the channel is closed for the application, once the peer has
+    // confirmed what we wrote before it (it confirms after reading our ByeResponse). The socket
+    // stays a little longer so the peer reads the ByeResponse before our end goes away.
+    if (ch.confirming == Channel::Confirming::on && !ch.unconfirmed.empty()) {
+        ch.report_pending = true;
+    } else {
+        report_closed(ch, AmpeStatus::success, {});
+    }
     shutdown_send(ch.socket);
     ch.state = Channel::State::draining;
     ch.starved = false;
@@ -546,6 +612,10 @@ void Loop::start_draining(Channel& ch) {
 }
 
 void Loop::finish_draining(Channel& ch) {
+    if (ch.report_pending) {
+        report_closed(ch, AmpeStatus::peer_disconnected,
+                      "the peer left without confirming our last messages");
+    }
     forget(ch);
 }
 
@@ -582,8 +652,12 @@ void Loop::on_deadline(Channel& ch) {
             return;
         case Channel::State::draining: finish_draining(ch); return;
         case Channel::State::listening: set_interest(ch, Trigger::accept); return;  // the rest is over
-        case Channel::State::connecting:
-        case Channel::State::open: return;
+        case Channel::State::open:
+            if (!ch.write_error.ok()) {
+                close(ch, ch.write_error);  // the peer's last words did not come
+            }
+            return;
+        case Channel::State::connecting: return;
     }
 }
 
@@ -661,7 +735,10 @@ Channel& Loop::install(std::unique_ptr<Channel> ch) {
 }
 
 int Loop::wait_timeout_ms() const {
-    const std::optional<Clock::time_point> earliest = timers_.earliest();
+    std::optional<Clock::time_point> earliest = timers_.earliest();
+    if (!confirm_list_.empty() && (!earliest || confirm_due_ < *earliest)) {
+        earliest = confirm_due_;
+    }
     if (!earliest) {
         return -1;
     }

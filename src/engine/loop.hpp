@@ -64,11 +64,18 @@ private:
     void begin_connect(Channel& ch, const SocketAddress& where);
     /// Writes what `ch` has queued, as far as the socket takes it now.
     void flush(Channel& ch);
+    /// A write failed: the peer is gone. What it said before it left (its last confirmation, a
+    /// ByeResponse, its last data) is still readable, so that is read first; then `ch` closes with
+    /// `error` unless reading closed it.
+    void write_failed(Channel& ch, const SocketError& error);
     /// What `ch` waits for from now on (readiness: what the poller watches; completion: the
     /// operations to have in flight, which only completions take away).
     void set_interest(Channel& ch, Triggers interest);
     /// The backend lets go of `ch`'s socket before it closes.
     void release_io(Channel& ch) noexcept;
+    /// True while the kernel holds a send of `ch`'s queued frames (completion backend): the
+    /// front of the queue is then not to be touched.
+    [[nodiscard]] static bool sending(const Channel& ch) noexcept;
 #if defined(TOFU_POLLER_IO_URING)
     void on_completion(const Completion& c);
     void start_read(Channel& ch);
@@ -87,6 +94,9 @@ private:
     /// take more (still open, not starved). Only the `first` read of an event starves the channel
     /// when the pool is empty; a later one just stops.
     bool read_once(Channel& ch, bool first);
+    /// The pool is dry: takes the confirmations waiting in the socket (they need no message) and
+    /// starves the channel if a frame that needs one waits behind them.
+    void take_confirmations_or_starve(Channel& ch);
     void on_drain_readable(Channel& ch);
 #endif
 
@@ -100,14 +110,17 @@ private:
     /// A connect finished: `result` says how.
     void on_connected(Channel& ch, const SocketError& result);
     /// Takes messages to decode into from the pool and says how many bytes one read may ask for
-    /// (at most `limit`); 0 when the channel must not read now: the pool is dry (the `first` read
-    /// of a turn then starves the channel, a later one just stops).
+    /// (at most `limit`); 0 when the channel must not read now: the pool is dry (for the `first`
+    /// read of a turn the pool's refill hook is then armed, and the caller starves the channel; a
+    /// later read just stops).
     std::size_t read_size(Channel& ch, bool first, std::size_t limit);
     /// Takes read targets from the pool in one batch; returns how many the loop holds.
     std::size_t take_read_targets(const Channel& ch, std::size_t limit);
     /// Handles what a read gave; true when the channel can take more (open, not starved).
     bool on_read(Channel& ch, const IoResult& r, std::span<const std::byte> data);
     bool decode(Channel& ch, std::span<const std::byte>& in);
+    /// After a frame of `ch` (number `number`) was handled: decoding goes on.
+    [[nodiscard]] bool still_decoding(const Channel& ch, std::uint16_t number) const noexcept;
     void on_received(Channel& ch, MessagePtr msg);
     /// Points `parts` at `ch`'s queued frames from the first unwritten byte; returns how many
     /// parts were used and their bytes in `total`.
@@ -115,7 +128,39 @@ private:
     /// Retires `written` bytes of `ch`'s queue; false when that closed or drained the channel.
     bool retire(Channel& ch, std::size_t written);
 
+    // Delivery confirmations (loop_confirmations.cpp).
+    /// Client: our HelloRequest offers confirmations.
+    void offer_confirmations(Channel& ch, Message& hello);
+    /// Server: takes the offer a peer's HelloRequest makes, if it makes one.
+    void take_confirmation_offer(Channel& ch, const Message& hello);
+    /// Client: the server's first frame was not a confirmation, so it does not confirm.
+    void decline_confirmations(Channel& ch);
+    void make_confirmation(Channel& ch);
+    /// The peer confirmed `count` frames; false when that was a violation and closed the channel.
+    bool on_confirmation(Channel& ch, std::uint64_t count);
+    /// The peer answered our ByeRequest, so it has everything we wrote.
+    void all_confirmed(Channel& ch);
+    /// A frame of `msg` was written: counted, and logged until confirmed when it is a regular one.
+    void on_frame_written(Channel& ch, const Message& msg);
+    /// After reading: confirm now when enough arrived, else list the channel for a later round.
+    void owe_confirmation(Channel& ch);
+    void owe_confirmation_later(Channel& ch);
+    /// Puts the channel's confirmation (of everything received so far) in front of its queue;
+    /// false when it cannot go now (it is queued already, or a send is in flight) and waits.
+    bool queue_confirmation(Channel& ch);
+    /// Queues the confirmation and lists the channel for writing.
+    void send_confirmation(Channel& ch);
+    /// A confirmation rides in front of data the channel writes anyway.
+    void piggyback_confirmation(Channel& ch);
+    /// Confirms for the listed channels once their delay is up.
+    void send_owed_confirmations();
+    /// Tells the peer what arrived, before the socket closes (best effort, one small write).
+    void confirm_before_closing(Channel& ch) noexcept;
+    /// Returns the frames the peer never confirmed to `group`, each as its binary header.
+    void return_unconfirmed(Channel& ch, Group& group, AmpeStatus status);
+
     // Writing.
+    void list_for_flush(Channel& ch);
     void flush_listed();
     void on_sent(Channel& ch, MessagePtr msg);
     /// A message to decode into: one written this turn, else one from the pool (null when empty).
@@ -156,6 +201,9 @@ private:
     std::vector<std::uint16_t> flush_list_;           ///< channels with frames to write
     std::vector<std::uint16_t> starved_;              ///< channels waiting for the pool
     std::vector<std::uint16_t> resuming_;             ///< starved_ being resumed (kept for its capacity)
+    std::vector<std::uint16_t> confirm_list_;         ///< channels owing their peer a confirmation
+    std::vector<std::uint16_t> owed_;                 ///< confirm_list_ being served (kept for its capacity)
+    Clock::time_point confirm_due_;                   ///< when confirm_list_ is served
     ChannelTimers timers_;
     SocketSettings settings_;            ///< from the engine's options
     std::vector<Group*> delivery_list_;  ///< groups with pending deliveries

@@ -22,6 +22,8 @@ constexpr std::uint64_t notifier_tag = 0;  // the notifier's completions carry n
 /// A receive submitted while the pool is dry takes this much: its bytes wait in the channel's
 /// stash if the pool is still dry when they arrive.
 constexpr std::size_t dry_pool_recv = 4096;
+/// After a write failed, how long the receive in flight may take to bring the peer's last words.
+constexpr auto last_words_wait = std::chrono::milliseconds{100};
 
 }  // namespace
 
@@ -149,7 +151,7 @@ void Loop::on_read_done(Channel& ch, const Completion& c) {
         start_read(ch);
         return;
     }
-    if (ch.state == Channel::State::draining) {
+    if (ch.state == Channel::State::draining && !ch.report_pending) {
         // The application already saw the channel close; drop what arrives until the peer's end.
         if (r.end_of_stream || !r.error.ok()) {
             finish_draining(ch);
@@ -159,8 +161,15 @@ void Loop::on_read_done(Channel& ch, const Completion& c) {
         return;
     }
     take_read_targets(ch, UringProactor::max_recv);  // messages to decode into, in one batch
-    if (on_read(ch, r, c.data)) {
-        start_read(ch);
+    const std::uint16_t number = ch.number;
+    const bool more = on_read(ch, r, c.data);
+    if (find(number) != &ch) {
+        return;
+    }
+    if (!ch.write_error.ok()) {
+        close(ch, ch.write_error);  // the peer's last words are heard: the write's failure ends it
+    } else if (more || ch.state == Channel::State::draining) {
+        start_read(ch);  // draining reads on until the peer's end
     }
 }
 
@@ -168,9 +177,10 @@ void Loop::on_read_done(Channel& ch, const Completion& c) {
 
 void Loop::flush(Channel& ch) {
     if (ch.state == Channel::State::connecting || ch.state == Channel::State::draining ||
-        ch.interest.has(Trigger::send) || ch.send_queue.empty()) {
+        ch.interest.has(Trigger::send) || ch.send_queue.empty() || !ch.write_error.ok()) {
         return;  // not yet, not any more, or its send in flight flushes again when done
     }
+    piggyback_confirmation(ch);
     const std::uint32_t index = write_slots_.take();
     WriteSlot& slot = write_slots_[index];
     std::size_t total = 0;
@@ -195,12 +205,23 @@ void Loop::on_write_done(const Completion& c) {
     ch->interest.remove(Trigger::send);
     const IoResult r = write_result(c.result, -c.result);
     if (!r.error.ok()) {
-        close(*ch, r.error);
+        write_failed(*ch, r.error);
         return;
     }
     if (retire(*ch, r.bytes)) {
         flush(*ch);
     }
+}
+
+void Loop::write_failed(Channel& ch, const SocketError& error) {
+    // The receive in flight brings what the peer said before it left; its completion closes the
+    // channel. If it does not come soon (a peer that stopped reading but not writing), a timer does.
+    if (!ch.interest.has(Trigger::recv)) {
+        close(ch, error);
+        return;
+    }
+    ch.write_error = error;
+    arm(ch, last_words_wait);
 }
 
 // --- Interest -----------------------------------------------------------------------------------
@@ -214,6 +235,10 @@ void Loop::set_interest(Channel& ch, Triggers interest) {
     if (interest.has(Trigger::accept)) {
         start_accept(ch);
     }
+}
+
+bool Loop::sending(const Channel& ch) noexcept {
+    return ch.interest.has(Trigger::send);
 }
 
 void Loop::release_io(Channel& ch) noexcept {

@@ -105,13 +105,51 @@ void Loop::on_readable(Channel& ch) {
 bool Loop::read_once(Channel& ch, bool first) {
     const std::size_t asked = read_size(ch, first, read_buffer_size);
     if (asked == 0) {
+        if (first) {
+            take_confirmations_or_starve(ch);
+        }
         return false;
     }
     const IoResult r = read_some(ch.socket, {read_buffer_.get(), asked});
     return on_read(ch, r, {read_buffer_.get(), asked}) && r.bytes == asked;
 }
 
+void Loop::take_confirmations_or_starve(Channel& ch) {
+    // Peeked, so that a frame needing a message stays in the socket, where flow control holds
+    // the peer back; only whole confirmations at the front are read.
+    constexpr std::size_t peek_size = 64 * BinaryHeader::wire_size;
+    IoResult peeked;
+    std::size_t confirmations = 0;
+    if (ch.confirming != Channel::Confirming::off && !ch.decoder.mid_frame()) {
+        peeked = peek_some(ch.socket, {read_buffer_.get(), peek_size});
+        if (peeked.end_of_stream || !peeked.error.ok()) {
+            (void)on_read(ch, peeked, {});  // the peer is gone: nothing more needs a message
+            return;
+        }
+        const std::span<const std::byte> waiting{read_buffer_.get(), peeked.bytes};
+        while (
+            (confirmations + 1) * BinaryHeader::wire_size <= waiting.size() &&
+            is_confirmation(BinaryHeader::decode(
+                waiting.subspan(confirmations * BinaryHeader::wire_size).first<BinaryHeader::wire_size>()))) {
+            ++confirmations;
+        }
+    }
+    if (confirmations != 0) {
+        const std::uint16_t number = ch.number;
+        const std::span<std::byte> frames{read_buffer_.get(), confirmations * BinaryHeader::wire_size};
+        (void)on_read(ch, read_some(ch.socket, frames), frames);
+        if (find(number) != &ch || frames.size() == peeked.bytes) {
+            return;  // closed (a bad confirmation), or nothing else was waiting
+        }
+    }
+    starve(ch, {});
+}
+
 void Loop::on_drain_readable(Channel& ch) {
+    if (ch.report_pending) {
+        on_readable(ch);  // decoded: the peer's last confirmation completes the close
+        return;
+    }
     // The application already saw the channel close; read and drop until the peer's end arrives.
     const IoResult r = read_some(ch.socket, {read_buffer_.get(), read_buffer_size});
     if (r.end_of_stream || !r.error.ok()) {
@@ -123,6 +161,7 @@ void Loop::flush(Channel& ch) {
     if (ch.state == Channel::State::connecting || ch.state == Channel::State::draining) {
         return;  // sent once connected; nothing more after our ByeResponse
     }
+    piggyback_confirmation(ch);
     std::array<native::IoSlice, max_parts_per_write> iov{};
     while (!ch.send_queue.empty()) {
         // As many queued frames as fit go into one vectored write.
@@ -130,7 +169,7 @@ void Loop::flush(Channel& ch) {
         const std::size_t count = gather(ch, iov, total);
         const IoResult r = write_vectored(ch.socket, {iov.data(), count});
         if (!r.error.ok()) {
-            close(ch, r.error);
+            write_failed(ch, r.error);
             return;
         }
         if (r.would_block) {
@@ -152,6 +191,16 @@ void Loop::flush(Channel& ch) {
     set_interest(ch, want);
 }
 
+void Loop::write_failed(Channel& ch, const SocketError& error) {
+    const std::uint16_t number = ch.number;
+    if (ch.interest.has(Trigger::recv)) {
+        on_readable(ch);
+    }
+    if (find(number) == &ch) {
+        close(ch, error);
+    }
+}
+
 void Loop::set_interest(Channel& ch, Triggers interest) {
     if (interest.empty()) {
         if (ch.registered) {
@@ -165,6 +214,10 @@ void Loop::set_interest(Channel& ch, Triggers interest) {
         poller_.modify(ch.socket.fd(), ch.number, interest);
     }
     ch.interest = interest;
+}
+
+bool Loop::sending(const Channel& /*ch*/) noexcept {
+    return false;  // writes happen in the loop's own calls: none is ever pending
 }
 
 void Loop::release_io(Channel& ch) noexcept {

@@ -49,6 +49,21 @@ public:
         ++size_;
     }
 
+    /// Puts `msg` second, behind the front message (which may be partly written); first when empty.
+    void insert_after_front(MessagePtr msg) noexcept {
+        if (head_ == nullptr) {
+            push_back(std::move(msg));
+            return;
+        }
+        Message* m = msg.release();
+        MessageAccess::next(*m) = MessageAccess::next(*head_);
+        MessageAccess::next(*head_) = m;
+        if (tail_ == head_) {
+            tail_ = m;
+        }
+        ++size_;
+    }
+
     /// Appends a message the queue now owns.
     void push_back_raw(Message* m) noexcept {
         MessageAccess::next(*m) = nullptr;

@@ -20,6 +20,20 @@ FrameParts frame_parts(Message& msg) noexcept {
         {std::span<const std::byte>{MessageAccess::wire_header(msg)}, msg.thdrs.data(), msg.body.data()}};
 }
 
+namespace {
+
+/// A confirmation is a bare header: no text headers, no body, no flags, status 0.
+bool well_formed_confirmation(const BinaryHeader& hdr) noexcept {
+    return hdr.text_headers_len == 0 && hdr.body_len == 0 && !hdr.proto.more && !hdr.proto.oob &&
+           hdr.proto.origin == Origin::application && hdr.status == AmpeStatus::success;
+}
+
+}  // namespace
+
+bool is_confirmation(const BinaryHeader& hdr) noexcept {
+    return hdr.proto.op_code == confirmation_op && well_formed_confirmation(hdr);
+}
+
 AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept {
     if (!travels(hdr.proto.op_code)) {
         return AmpeStatus::invalid_op_code;
@@ -67,6 +81,10 @@ FrameDecoder::Step FrameDecoder::feed(std::span<const std::byte>& in) {
                     }
                     header_ = BinaryHeader::decode(header_bytes_);
                     header_have_ = 0;
+                }
+                if (confirmations_ && header_.proto.op_code == confirmation_op) {
+                    return well_formed_confirmation(header_) ? Step::confirmation
+                                                             : fail(AmpeStatus::invalid_message);
                 }
                 header_.proto.origin = Origin::application;
                 if (const AmpeStatus bad = check_wire_header(header_); bad != AmpeStatus::success) {

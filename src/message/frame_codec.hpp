@@ -1,10 +1,13 @@
 // Wire frames: encode a message for a vectored write; decode a byte stream incrementally.
 //
 // A frame is the 16-byte binary header, then the text header bytes, then the body bytes.
+// Between two tofu engines that both offered it, one more frame travels: the confirmation
+// (docs/wire.md), which never reaches an application.
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include <tofu/message.hpp>
@@ -27,6 +30,15 @@ FrameParts encode_frame(Message& msg) noexcept;
 /// The parts of a frame `encode_frame` already encoded (for writing what is left of it).
 [[nodiscard]] FrameParts frame_parts(Message& msg) noexcept;
 
+/// Op code 10 on the wire: a delivery confirmation, engine to engine. Its `message_id` counts the
+/// frames its sender has received on the connection so far (confirmations aside); it has no text
+/// headers, no body, no flags, status 0. Only on a connection where both engines offered
+/// confirmations; everywhere else op code 10 is a violation like 11..15.
+inline constexpr OpCode confirmation_op = static_cast<OpCode>(10);
+
+/// True for a well-formed confirmation header (op code 10, nothing but its count).
+[[nodiscard]] bool is_confirmation(const BinaryHeader& hdr) noexcept;
+
 /// What a peer may put on the wire: success, `invalid_op_code` for op codes 10..15 and the local
 /// ones (ByeSignal, WelcomeRequest, WelcomeResponse), `invalid_more_usage` for `more` on a
 /// non-regular type.
@@ -47,10 +59,17 @@ public:
         need_bytes,     ///< all input used; feed more
         need_message,   ///< a header arrived; `provide` a message to fill
         message_ready,  ///< a complete message is ready; `take` it
+        confirmation,   ///< a confirmation arrived (no message needed); see `confirmed`
         error,          ///< protocol violation; see `error_status`
     };
 
     Step feed(std::span<const std::byte>& in);
+
+    /// From now on (or no longer), op code 10 is a confirmation rather than a violation.
+    void accept_confirmations(bool yes) noexcept { confirmations_ = yes; }
+
+    /// The frame count of the confirmation just decoded, after `confirmation`.
+    [[nodiscard]] std::uint64_t confirmed() const noexcept { return header_.message_id; }
 
     /// Gives the decoder a message to fill; it is reset first.
     void provide(MessagePtr msg) noexcept;
@@ -89,6 +108,7 @@ private:
     std::span<std::byte> body_part_;  ///< the body, filled after the text headers
     std::size_t part_have_ = 0;
     AmpeStatus error_ = AmpeStatus::success;
+    bool confirmations_ = false;
 };
 
 }  // namespace tofu::detail

@@ -158,17 +158,32 @@ void TextHeaders::iterator::advance() noexcept {
     at_end_ = true;
 }
 
-void detail::drop_reserved_headers(TextHeaders& headers) {
-    if (headers.text().find('~') == std::string_view::npos) {
-        return;  // nothing reserved, nothing copied
+namespace {
+
+/// Rewrites `headers` without the ones `drop` names; copies nothing when `any` says none is there.
+template <class Drop>
+void drop_headers(TextHeaders& headers, bool any, Drop&& drop) {
+    if (!any) {
+        return;
     }
     std::string kept;
     for (const TextHeader h : headers) {
-        if (!is_reserved_header(h.name)) {
+        if (!drop(h.name)) {
             kept.append(h.name).append(":").append(h.value).append("\r\n");
         }
     }
     headers.assign_raw(std::as_bytes(std::span{kept}));
+}
+
+}  // namespace
+
+void detail::drop_reserved_headers(TextHeaders& headers) {
+    drop_headers(headers, headers.text().find('~') != std::string_view::npos, is_reserved_header);
+}
+
+void detail::drop_header(TextHeaders& headers, std::string_view name) {
+    drop_headers(headers, headers.find(name).has_value(),
+                 [name](std::string_view n) { return iequals(n, name); });
 }
 
 void TextHeaders::append(std::string_view name, std::string_view value) {

@@ -54,9 +54,9 @@ inline constexpr int shut_write = SD_SEND;
 inline constexpr int shut_both = SD_BOTH;
 
 /// One recv: bytes read, 0 at end of stream, negative on error (see last_error()).
-inline long recv_bytes(int fd, std::byte* data, std::size_t size) noexcept {
+inline long recv_bytes(int fd, std::byte* data, std::size_t size, int flags = 0) noexcept {
     return ::recv(handle(fd), reinterpret_cast<char*>(data),
-                  static_cast<int>(std::min<std::size_t>(size, INT_MAX)), 0);
+                  static_cast<int>(std::min<std::size_t>(size, INT_MAX)), flags);
 }
 /// One send: bytes written, negative on error. There is no SIGPIPE to suppress.
 inline long send_bytes(int fd, const std::byte* data, std::size_t size) noexcept {
@@ -109,8 +109,8 @@ inline constexpr int shut_read = SHUT_RD;
 inline constexpr int shut_write = SHUT_WR;
 inline constexpr int shut_both = SHUT_RDWR;
 
-inline long recv_bytes(int fd, std::byte* data, std::size_t size) noexcept {
-    return ::recv(fd, data, size, 0);
+inline long recv_bytes(int fd, std::byte* data, std::size_t size, int flags = 0) noexcept {
+    return ::recv(fd, data, size, flags);
 }
 /// A send that never raises SIGPIPE when the peer is gone (MSG_NOSIGNAL, or SO_NOSIGPIPE set on
 /// the socket where the OS has that instead).

@@ -507,6 +507,11 @@ IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept {
     return read_result(n, n < 0 ? native::last_error() : 0);
 }
 
+IoResult peek_some(const Socket& s, std::span<std::byte> into) noexcept {
+    const long n = native::recv_bytes(s.fd(), into.data(), into.size(), MSG_PEEK);
+    return read_result(n, n < 0 ? native::last_error() : 0);
+}
+
 IoResult write_vectored(const Socket& s, std::span<const native::IoSlice> parts) noexcept {
 #if defined(_WIN32)
     DWORD sent = 0;

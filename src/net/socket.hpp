@@ -115,6 +115,8 @@ struct IoResult {
 };
 
 IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept;
+/// Like `read_some`, but the bytes stay in the socket to be read again.
+IoResult peek_some(const Socket& s, std::span<std::byte> into) noexcept;
 /// What a read that returned `n` (with `os_error` when negative) means; a completion's result too.
 IoResult read_result(long n, int os_error) noexcept;
 /// What a write that returned `n` (with `os_error` when negative) means.

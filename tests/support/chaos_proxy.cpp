@@ -8,16 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "message/frame_codec.hpp"
 #include "net/native_socket.hpp"
-
-#if defined(_WIN32)
-#include <mstcpip.h>
-#else
-#include <sys/ioctl.h>
-#if defined(__linux__)
-#include <linux/sockios.h>
-#endif
-#endif
 
 namespace tofu::test {
 
@@ -84,56 +76,52 @@ bool write_all(int fd, std::span<const std::byte> bytes, bool bytewise) {
     return true;
 }
 
-/// Whether the peer of `fd` has acknowledged all `written` bytes sent on it (they are in its
-/// kernel, readable even after a reset); nullopt where the OS cannot tell.
-std::optional<bool> acknowledged(int fd, std::size_t written) {
-#if defined(__linux__)
-    (void)written;
-    int unacknowledged = 0;  // sent and not acknowledged, or not sent yet
-    if (::ioctl(fd, SIOCOUTQ, &unacknowledged) == 0) {
-        return unacknowledged == 0;
+/// Follows the frames of one direction of a stream as its bytes go by, whatever the pieces: counts
+/// the whole frames and reports each confirmation's count.
+class FrameFollower {
+public:
+    /// Takes the next bytes; `on_confirmation(count)` for each confirmation they complete.
+    template <class OnConfirmation>
+    void feed(std::span<const std::byte> bytes, OnConfirmation&& on_confirmation) {
+        while (!bytes.empty()) {
+            if (header_have_ < header_.size()) {
+                const std::size_t n = std::min(bytes.size(), header_.size() - header_have_);
+                std::memcpy(header_.data() + header_have_, bytes.data(), n);
+                header_have_ += n;
+                bytes = bytes.subspan(n);
+                if (header_have_ == header_.size()) {
+                    const BinaryHeader h = BinaryHeader::decode(header_);
+                    confirmation_ = h.proto.op_code == detail::confirmation_op;
+                    count_ = h.message_id;
+                    rest_ = std::size_t{h.text_headers_len} + h.body_len;
+                }
+            } else {
+                const std::size_t n = std::min(bytes.size(), rest_);
+                rest_ -= n;
+                bytes = bytes.subspan(n);
+            }
+            if (header_have_ == header_.size() && rest_ == 0) {
+                if (confirmation_) {
+                    on_confirmation(count_);
+                } else {
+                    ++frames_;
+                }
+                header_have_ = 0;
+            }
+        }
     }
-#elif defined(__APPLE__)
-    (void)written;
-    int unsent = 0;
-    socklen_t size = sizeof unsent;
-    if (::getsockopt(fd, SOL_SOCKET, SO_NWRITE, &unsent, &size) == 0) {
-        return unsent == 0;
-    }
-#elif defined(FIONWRITE)
-    (void)written;
-    int unsent = 0;
-    if (::ioctl(fd, FIONWRITE, &unsent) == 0) {
-        return unsent == 0;
-    }
-#elif defined(_WIN32)
-    DWORD version = 0;
-    TCP_INFO_v0 info{};
-    DWORD size = 0;
-    if (::WSAIoctl(native::handle(fd), SIO_TCP_INFO, &version, sizeof version, &info, sizeof info, &size,
-                   nullptr, nullptr) == 0) {
-        return info.BytesInFlight == 0 && info.BytesOut >= written;
-    }
-#endif
-    return std::nullopt;
-}
 
-/// Waits, within `event_timeout`, until the peer of `fd` has all `written` bytes: an abortive
-/// close discards what is still in the sender's queue, and the fault must cut at the byte it names.
-/// False when the OS cannot tell (Wine refuses SIO_TCP_INFO).
-bool wait_acknowledged(int fd, std::size_t written) {
-    const auto deadline = std::chrono::steady_clock::now() + event_timeout;
-    for (;;) {
-        const std::optional<bool> done = acknowledged(fd, written);
-        if (!done) {
-            return false;
-        }
-        if (*done || std::chrono::steady_clock::now() > deadline) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds{1});
-    }
-}
+    /// Whole frames so far, confirmations aside.
+    [[nodiscard]] std::uint64_t frames() const noexcept { return frames_; }
+
+private:
+    std::array<std::byte, BinaryHeader::wire_size> header_{};
+    std::size_t header_have_ = 0;
+    std::size_t rest_ = 0;
+    bool confirmation_ = false;
+    std::uint64_t count_ = 0;
+    std::uint64_t frames_ = 0;
+};
 
 /// A listening socket on a fresh address of `transport`, and the client address that reaches it.
 int listen_on(Transport transport, Address& client_address) {
@@ -182,7 +170,10 @@ std::string_view fault_name(ChaosFault::Kind kind) noexcept {
 }
 
 ChaosProxy::ChaosProxy(Transport transport, Address upstream, ChaosFault fault)
-    : upstream_{std::move(upstream)}, fault_{fault}, listen_fd_{listen_on(transport, client_address_)} {
+    : transport_{transport},
+      upstream_{std::move(upstream)},
+      fault_{fault},
+      listen_fd_{listen_on(transport, client_address_)} {
     acceptor_ = std::thread{[this] { accept_loop(); }};
 }
 
@@ -225,6 +216,12 @@ void ChaosProxy::accept_loop() {
             native::close_socket(client);  // the upstream refused: so does the proxy
             continue;
         }
+        if (transport_ == Transport::tcp4) {
+            // No Nagle: a small frame (a confirmation) goes out at once, so a reset right after
+            // it cannot destroy it in the proxy's send queue.
+            const int one = 1;
+            (void)native::set_option(client, IPPROTO_TCP, TCP_NODELAY, one);
+        }
 #if defined(_WIN32)
         // Winsock's shutdown does not wake a blocked recv (wake_both): the pumps' reads time out
         // every 50 ms instead, and each timeout looks at the pair's flags.
@@ -245,12 +242,18 @@ void ChaosProxy::swallow(Pair& pair, int from) {
     std::array<std::byte, 16384> buffer{};
     for (;;) {
         const long n = native::recv_bytes(from, buffer.data(), buffer.size());
-        if (n > 0) {
-            swallowed_ += static_cast<std::size_t>(n);
-        } else if (n == 0 || pair.reset.load() || !read_interrupted(native::last_error())) {
+        if (n <= 0 && (n == 0 || pair.reset.load() || !read_interrupted(native::last_error()))) {
             return;  // the client closed its end (or reset it), or the proxy is going away
         }
     }
+}
+
+void ChaosProxy::wait_server_confirmed_all() {
+    // An abortive close destroys what is still queued in the proxy and the kernels; once the server
+    // confirmed every whole frame, they are with its application, whatever the reset destroys.
+    std::unique_lock lock{confirmed_mutex_};
+    (void)confirmed_changed_.wait_for(lock, event_timeout,
+                                      [this] { return confirmed_by_server_ >= frames_forwarded_.load(); });
 }
 
 void ChaosProxy::pump(Pair& pair, bool client_to_server) {
@@ -259,6 +262,7 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
     const int to = client_to_server ? pair.server_fd : pair.client_fd;
     const ChaosFault fault = client_to_server ? fault_ : ChaosFault{};
     std::array<std::byte, 16384> buffer{};
+    FrameFollower frames;
     std::size_t total = 0;
     bool stalled = false;
     for (;;) {
@@ -270,9 +274,7 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
         }
         if (cuts && total == fault.after_bytes) {
             if (fault.kind == Kind::reset) {
-                if (!wait_acknowledged(to, total)) {
-                    reset_unconfirmed_.store(true);
-                }
+                wait_server_confirmed_all();
                 pair.reset.store(true);
                 pair.wake_both();
             } else {
@@ -305,10 +307,20 @@ void ChaosProxy::pump(Pair& pair, bool client_to_server) {
         }
         const auto bytes = std::span{buffer}.first(static_cast<std::size_t>(n));
         if (client_to_server) {
-            forwarded_ += bytes.size();  // before the write: counted by the time the peer can answer
+            // Counted before the write: by the time the server can answer, its frames are counted.
+            frames.feed(bytes, [](std::uint64_t) {});
+            frames_forwarded_.store(frames.frames());
         }
         if (!write_all(to, bytes, fault.kind == Kind::fragment)) {
             break;  // `to` broke: the other pump, reading from it, sees that and passes it on
+        }
+        if (!client_to_server) {
+            // Seen after the write: a reset waiting for this confirmation cannot overtake it.
+            frames.feed(bytes, [this](std::uint64_t count) {
+                const std::lock_guard lock{confirmed_mutex_};
+                confirmed_by_server_ = std::max(confirmed_by_server_, count);
+                confirmed_changed_.notify_all();
+            });
         }
         total += bytes.size();
     }

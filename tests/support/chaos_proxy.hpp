@@ -1,11 +1,14 @@
 // A fault-injecting proxy between two peers on loopback: it accepts connections (TCP on 127.0.0.1,
 // or a Unix domain socket), opens one upstream connection for each, and copies bytes both ways,
 // doing one kind of harm to the client-to-server direction. Real sockets, real kernels: what the
-// engine on either side sees is what a bad network would show it.
+// engine on either side sees is what a bad network would show it. It follows the frames going by
+// (not their content): how many whole frames reached the server, and how many the server's engine
+// confirmed receiving.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -26,10 +29,10 @@ struct ChaosFault {
         fragment,    ///< forward one byte per write
         delay,       ///< wait `pause` before forwarding each chunk read
         stall,       ///< after `after_bytes`, stop reading the client for `pause`, then go on
-        reset,       ///< after exactly `after_bytes`, once the server acknowledged them, reset both
-                     ///< connections (UDS: close them)
+        reset,       ///< after exactly `after_bytes`, once the server's engine confirmed every whole
+                     ///< frame it got, reset both connections (UDS: close them)
         half_close,  ///< after exactly `after_bytes`, end the stream towards the server (FIN), then
-                     ///< read and count (`swallowed`) what the client still sends, forwarding none
+                     ///< read what the client still sends, forwarding none
     };
     Kind kind = Kind::none;
     std::size_t after_bytes = 0;
@@ -53,29 +56,29 @@ public:
     /// Where a client connects to go through the proxy.
     [[nodiscard]] const Address& client_address() const noexcept { return client_address_; }
 
-    /// Bytes forwarded from clients to the server so far (counted as each write starts).
-    [[nodiscard]] std::size_t forwarded() const noexcept { return forwarded_.load(); }
-    /// Bytes a half-close fault read from clients after the cut and dropped.
-    [[nodiscard]] std::size_t swallowed() const noexcept { return swallowed_.load(); }
-    /// True when a reset struck without the OS confirming that the server had every forwarded byte
-    /// (Wine cannot tell): bytes still queued in the proxy may have died with the connection.
-    [[nodiscard]] bool reset_unconfirmed() const noexcept { return reset_unconfirmed_.load(); }
+    /// Whole frames forwarded from clients to the server so far, confirmations aside (counted as
+    /// each write starts).
+    [[nodiscard]] std::uint64_t frames_forwarded() const noexcept { return frames_forwarded_.load(); }
 
 private:
     struct Pair;
     void accept_loop();
     void pump(Pair& pair, bool client_to_server);
-    /// Reads `from` until its end, counting what it drops into `swallowed_`.
-    void swallow(Pair& pair, int from);
+    /// Reads `from` until its end, dropping what it reads.
+    static void swallow(Pair& pair, int from);
+    /// Waits (within event_timeout) until the server confirmed every whole frame it was given.
+    void wait_server_confirmed_all();
 
+    Transport transport_;
     Address upstream_;
     ChaosFault fault_;
     Address client_address_;  ///< before listen_fd_: listening fills it in
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
-    std::atomic<std::size_t> forwarded_{0};
-    std::atomic<std::size_t> swallowed_{0};
-    std::atomic<bool> reset_unconfirmed_{false};
+    std::atomic<std::uint64_t> frames_forwarded_{0};
+    std::mutex confirmed_mutex_;
+    std::condition_variable confirmed_changed_;
+    std::uint64_t confirmed_by_server_ = 0;  ///< guarded by confirmed_mutex_
     std::mutex mutex_;
     std::list<Pair> pairs_;  ///< guarded by mutex_; stable addresses for the pump threads
     std::thread acceptor_;

@@ -5,6 +5,7 @@
 // windows.h after winsock2.h: first, it would bring the old winsock.h.
 #include <windows.h>
 #else
+#include <sys/select.h>
 #include <sys/time.h>
 #endif
 
@@ -835,6 +836,10 @@ std::vector<std::byte> hello_frame(std::uint16_t channel, std::uint64_t message_
 RawPeer::RawPeer(const Address& to, std::chrono::milliseconds io_timeout)
     : fd_{connect_raw(to, io_timeout)} {}
 
+RawPeer::RawPeer(int connected_fd, std::chrono::milliseconds io_timeout) : fd_{connected_fd} {
+    set_timeouts(fd_, io_timeout);
+}
+
 RawPeer::~RawPeer() {
     if (fd_ >= 0) {
         native::close_socket(fd_);
@@ -870,6 +875,49 @@ bool RawPeer::send_byte_by_byte(std::span<const std::byte> bytes) {
 
 void RawPeer::shutdown_write() {
     (void)::shutdown(native::handle(fd_), native::shut_write);
+}
+
+void RawPeer::reset() {
+    const linger abortive{1, 0};
+    (void)native::set_option(fd_, SOL_SOCKET, SO_LINGER, abortive);
+    native::close_socket(std::exchange(fd_, -1));
+}
+
+RawListener::RawListener() {
+    native::start_sockets();
+    fd_ = open_socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    native::socklen len = sizeof addr;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), len) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        throw TestFailure{"raw listener: cannot listen on TCP loopback: " + errno_text(native::last_error())};
+    }
+    client_address_ = TcpClientAddress{"127.0.0.1", ntohs(addr.sin_port)};
+}
+
+RawListener::~RawListener() {
+    if (fd_ >= 0) {
+        native::close_socket(fd_);
+    }
+}
+
+std::unique_ptr<RawPeer> RawListener::accept(std::chrono::milliseconds io_timeout) {
+    fd_set ready;
+    FD_ZERO(&ready);
+    FD_SET(native::handle(fd_), &ready);
+    timeval wait{static_cast<decltype(timeval::tv_sec)>(std::chrono::seconds{event_timeout}.count()), 0};
+    if (::select(fd_ + 1, &ready, nullptr, nullptr, &wait) != 1) {
+        throw TestFailure{"raw listener: no connection within the timeout"};
+    }
+    const auto fd = static_cast<int>(::accept(native::handle(fd_), nullptr, nullptr));
+    if (fd < 0) {
+        throw TestFailure{"raw listener: accept: " + errno_text(native::last_error())};
+    }
+    const int one = 1;
+    (void)native::set_option(fd, IPPROTO_TCP, TCP_NODELAY, one);
+    return std::make_unique<RawPeer>(fd, io_timeout);
 }
 
 RawPeer::ReadResult RawPeer::read_exact(std::span<std::byte> out) {

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <span>
@@ -289,6 +290,8 @@ class RawPeer {
 public:
     /// Connects to a TCP or UDS client address. Throws `TestFailure` when it cannot.
     explicit RawPeer(const Address& to, std::chrono::milliseconds io_timeout = event_timeout);
+    /// Takes over a connected socket (one `RawListener` accepted); timeouts as above.
+    RawPeer(int connected_fd, std::chrono::milliseconds io_timeout);
     RawPeer(const RawPeer&) = delete;
     RawPeer& operator=(const RawPeer&) = delete;
     RawPeer(RawPeer&&) = delete;
@@ -304,6 +307,9 @@ public:
     /// Half-closes: the other side reads end of stream.
     void shutdown_write();
 
+    /// Closes abortively (SO_LINGER 0): the other side sees the connection reset.
+    void reset();
+
     /// Reads one whole frame; nothing when the connection ends (EOF or reset) first. Throws
     /// `TestFailure` when nothing arrives within the timeout.
     [[nodiscard]] std::optional<RawFrame> read_frame();
@@ -317,6 +323,28 @@ private:
     ReadResult read_exact(std::span<std::byte> out);
 
     int fd_ = -1;
+};
+
+/// A plain listening socket on TCP loopback (a port the OS picks), for a test to play the server
+/// a tofu client connects to.
+class RawListener {
+public:
+    RawListener();
+    RawListener(const RawListener&) = delete;
+    RawListener& operator=(const RawListener&) = delete;
+    RawListener(RawListener&&) = delete;
+    RawListener& operator=(RawListener&&) = delete;
+    ~RawListener();
+
+    /// Where a client connects.
+    [[nodiscard]] const Address& client_address() const noexcept { return client_address_; }
+
+    /// Waits up to `event_timeout` for one connection and returns it as a raw peer.
+    [[nodiscard]] std::unique_ptr<RawPeer> accept(std::chrono::milliseconds io_timeout = event_timeout);
+
+private:
+    int fd_ = -1;
+    Address client_address_;
 };
 
 // --- leak checks (the counters they read are in process_stats.hpp) ------------------------------

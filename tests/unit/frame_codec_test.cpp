@@ -39,12 +39,15 @@ MessagePtr message_of(const test::ValidVector& v) {
 /// Feeds `bytes` in the given piece sizes (cycled) and collects what comes out.
 struct DecodeResult {
     std::vector<MessagePtr> messages;
+    std::vector<std::uint64_t> confirmations;  ///< the counts, in order
     AmpeStatus error = AmpeStatus::success;
     AmpeStatus finish = AmpeStatus::success;
 };
 
-DecodeResult decode(std::span<const std::byte> bytes, const std::vector<std::size_t>& pieces) {
+DecodeResult decode(std::span<const std::byte> bytes, const std::vector<std::size_t>& pieces,
+                    bool confirmations = false) {
     FrameDecoder decoder;
+    decoder.accept_confirmations(confirmations);
     DecodeResult result;
     std::size_t offset = 0;
     for (std::size_t i = 0; offset < bytes.size(); ++i) {
@@ -55,6 +58,7 @@ DecodeResult decode(std::span<const std::byte> bytes, const std::vector<std::siz
             switch (decoder.feed(in)) {
                 case Step::need_message: decoder.provide(Message::create()); break;
                 case Step::message_ready: result.messages.push_back(decoder.take()); break;
+                case Step::confirmation: result.confirmations.push_back(decoder.confirmed()); break;
                 case Step::error:
                     result.error = decoder.error_status();
                     result.finish = decoder.finish();
@@ -282,6 +286,68 @@ TEST(FrameCodec, MoreIsAllowedOnEveryRegularType) {
         h.proto.op_code = op;
         h.proto.more = true;
         EXPECT_EQ(detail::check_wire_header(h), AmpeStatus::invalid_more_usage) << op_code_name(op);
+    }
+}
+
+/// A confirmation frame: op code 10, the count in the message id, nothing else.
+std::vector<std::byte> confirmation_frame(std::uint64_t count) {
+    BinaryHeader h;
+    h.proto.op_code = detail::confirmation_op;
+    h.message_id = count;
+    std::vector<std::byte> frame(BinaryHeader::wire_size);
+    h.encode(std::span<std::byte, BinaryHeader::wire_size>{frame.data(), BinaryHeader::wire_size});
+    return frame;
+}
+
+TEST(FrameCodec, ConfirmationIsAViolationUnlessAccepted) {
+    const auto frame = confirmation_frame(7);
+    const auto r = decode(frame, {frame.size()});
+    EXPECT_TRUE(r.confirmations.empty());
+    EXPECT_EQ(r.error, AmpeStatus::invalid_op_code);
+}
+
+TEST(FrameCodec, AcceptedConfirmationsNeedNoMessageAndKeepTheirPlaceInAnySplit) {
+    // Confirmations between the golden frames; cut in pieces of every size from 1 to 40.
+    std::vector<std::byte> stream;
+    std::size_t frames = 0;
+    for (const auto& v : wire_vectors().valid) {
+        if (travels(v.header.proto.op_code)) {
+            stream.insert(stream.end(), v.frame.begin(), v.frame.end());
+            const auto c = confirmation_frame(++frames);
+            stream.insert(stream.end(), c.begin(), c.end());
+        }
+    }
+    for (std::size_t piece = 1; piece <= 40; ++piece) {
+        const auto r = decode(stream, {piece}, true);
+        ASSERT_EQ(r.error, AmpeStatus::success) << "pieces of " << piece;
+        EXPECT_EQ(r.finish, AmpeStatus::success) << "pieces of " << piece;
+        EXPECT_EQ(r.messages.size(), frames) << "pieces of " << piece;
+        ASSERT_EQ(r.confirmations.size(), frames) << "pieces of " << piece;
+        for (std::size_t i = 0; i < frames; ++i) {
+            EXPECT_EQ(r.confirmations[i], i + 1) << "pieces of " << piece;
+        }
+    }
+}
+
+TEST(FrameCodec, ConfirmationWithAnythingButItsCountIsInvalid) {
+    const auto spoil = [](std::size_t at, std::byte value) {
+        auto frame = confirmation_frame(3);
+        frame[at] = value;
+        return frame;
+    };
+    const std::vector<std::pair<std::string, std::vector<std::byte>>> bad{
+        {"text headers", spoil(13, std::byte{1})}, {"body", spoil(15, std::byte{1})},
+        {"more", spoil(2, std::byte{0x2A})},       {"oob", spoil(2, std::byte{0x4A})},
+        {"origin", spoil(2, std::byte{0x1A})},     {"status", spoil(3, std::byte{5})},
+    };
+    for (const auto& [what, frame] : bad) {
+        auto bytes = frame;
+        if (what == "text headers" || what == "body") {
+            bytes.push_back(std::byte{'x'});  // the byte its length announces
+        }
+        const auto r = decode(bytes, {1}, true);
+        EXPECT_TRUE(r.confirmations.empty()) << what;
+        EXPECT_EQ(r.error, AmpeStatus::invalid_message) << what;
     }
 }
 
