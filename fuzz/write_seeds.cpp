@@ -3,6 +3,7 @@
 // Each target starts from inputs that reach deep: whole frames for the decoders, the vectors' text
 // headers for the header reader, the address forms of DESIGN.md for the address parser.
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +31,26 @@ Bytes concat(std::initializer_list<std::span<const std::byte>> parts) {
         out.insert(out.end(), part.begin(), part.end());
     }
     return out;
+}
+
+/// A confirmation frame (op code 10, the count in the message id; docs/wire.md).
+Bytes confirmation(std::uint64_t count) {
+    Bytes frame(16);
+    frame[2] = std::byte{10};
+    for (int i = 0; i < 8; ++i) {
+        frame[11 - i] = static_cast<std::byte>((count >> (8 * i)) & 0xFFU);
+    }
+    return frame;
+}
+
+/// The golden Hello with the engines' confirmation offer added to its text headers.
+Bytes hello_offering(const tofu::test::ValidVector& hello) {
+    constexpr std::string_view offer = "~confirm:1\r\n";
+    const std::size_t headers = hello.text_headers.size() + offer.size();
+    Bytes frame(hello.frame.begin(), hello.frame.begin() + 16);
+    frame[12] = static_cast<std::byte>(headers >> 8U);
+    frame[13] = static_cast<std::byte>(headers & 0xFFU);
+    return concat({frame, hello.text_headers, std::as_bytes(std::span{offer}), hello.body});
 }
 
 }  // namespace
@@ -60,6 +81,22 @@ int main(int argc, char** argv) {
     }
     write(out / "frame_decoder", "all_valid", concat({Bytes{std::byte{0x13}}, all_valid}));
     write(out / "engine", "hello_then_all_valid", all_valid);
+
+    // Confirmations: accepted by the decoder when the cut byte's high bit is set, and by an
+    // engine whose client offered them in its Hello.
+    Bytes confirmed;
+    std::uint64_t frames = 0;
+    for (const auto& v : vectors.valid) {
+        confirmed.insert(confirmed.end(), v.frame.begin(), v.frame.end());
+        const Bytes c = confirmation(++frames);
+        confirmed.insert(confirmed.end(), c.begin(), c.end());
+    }
+    write(out / "frame_decoder", "confirmations_whole", concat({Bytes{std::byte{0x80}}, confirmed}));
+    write(out / "frame_decoder", "confirmations_pieces", concat({Bytes{std::byte{0x93}}, confirmed}));
+    const Bytes offering = hello_offering(vectors.valid.front());
+    write(out / "engine", "hello_offering_then_confirmations",
+          concat({offering, confirmation(1), vectors.valid[2].frame, confirmation(1), confirmation(0)}));
+    write(out / "engine", "hello_offering_then_all_valid", concat({offering, all_valid}));
 
     const std::string_view addresses[] = {
         "tcp|127.0.0.1|7099", "tcp|0.0.0.0|0",  "tcp|::1|7099",   "tcp|localhost|80",

@@ -46,10 +46,11 @@ inline constexpr std::string_view detail = "~detail";
 ///   reached) sends one engine Signal with status `accept_failed` and a `~detail` on its channel,
 ///   and stays open; it reports again only after it has accepted once more.
 /// - graceful close: A posts ByeRequest (sent after everything posted before it); B receives it
-///   and posts ByeResponse; B's channel closes once the ByeResponse is written, A's when the
-///   ByeResponse arrives (A receives it, then `channel_closed`). Each side gets `channel_closed`
-///   with reason `success`. After its own ByeRequest a side may still post ByeResponse (the byes
-///   crossed) and ByeSignal; after its own ByeResponse only ByeSignal.
+///   and posts ByeResponse; A's channel closes when the ByeResponse arrives (A receives it, then
+///   `channel_closed`), B's once the ByeResponse is written and (between two tofu engines) A has
+///   confirmed what B wrote before it. Each side gets `channel_closed` with reason `success`.
+///   After its own ByeRequest a side may still post ByeResponse (the byes crossed) and ByeSignal;
+///   after its own ByeResponse only ByeSignal.
 /// - abort: ByeSignal on a channel (or a listener) closes it at once; the socket is reset. The
 ///   ByeSignal itself is consumed: it does not come back.
 /// - backpressure: the engine receives only into pool messages. When the pool is empty it stops
@@ -57,11 +58,17 @@ inline constexpr std::string_view detail = "~detail";
 ///   group one engine Signal with status `pool_empty` on that channel; reading resumes when
 ///   messages come back to the pool.
 /// - every close (bye, abort, peer gone, I/O error, protocol violation, failed connect or listen,
-///   group or engine going away): each message still queued for sending comes back with origin
-///   engine and the reason as its status (`send_failed` when the reason is `success`: the
-///   channel closed gracefully before they went out), then exactly one engine Signal (origin
-///   engine, op code Signal) with status `channel_closed` on that channel, whose `~reason` header
-///   names the reason and whose `~detail` header, when present, says more.
+///   group or engine going away): first each message that was written but that the peer's engine
+///   never confirmed receiving comes back as its binary header alone (op code, message id,
+///   `more`; no text headers, no body) with `header::unconfirmed` (`~unconfirmed:1`): it may or
+///   may not have arrived. Then each message still queued for sending comes back whole. Both
+///   carry origin engine and the reason as their status (`send_failed` when the reason is
+///   `success`: the channel closed gracefully before they went out). Then exactly one engine
+///   Signal (origin engine, op code Signal) with status `channel_closed` on that channel, whose
+///   `~reason` header names the reason and whose `~detail` header, when present, says more. So
+///   every posted message is delivered to the peer or comes back; only an unconfirmed one can be
+///   both. (Confirmations are between tofu engines; a peer that does not offer them in its
+///   handshake is trusted with what was written, and nothing written to it comes back.)
 ///
 /// Reasons:
 /// - `success`: graceful bye.
@@ -74,7 +81,8 @@ inline constexpr std::string_view detail = "~detail";
 /// - a protocol violation by the peer: `invalid_op_code` (an undefined op code, or one that never
 ///   travels: ByeSignal, WelcomeRequest, WelcomeResponse), `invalid_more_usage` (`more` on a
 ///   Hello or Bye), `not_allowed` (a well-formed first frame that is not HelloRequest, or a second
-///   HelloRequest). A malformed frame is judged before the first-frame rule.
+///   HelloRequest), `invalid_message` (a delivery confirmation that is malformed or counts
+///   wrongly). A malformed frame is judged before the first-frame rule.
 ///
 /// A message that reaches the engine after its channel closed comes back with
 /// `invalid_channel_number`. When the engine is destroyed, each open channel reports

@@ -26,30 +26,6 @@ struct Channel {
         draining,        ///< closed for the application; waiting for the peer's end after our ByeResponse
     };
 
-    Channel(std::uint16_t n, Kind k, State s, Group* g, Socket sock) noexcept
-        : number{n}, kind{k}, state{s}, group{g}, socket{std::move(sock)} {}
-
-    std::uint16_t number;
-    Kind kind;
-    State state;
-    Group* group;  ///< null once the application was told the channel closed
-    Socket socket;
-    Triggers interest;         ///< what the poller waits for now (completion backend: operations in flight)
-    bool registered = false;   ///< the socket is in the poller
-    std::uint32_t serial = 0;  ///< which incarnation of the number (tells a stale completion apart)
-
-    MessageQueue send_queue;       ///< encoded frames waiting for the socket, oldest first
-    std::size_t head_written = 0;  ///< bytes of the front frame already written
-    bool flush_listed = false;     ///< in the loop's list of channels to write
-
-    FrameDecoder decoder;
-    std::vector<std::byte> stash;  ///< bytes read but not decoded because the pool ran dry
-    std::size_t stash_used = 0;
-    bool starved = false;  ///< reading stopped until messages come back to the pool
-    /// Average size of this channel's frames (0: none yet). Reads are sized by it and by the
-    /// pool's idle messages, so one read rarely needs more messages than the pool can give.
-    std::size_t average_frame = 0;
-
     // Delivery confirmations (docs/engine.md, "Confirmations"): each side tells the other how
     // many frames it has received, so a break returns what the peer never confirmed.
     enum class Confirming : std::uint8_t {
@@ -57,7 +33,24 @@ struct Channel {
         offered,  ///< client: our Hello offered confirmations; the server's first frame says
         on,       ///< both engines confirm
     };
-    Confirming confirming = Confirming::off;
+
+    Channel(std::uint16_t n, Kind k, State s, Group* g, Socket sock) noexcept
+        : group{g}, socket{std::move(sock)}, number{n}, kind{k}, state{s} {}
+
+    // Larger members first, the small ones together at the end: a channel record per connection.
+    Group* group;  ///< null once the application was told the channel closed
+    Socket socket;
+
+    MessageQueue send_queue;       ///< encoded frames waiting for the socket, oldest first
+    std::size_t head_written = 0;  ///< bytes of the front frame already written
+
+    FrameDecoder decoder;
+    std::vector<std::byte> stash;  ///< bytes read but not decoded because the pool ran dry
+    std::size_t stash_used = 0;
+    /// Average size of this channel's frames (0: none yet). Reads are sized by it and by the
+    /// pool's idle messages, so one read rarely needs more messages than the pool can give.
+    std::size_t average_frame = 0;
+
     std::uint64_t frames_in = 0;            ///< frames received from the peer (confirmations aside)
     std::uint64_t frames_out = 0;           ///< frames written to the peer (confirmations aside)
     std::uint64_t confirmed_in = 0;         ///< frames_in as our last confirmation told the peer
@@ -65,17 +58,27 @@ struct Channel {
     UnconfirmedLog unconfirmed;             ///< regular frames written and not confirmed
     MessagePtr confirmation;                ///< our confirmation frame; null while it is queued to send
     Message* confirmation_frame = nullptr;  ///< the same message, wherever it is
-    bool confirm_listed = false;            ///< in the loop's list of channels owing a confirmation
-    /// Draining after our ByeResponse: channel_closed waits until the peer confirmed everything.
-    bool report_pending = false;
     /// Completion backend: a write failed; the channel closes with this once the receive in
     /// flight has brought what the peer said before it left.
     SocketError write_error;
 
     /// When the channel's timer fires (see Loop::on_deadline); the default: no timer.
     std::chrono::steady_clock::time_point deadline;
-    bool refusing = false;    ///< listener: refused a connection since it last accepted one
     std::string socket_file;  ///< listener on a filesystem UDS path: removed when it closes
+
+    std::uint32_t serial = 0;  ///< which incarnation of the number (tells a stale completion apart)
+    std::uint16_t number;
+    Kind kind;
+    State state;
+    Triggers interest;  ///< what the poller waits for now (completion backend: operations in flight)
+    Confirming confirming = Confirming::off;
+    bool registered = false;      ///< the socket is in the poller
+    bool flush_listed = false;    ///< in the loop's list of channels to write
+    bool starved = false;         ///< reading stopped until messages come back to the pool
+    bool confirm_listed = false;  ///< in the loop's list of channels owing a confirmation
+    /// Draining after our ByeResponse: channel_closed waits until the peer confirmed everything.
+    bool report_pending = false;
+    bool refusing = false;  ///< listener: refused a connection since it last accepted one
 };
 
 }  // namespace tofu::detail

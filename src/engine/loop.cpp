@@ -407,7 +407,7 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
 
 void Loop::flush_listed() {
     // By index: a flush that lists a channel (a close, say) appends to the vector as we go.
-    for (std::size_t i = 0; i < flush_list_.size(); ++i) {
+    for (std::size_t i = 0; i < flush_list_.size(); ++i) {  // NOLINT(modernize-loop-convert)
         Channel* ch = find(flush_list_[i]);
         if (ch != nullptr && ch->flush_listed) {
             ch->flush_listed = false;

@@ -130,18 +130,18 @@ private:
 
     // Delivery confirmations (loop_confirmations.cpp).
     /// Client: our HelloRequest offers confirmations.
-    void offer_confirmations(Channel& ch, Message& hello);
+    static void offer_confirmations(Channel& ch, Message& hello);
     /// Server: takes the offer a peer's HelloRequest makes, if it makes one.
     void take_confirmation_offer(Channel& ch, const Message& hello);
     /// Client: the server's first frame was not a confirmation, so it does not confirm.
-    void decline_confirmations(Channel& ch);
-    void make_confirmation(Channel& ch);
+    static void decline_confirmations(Channel& ch);
+    static void make_confirmation(Channel& ch);
     /// The peer confirmed `count` frames; false when that was a violation and closed the channel.
     bool on_confirmation(Channel& ch, std::uint64_t count);
     /// The peer answered our ByeRequest, so it has everything we wrote.
     void all_confirmed(Channel& ch);
     /// A frame of `msg` was written: counted, and logged until confirmed when it is a regular one.
-    void on_frame_written(Channel& ch, const Message& msg);
+    static void on_frame_written(Channel& ch, const Message& msg);
     /// After reading: confirm now when enough arrived, else list the channel for a later round.
     void owe_confirmation(Channel& ch);
     void owe_confirmation_later(Channel& ch);
@@ -155,7 +155,7 @@ private:
     /// Confirms for the listed channels once their delay is up.
     void send_owed_confirmations();
     /// Tells the peer what arrived, before the socket closes (best effort, one small write).
-    void confirm_before_closing(Channel& ch) noexcept;
+    static void confirm_before_closing(Channel& ch) noexcept;
     /// Returns the frames the peer never confirmed to `group`, each as its binary header.
     void return_unconfirmed(Channel& ch, Group& group, AmpeStatus status);
 

@@ -58,7 +58,7 @@ private:
     static constexpr std::size_t kept_capacity = 1024;
 
     void grow() {
-        std::vector<Entry> bigger(ring_.empty() ? 16 : 2 * ring_.size());
+        std::vector<Entry> bigger(ring_.empty() ? 4 : 2 * ring_.size());  // a request or two: 4
         for (std::size_t i = 0; i < size_; ++i) {
             bigger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
         }
