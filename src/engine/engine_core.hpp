@@ -38,6 +38,7 @@ public:
     void stop() noexcept;
 
     [[nodiscard]] MessagePool& pool() noexcept { return *pool_; }
+    [[nodiscard]] const Options& options() const noexcept { return options_; }
     [[nodiscard]] ChannelGroupPtr create_group();
 
     /// `ChannelGroup::post` for `group` (see channel_group.hpp for the contract).

@@ -1,5 +1,8 @@
 #include "engine/group.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include "engine/deadline.hpp"
 #include "engine/engine_core.hpp"
 
@@ -30,6 +33,15 @@ MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
     if (MessagePtr msg = taken_.pop_front()) {
         return msg;
     }
+    if (timeout > std::chrono::nanoseconds::zero()) {
+        // Look for a delivery a little while before sleeping: a sleeper costs its waker a system
+        // call and itself a wake-up. Yielding, so whoever would deliver can run.
+        const auto spin = std::min<std::chrono::nanoseconds>(core_->options().idle_spin, timeout);
+        const auto until = std::chrono::steady_clock::now() + spin;
+        while (!queued_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until) {
+            std::this_thread::yield();
+        }
+    }
     std::unique_lock lock{mutex_};
     if (queue_.empty() && timeout > std::chrono::nanoseconds::zero()) {
         ++waiting_;
@@ -37,6 +49,7 @@ MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
         --waiting_;
     }
     taken_.splice_back(queue_);  // the whole queue at once: the next calls take no lock
+    queued_.store(false, std::memory_order_relaxed);
     lock.unlock();
     return taken_.pop_front();
 }
@@ -57,6 +70,7 @@ void Group::deliver(MessagePtr msg) {
     {
         const std::lock_guard lock{mutex_};
         queue_.push_back(std::move(msg));
+        queued_.store(true, std::memory_order_release);
         wake = waiting_ != 0;
     }
     if (wake) {
@@ -69,6 +83,7 @@ void Group::deliver(MessageQueue& batch) {
     {
         const std::lock_guard lock{mutex_};
         queue_.splice_back(batch);
+        queued_.store(true, std::memory_order_release);
         wake = waiting_ != 0;
     }
     if (wake) {

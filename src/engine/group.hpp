@@ -1,6 +1,7 @@
 // A channel group: the application-facing handle and its receive queue.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -52,6 +53,8 @@ private:
     std::mutex mutex_;
     std::condition_variable ready_;
     MessageQueue queue_;  ///< guarded by mutex_
+    /// `queue_` holds messages: what a receiver looking for work before it sleeps watches.
+    std::atomic<bool> queued_{false};
     /// Taken from `queue_` by `wait_receive` in one go and handed out from here without the lock.
     /// Only `wait_receive` touches it, and it runs on one thread at a time.
     MessageQueue taken_;

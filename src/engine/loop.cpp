@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "engine/engine_core.hpp"
 #include "engine/group.hpp"
@@ -65,12 +66,14 @@ void Loop::run() noexcept {
             }
             core_.pool().take_back_all(spares_);  // before sleeping: a waiting sender gets them
 
+            int timeout = wait_timeout_ms();
+            if (timeout != 0 && (work_waiting() || spin_for_work())) {
+                timeout = 0;
+            }
             // Announce sleep, then look once more: a poster either sees `sleeping_` and writes to the
             // notifier, or its message is seen here. While the engine is awake posters make no syscall.
             core_.sleeping_.store(true, std::memory_order_seq_cst);
-            int timeout = wait_timeout_ms();
-            if (!core_.inbox_.empty() || !posted_.empty() || core_.pool_refilled_.load() ||
-                core_.stop_requested_.load()) {
+            if (work_waiting()) {
                 timeout = 0;
             }
             // I/O before posted messages: what the peer already said (a ByeResponse, its end of
@@ -732,6 +735,26 @@ Channel& Loop::install(std::unique_ptr<Channel> ch) {
     ch->serial = next_serial_++;
     slot = std::move(ch);
     return *slot;
+}
+
+bool Loop::work_waiting() const noexcept {
+    return !core_.inbox_.empty() || !posted_.empty() || core_.pool_refilled_.load() ||
+           core_.stop_requested_.load();
+}
+
+bool Loop::spin_for_work() {
+    const auto spin = core_.options_.idle_spin;
+    if (spin.count() <= 0) {
+        return false;
+    }
+    const auto until = Clock::now() + spin;
+    do {
+        std::this_thread::yield();  // a thread with work to do (a poster, a receiver) goes first
+        if (work_waiting() || run_io(0) != 0) {
+            return true;
+        }
+    } while (Clock::now() < until);
+    return false;
 }
 
 int Loop::wait_timeout_ms() const {

@@ -58,8 +58,12 @@ private:
     // I/O, one half per backend model (loop_readiness.cpp or loop_completion.cpp).
     /// Starts watching the notifier (constructor).
     void start_io();
-    /// Waits up to timeout_ms for I/O and handles what happened.
-    void run_io(int timeout_ms);
+    /// Waits up to timeout_ms for I/O and handles what happened; returns how many events (or
+    /// completions) it handled.
+    std::size_t run_io(int timeout_ms);
+    /// Before sleeping: looks for work for up to `Options::idle_spin` (posted messages, a refill,
+    /// ready sockets), yielding the CPU between looks; true when it found some.
+    bool spin_for_work();
     /// Starts connecting `ch` (its socket not made yet) to `where`.
     void begin_connect(Channel& ch, const SocketAddress& where);
     /// Writes what `ch` has queued, as far as the socket takes it now.
@@ -194,6 +198,8 @@ private:
     [[nodiscard]] Channel* find(std::uint16_t number) const noexcept;
     Channel& install(std::unique_ptr<Channel> ch);
     [[nodiscard]] int wait_timeout_ms() const;
+    /// Posted messages, a refill or a stop request wait: the loop must not sleep.
+    [[nodiscard]] bool work_waiting() const noexcept;
 
     EngineCore& core_;
     Poller poller_;

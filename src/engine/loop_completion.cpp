@@ -31,12 +31,13 @@ void Loop::start_io() {
     poller_.watch(core_.notifier_.fd(), notifier_tag);
 }
 
-void Loop::run_io(int timeout_ms) {
+std::size_t Loop::run_io(int timeout_ms) {
     const std::span<const Completion> done = poller_.wait(timeout_ms);
     core_.sleeping_.store(false, std::memory_order_seq_cst);
     for (const Completion& c : done) {
         on_completion(c);
     }
+    return done.size();
 }
 
 std::uint64_t Loop::tag_of(const Channel& ch) noexcept {

@@ -24,12 +24,13 @@ void Loop::start_io() {
     poller_.add(core_.notifier_.fd(), notifier_token, Trigger::notify);
 }
 
-void Loop::run_io(int timeout_ms) {
+std::size_t Loop::run_io(int timeout_ms) {
     const std::span<const PollEvent> events = poller_.wait(timeout_ms);
     core_.sleeping_.store(false, std::memory_order_seq_cst);
     for (const PollEvent& ev : events) {
         on_event(ev);
     }
+    return events.size();
 }
 
 void Loop::on_event(const PollEvent& ev) {
