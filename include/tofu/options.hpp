@@ -43,11 +43,19 @@ struct Options {
     /// stall.
     std::chrono::milliseconds dead_peer_timeout{0};
 
+    /// Between two tofu engines, which confirm to each other what they received: the most frames
+    /// a channel may have written that its peer has not confirmed yet. An engine confirms every
+    /// 32 frames it reads, so only a peer that stopped confirming (or one whose confirmations
+    /// wait unread behind this many of our frames) reaches it; the channel then closes with
+    /// `communication_failed`, and each unconfirmed message comes back as its header. Bounds
+    /// the memory such a peer makes the engine hold (about 24 bytes a frame). 64 to 2^24.
+    std::uint32_t max_unconfirmed_frames = std::uint32_t{1} << 20U;
+
     /// How long a thread that runs out of work looks for more before it sleeps: the engine thread
     /// (for posted messages and ready sockets) and a thread in `ChannelGroup::wait_receive` (for
     /// its group's messages). A thread that finds work while it looks needs no wake-up, which on
     /// a virtual machine costs tens of microseconds; it yields the CPU to any other runnable thread
-    /// meanwhile. Zero: sleep at once.
+    /// meanwhile. Zero: sleep at once. At most 10 ms.
     std::chrono::microseconds idle_spin{50};
 
     /// Permission bits of a filesystem UDS listener's socket file; connecting needs write

@@ -51,10 +51,14 @@ struct Channel {
     /// pool's idle messages, so one read rarely needs more messages than the pool can give.
     std::size_t average_frame = 0;
 
-    std::uint64_t frames_in = 0;            ///< frames received from the peer (confirmations aside)
-    std::uint64_t frames_out = 0;           ///< frames written to the peer (confirmations aside)
-    std::uint64_t confirmed_in = 0;         ///< frames_in as our last confirmation told the peer
-    std::uint64_t confirmed_out = 0;        ///< frames_out as the peer last confirmed
+    std::uint64_t frames_in = 0;      ///< frames received from the peer (confirmations aside)
+    std::uint64_t frames_out = 0;     ///< frames written to the peer (confirmations aside)
+    std::uint64_t confirmed_in = 0;   ///< frames_in as our last confirmation told the peer
+    std::uint64_t confirmed_out = 0;  ///< frames_out as the peer last confirmed
+    /// frames_out when our ByeRequest was written (`no_bye`: none was): a ByeResponse confirms
+    /// exactly these, as the peer read them before answering.
+    std::uint64_t frames_before_bye = no_bye;
+    static constexpr std::uint64_t no_bye = UINT64_MAX;
     UnconfirmedLog unconfirmed;             ///< regular frames written and not confirmed
     MessagePtr confirmation;                ///< our confirmation frame; null while it is queued to send
     Message* confirmation_frame = nullptr;  ///< the same message, wherever it is

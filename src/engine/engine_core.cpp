@@ -25,6 +25,12 @@ const Options& checked(const Options& options) {
     if (options.handshake_timeout.count() < 0 || options.dead_peer_timeout.count() < 0) {
         throw Error{AmpeStatus::not_allowed, "handshake_timeout and dead_peer_timeout must not be negative"};
     }
+    if (options.idle_spin.count() < 0 || options.idle_spin > std::chrono::milliseconds{10}) {
+        throw Error{AmpeStatus::not_allowed, "idle_spin must be 0 to 10 ms"};
+    }
+    if (options.max_unconfirmed_frames < 64 || options.max_unconfirmed_frames > (1U << 24U)) {
+        throw Error{AmpeStatus::not_allowed, "max_unconfirmed_frames must be 64 to 2^24"};
+    }
     if (options.uds_file_mode > 0777) {
         throw Error{AmpeStatus::not_allowed, "uds_file_mode holds bits beyond 0777"};
     }

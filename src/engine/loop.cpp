@@ -67,7 +67,7 @@ void Loop::run() noexcept {
             core_.pool().take_back_all(spares_);  // before sleeping: a waiting sender gets them
 
             int timeout = wait_timeout_ms();
-            if (timeout != 0 && (work_waiting() || spin_for_work())) {
+            if (timeout != 0 && (work_waiting() || spin_for_work(timeout))) {
                 timeout = 0;
             }
             // Announce sleep, then look once more: a poster either sees `sleeping_` and writes to the
@@ -370,7 +370,7 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
         // Our ByeResponse is out; the application has nothing more to get. A crossing ByeResponse
         // still says the peer read everything we wrote before our ByeRequest.
         if (msg->bhdr.proto.op_code == OpCode::bye_response) {
-            all_confirmed(ch);
+            confirmed_by_bye_response(ch);
         }
         return;
     }
@@ -401,7 +401,7 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
     }
     deliver(*ch.group, std::move(msg));
     if (op == OpCode::bye_response) {
-        all_confirmed(ch);
+        confirmed_by_bye_response(ch);
         close(ch, AmpeStatus::success);
     }
 }
@@ -459,6 +459,12 @@ bool Loop::retire(Channel& ch, std::size_t written) {
         if (find(number) != &ch || ch.state == Channel::State::draining) {
             return false;
         }
+    }
+    if (ch.unconfirmed.size() > core_.options_.max_unconfirmed_frames) {
+        close(ch, AmpeStatus::communication_failed,
+              "the peer has not confirmed the last " + std::to_string(ch.unconfirmed.size()) +
+                  " frames written");
+        return false;
     }
     return true;
 }
@@ -742,8 +748,11 @@ bool Loop::work_waiting() const noexcept {
            core_.stop_requested_.load();
 }
 
-bool Loop::spin_for_work() {
-    const auto spin = core_.options_.idle_spin;
+bool Loop::spin_for_work(int timeout_ms) {
+    Clock::duration spin = core_.options_.idle_spin;
+    if (timeout_ms >= 0) {
+        spin = std::min<Clock::duration>(spin, std::chrono::milliseconds{timeout_ms});  // a timer is due
+    }
     if (spin.count() <= 0) {
         return false;
     }

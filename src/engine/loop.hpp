@@ -62,8 +62,9 @@ private:
     /// completions) it handled.
     std::size_t run_io(int timeout_ms);
     /// Before sleeping: looks for work for up to `Options::idle_spin` (posted messages, a refill,
-    /// ready sockets), yielding the CPU between looks; true when it found some.
-    bool spin_for_work();
+    /// ready sockets), yielding the CPU between looks, and no longer than `timeout_ms` (-1: no
+    /// timer is due); true when it found some.
+    bool spin_for_work(int timeout_ms);
     /// Starts connecting `ch` (its socket not made yet) to `where`.
     void begin_connect(Channel& ch, const SocketAddress& where);
     /// Writes what `ch` has queued, as far as the socket takes it now.
@@ -142,8 +143,9 @@ private:
     static void make_confirmation(Channel& ch);
     /// The peer confirmed `count` frames; false when that was a violation and closed the channel.
     bool on_confirmation(Channel& ch, std::uint64_t count);
-    /// The peer answered our ByeRequest, so it has everything we wrote.
-    void all_confirmed(Channel& ch);
+    /// A ByeResponse arrived: when it answers our ByeRequest, the peer has everything we wrote
+    /// before that; one sent unasked confirms nothing.
+    void confirmed_by_bye_response(Channel& ch);
     /// A frame of `msg` was written: counted, and logged until confirmed when it is a regular one.
     static void on_frame_written(Channel& ch, const Message& msg);
     /// After reading: confirm now when enough arrived, else list the channel for a later round.

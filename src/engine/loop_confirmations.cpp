@@ -82,18 +82,25 @@ bool Loop::on_confirmation(Channel& ch, std::uint64_t count) {
     return true;
 }
 
-void Loop::all_confirmed(Channel& ch) {
-    // The peer answered our ByeRequest: it read everything we wrote before it.
-    ch.confirmed_out = ch.frames_out;
-    ch.unconfirmed.clear();
-    if (ch.report_pending) {
+void Loop::confirmed_by_bye_response(Channel& ch) {
+    // A ByeResponse answering our ByeRequest says the peer read everything we wrote before it.
+    // One the peer sent unasked confirms nothing: what we wrote meanwhile, it dropped unread.
+    if (ch.frames_before_bye != Channel::no_bye && ch.frames_before_bye > ch.confirmed_out) {
+        ch.confirmed_out = ch.frames_before_bye;
+        ch.unconfirmed.confirm(ch.frames_before_bye);
+    }
+    if (ch.report_pending && ch.unconfirmed.empty()) {
         report_closed(ch, AmpeStatus::success, {});
     }
 }
 
 void Loop::on_frame_written(Channel& ch, const Message& msg) {
-    if (ch.confirming != Channel::Confirming::off && msg.bhdr.proto.type() == MessageType::regular) {
-        ch.unconfirmed.push_back(ch.frames_out, msg.bhdr);
+    if (ch.confirming != Channel::Confirming::off) {
+        if (msg.bhdr.proto.type() == MessageType::regular) {
+            ch.unconfirmed.push_back(ch.frames_out, msg.bhdr);
+        } else if (msg.bhdr.proto.op_code == OpCode::bye_request) {
+            ch.frames_before_bye = ch.frames_out;
+        }
     }
     ++ch.frames_out;
 }
@@ -173,8 +180,10 @@ void Loop::send_owed_confirmations() {
 void Loop::confirm_before_closing(Channel& ch) noexcept {
     // Best effort, one small write: the peer learns what arrived before our end goes away. Only
     // between frames, and never beside a send in flight.
-    if (ch.confirming != Channel::Confirming::on || ch.state != Channel::State::open ||
-        ch.frames_in == ch.confirmed_in || ch.head_written != 0 || sending(ch) || !ch.socket.valid()) {
+    // A confirmation still queued (not home) was counted but never written: it is owed too.
+    const bool owed = ch.frames_in != ch.confirmed_in || !ch.confirmation;
+    if (ch.confirming != Channel::Confirming::on || ch.state != Channel::State::open || !owed ||
+        ch.head_written != 0 || sending(ch) || !ch.socket.valid()) {
         return;
     }
     BinaryHeader h;

@@ -37,10 +37,14 @@ public:
         --size_;
     }
 
-    /// Drops the entries of frames before `count`: the peer confirmed that many.
+    /// Drops the entries of frames before `count`: the peer confirmed that many. A large ring
+    /// that empties gives its memory back.
     void confirm(std::uint64_t count) noexcept {
         while (size_ != 0 && front().frame < count) {
             pop_front();
+        }
+        if (size_ == 0) {
+            clear();
         }
     }
 

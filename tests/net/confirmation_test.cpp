@@ -3,12 +3,14 @@
 // docs/wire.md ("Confirmations") is checked byte by byte against a real tofu engine.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <tofu/address.hpp>
@@ -111,8 +113,10 @@ protected:
         }
     }
 
-    /// What came back to the server for `channel` before its `channel_closed` (returned here).
-    MessagePtr closed_with(std::uint16_t channel, std::vector<std::uint64_t>& unconfirmed_ids) {
+    /// What came back to the server for `channel` before its `channel_closed` (returned here),
+    /// each with status `returned`.
+    MessagePtr closed_with(std::uint16_t channel, std::vector<std::uint64_t>& unconfirmed_ids,
+                           AmpeStatus returned = AmpeStatus::peer_disconnected) {
         std::vector<MessagePtr> before;
         MessagePtr closed = wait_channel_closed(*server_, channel, &before);
         for (const MessagePtr& m : before) {
@@ -123,7 +127,7 @@ protected:
             EXPECT_EQ(header_value(*m, header::unconfirmed), "1") << describe(*m);
             EXPECT_TRUE(m->body.empty())
                 << "an unconfirmed message comes back as its header: " << describe(*m);
-            EXPECT_EQ(m->bhdr.status, AmpeStatus::peer_disconnected) << describe(*m);
+            EXPECT_EQ(m->bhdr.status, returned) << describe(*m);
             unconfirmed_ids.push_back(m->bhdr.message_id);
         }
         return closed;
@@ -264,6 +268,96 @@ TEST_P(ConfirmationTest, TheByeResponderReturnsWhatAPeerThatLeftNeverConfirmed) 
     const MessagePtr closed = closed_with(channel, unconfirmed);
     EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::peer_disconnected)) << describe(*closed);
     EXPECT_EQ(unconfirmed, (std::vector<std::uint64_t>{2, 3}));
+}
+
+/// A ByeResponse frame, as a peer answering (or not) a ByeRequest writes it.
+std::vector<std::byte> bye_response_frame(std::uint64_t id) {
+    BinaryHeader bye;
+    bye.proto.op_code = OpCode::bye_response;
+    bye.message_id = id;
+    return encode_frame(bye, {}, {});
+}
+
+TEST_P(ConfirmationTest, AByeResponseConfirmsWhatWasWrittenBeforeOurByeRequest) {
+    RawPeer peer{listener_.client_address};
+    const std::uint16_t channel = accept_raw(peer, true);
+    post_signals(channel, 1, 3);
+    MessagePtr bye = make_message(*engine_, OpCode::bye_request, channel, 50, "");
+    (void)server_->post(bye);
+    read_signals(peer, 1, 3);
+    const std::optional<RawFrame> request = read_past_confirmations(peer);
+    ASSERT_TRUE(request && request->header.proto.op_code == OpCode::bye_request) << describe_frame(request);
+    ASSERT_TRUE(peer.send(bye_response_frame(50)));  // no confirmation: the answer is one
+
+    std::vector<std::uint64_t> unconfirmed;
+    const MessagePtr closed = closed_with(channel, unconfirmed, AmpeStatus::send_failed);
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::success)) << describe(*closed);
+    EXPECT_TRUE(unconfirmed.empty()) << unconfirmed.size() << " came back";
+}
+
+TEST_P(ConfirmationTest, AByeResponseNobodyAskedForConfirmsNothing) {
+    RawPeer peer{listener_.client_address};
+    const std::uint16_t channel = accept_raw(peer, true);
+    post_signals(channel, 1, 10);
+    read_signals(peer, 1, 10);
+    // The peer closes with a ByeResponse of its own accord: it dropped what it did not confirm.
+    ASSERT_TRUE(peer.send(confirmation(4)));  // the HelloResponse and Signals 1..3
+    ASSERT_TRUE(peer.send(bye_response_frame(77)));
+
+    std::vector<std::uint64_t> unconfirmed;
+    const MessagePtr closed = closed_with(channel, unconfirmed, AmpeStatus::send_failed);
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::success)) << describe(*closed);
+    EXPECT_EQ(unconfirmed, (std::vector<std::uint64_t>{4, 5, 6, 7, 8, 9, 10}));
+}
+
+TEST_P(ConfirmationTest, APeerThatStopsConfirmingIsClosedBeforeTheLogGrowsWithoutEnd) {
+    constexpr std::uint32_t limit = 1000;
+    server_.reset();
+    engine_ = Reactor::create(Options{.max_unconfirmed_frames = limit});
+    server_ = engine_->create();
+    listener_ = start_listener(*engine_, *server_, GetParam());
+    RawPeer peer{listener_.client_address};
+    const std::uint16_t channel = accept_raw(peer, true);
+    // The peer reads everything and confirms nothing: past the limit the channel closes, and
+    // every Signal comes back, those written marked unconfirmed.
+    const std::uint64_t posted = std::uint64_t{3} * limit;
+    std::atomic<std::uint64_t> read{0};
+    std::jthread reader{[&peer, &read] {
+        while (peer.read_frame()) {
+            read.fetch_add(1, std::memory_order_relaxed);
+        }
+    }};
+    std::uint64_t accepted = 0;
+    for (std::uint64_t id = 1; id <= posted; ++id) {
+        MessagePtr m = engine_->get(AllocationStrategy::always);
+        m->bhdr.proto.op_code = OpCode::signal;
+        m->bhdr.channel_number = channel;
+        m->bhdr.message_id = id;
+        try {
+            (void)server_->post(m);
+            ++accepted;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.status(), AmpeStatus::invalid_channel_number) << e.what();
+            break;  // closed already
+        }
+    }
+    std::vector<MessagePtr> before;
+    const MessagePtr closed = wait_channel_closed(*server_, channel, &before);
+    peer.reset();
+    reader.join();
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::communication_failed)) << describe(*closed);
+    EXPECT_NE(header_value(*closed, header::detail).find("not confirmed"), std::string::npos)
+        << describe(*closed);
+    std::uint64_t unconfirmed = 0;
+    std::uint64_t unsent = 0;
+    for (const MessagePtr& m : before) {
+        if (m->bhdr.channel_number == channel && m->is_from_engine() &&
+            m->bhdr.proto.op_code == OpCode::signal) {
+            ++(header_value(*m, header::unconfirmed) == "1" ? unconfirmed : unsent);
+        }
+    }
+    EXPECT_GT(unconfirmed, limit);
+    EXPECT_EQ(unconfirmed + unsent, accepted) << "every Signal posted comes back";
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ConfirmationTest, ::testing::ValuesIn(tcp4_and_uds_transports()),

@@ -196,6 +196,15 @@ TEST(LimitsOptions, OutOfRangeOptionsAreRefusedWithTheReason) {
     o = Options{};
     o.uds_file_mode = 01777;
     refused(o, "uds_file_mode");
+    o = Options{};
+    o.idle_spin = -1us;
+    refused(o, "idle_spin");
+    o = Options{};
+    o.idle_spin = 11ms;
+    refused(o, "idle_spin");
+    o = Options{};
+    o.max_unconfirmed_frames = 63;
+    refused(o, "max_unconfirmed_frames");
 }
 
 // --- who is calling ------------------------------------------------------------------------------
