@@ -1,5 +1,7 @@
 #include "engine/message_pool.hpp"
 
+#include <algorithm>
+#include <new>
 #include <string>
 
 #include "engine/deadline.hpp"
@@ -15,11 +17,9 @@ MessagePool::Ptr MessagePool::create(const Options& options) {
                                                  std::to_string(options.initial_pool_msgs) + ")"};
     }
     Ptr pool{new MessagePool{options.max_pool_msgs}};
+    pool->free_.reserve(options.initial_pool_msgs);
     for (std::uint32_t i = 0; i < options.initial_pool_msgs; ++i) {
-        Message* m = pool->make_message();
-        MessageAccess::next(*m) = pool->free_list_;
-        pool->free_list_ = m;
-        ++pool->idle_;
+        pool->free_.push_back(pool->make_message());
     }
     return pool;
 }
@@ -28,9 +28,7 @@ MessagePool::~MessagePool() {
     Message* surplus = nullptr;
     drain_locked(surplus);  // nothing should be left there; the pool is closed, so all is surplus
     free_surplus(surplus, nullptr);
-    while (free_list_ != nullptr) {
-        Message* m = free_list_;
-        free_list_ = MessageAccess::next(*m);
+    for (Message* m : free_) {
         delete m;
     }
 }
@@ -42,10 +40,8 @@ Message* MessagePool::make_message() {
 }
 
 MessagePtr MessagePool::pop_locked() noexcept {
-    Message* m = free_list_;
-    free_list_ = MessageAccess::next(*m);
-    MessageAccess::next(*m) = nullptr;
-    --idle_;
+    Message* m = free_.back();  // the latest back: the likeliest to be in a cache
+    free_.pop_back();
     ++outstanding_;
     ++handed_;
     return MessagePtr{m};
@@ -56,10 +52,10 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
     MessagePtr got;
     {
         const std::lock_guard lock{mutex_};
-        if (free_list_ == nullptr) {
+        if (free_.empty()) {
             drain_and_arm_locked(surplus);
         }
-        if (free_list_ == nullptr && strategy == AllocationStrategy::pool_only) {
+        if (free_.empty() && strategy == AllocationStrategy::pool_only) {
             const bool starved_before = starved_;  // an earlier empty get still waits for the hook
             starved_ = true;
             settle_locked();  // armed: the next return calls the refill hook
@@ -70,7 +66,7 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
                 drain_and_arm_locked(surplus);
             }
         }
-        if (free_list_ != nullptr) {
+        if (!free_.empty()) {
             got = pop_locked();
         } else if (strategy == AllocationStrategy::always) {
             ++outstanding_;
@@ -96,10 +92,13 @@ std::size_t MessagePool::take_idle(MessageQueue& into, std::size_t at_most) {
     std::size_t taken = 0;
     {
         const std::lock_guard lock{mutex_};
-        // Always drain first: the messages that came back last lead the free list, and their
-        // buffers are the likeliest to still be in a cache.
-        drain_and_arm_locked(surplus);
-        for (; taken < at_most && free_list_ != nullptr; ++taken) {
+        // Drain only when the array is empty: the returned messages are linked through
+        // themselves, and a walk over them is a cache miss per message on this thread. Their
+        // returner drains them itself every `returns_batch`, while they are in its cache.
+        if (free_.empty()) {
+            drain_and_arm_locked(surplus);
+        }
+        for (; taken < at_most && !free_.empty(); ++taken) {
             into.push_back(pop_locked());
         }
     }
@@ -112,21 +111,21 @@ MessagePtr MessagePool::wait_get(std::chrono::nanoseconds timeout) {
     MessagePtr got;
     {
         std::unique_lock lock{mutex_};
-        if (idle_ <= reserve_locked()) {
+        if (free_.size() <= reserve_locked()) {
             drain_and_arm_locked(surplus);
         }
-        if (idle_ <= reserve_locked() && !closed_ && timeout > std::chrono::nanoseconds::zero()) {
+        if (free_.size() <= reserve_locked() && !closed_ && timeout > std::chrono::nanoseconds::zero()) {
             ++waiting_;
             // Draining in the predicate: the returns that woke us are on the stack, not the list.
             wait_at_most(returned_cv_, lock, timeout, [this, &surplus] {
-                if (idle_ < wake_level_locked() && !closed_) {
+                if (free_.size() < wake_level_locked() && !closed_) {
                     drain_and_arm_locked(surplus);
                 }
-                return idle_ >= wake_level_locked() || closed_;
+                return free_.size() >= wake_level_locked() || closed_;
             });
             --waiting_;  // the alarm stays set for our batch: at worst one early call, which re-arms it
         }
-        if (idle_ > reserve_locked() && !closed_) {
+        if (free_.size() > reserve_locked() && !closed_) {
             got = pop_locked();
         }
     }
@@ -202,31 +201,27 @@ void MessagePool::answer_call() noexcept {
 }
 
 void MessagePool::drain_locked(Message*& surplus) noexcept {
+    // The stack holds the latest return first; they go onto the free array latest last, so the
+    // next `pop_locked` takes the latest. Past the pool's room, the oldest are surplus.
+    const std::size_t kept_from = free_.size();
     Message* m = returns_.exchange(nullptr, std::memory_order_seq_cst);
-    Message* oldest_first = nullptr;
     while (m != nullptr) {
         Message* next = MessageAccess::next(*m);
-        MessageAccess::next(*m) = oldest_first;
-        oldest_first = m;
+        --outstanding_;
+        if (!closed_ && free_.size() < max_idle_ && make_room_locked()) {
+            MessageAccess::next(*m) = nullptr;
+            free_.push_back(m);
+        } else {
+            MessageAccess::next(*m) = surplus;
+            surplus = m;
+        }
         m = next;
     }
-    while (oldest_first != nullptr) {
-        Message* msg = oldest_first;
-        oldest_first = MessageAccess::next(*msg);
-        --outstanding_;
-        if (closed_ || idle_ >= max_idle_) {
-            MessageAccess::next(*msg) = surplus;
-            surplus = msg;
-        } else {
-            MessageAccess::next(*msg) = free_list_;
-            free_list_ = msg;
-            ++idle_;
-        }
-    }
+    std::reverse(free_.begin() + static_cast<std::ptrdiff_t>(kept_from), free_.end());
     // Whoever drained (a returner's call, or the engine taking read targets), a starved engine
     // must hear that messages are back: otherwise its starved channels wait for a return that
     // may never come.
-    if (starved_ && idle_ != 0) {
+    if (starved_ && !free_.empty()) {
         starved_ = false;
         if (refill_hook_) {
             refill_hook_();
@@ -235,14 +230,14 @@ void MessagePool::drain_locked(Message*& surplus) noexcept {
 }
 
 std::uint64_t MessagePool::wanted_locked() const noexcept {
-    if (starved_ && idle_ == 0) {
+    if (starved_ && free_.empty()) {
         return 1;  // the engine waits for any message at all
     }
     // Past the room left under max_idle_, returns are surplus: call to free them promptly, so a
     // burst of returns is not kept beyond the pool's maximum.
-    std::uint64_t wanted = idle_ < max_idle_ ? max_idle_ - idle_ + 1 : 1;
-    if (waiting_ != 0 && idle_ < wake_level_locked()) {
-        wanted = std::min<std::uint64_t>(wanted, wake_level_locked() - idle_);
+    std::uint64_t wanted = free_.size() < max_idle_ ? max_idle_ - free_.size() + 1 : 1;
+    if (waiting_ != 0 && free_.size() < wake_level_locked()) {
+        wanted = std::min<std::uint64_t>(wanted, wake_level_locked() - free_.size());
     }
     return wanted;
 }
@@ -274,15 +269,27 @@ void MessagePool::drain_and_arm_locked(Message*& surplus) noexcept {
     } while (returns_.load(std::memory_order_seq_cst) != nullptr);
 }
 
+bool MessagePool::make_room_locked() noexcept {
+    if (free_.size() < free_.capacity()) {
+        return true;
+    }
+    try {
+        free_.reserve(std::max<std::size_t>(16, 2 * free_.capacity()));  // the pool's high-water mark grew
+        return true;
+    } catch (const std::bad_alloc&) {
+        return false;  // out of memory: the message is freed instead of kept
+    }
+}
+
 bool MessagePool::finished_locked() const noexcept {
     return closed_ && returned_ == handed_ && callers_ == 0;
 }
 
 void MessagePool::announce_locked() noexcept {
-    if (idle_ == 0) {
+    if (free_.empty()) {
         return;
     }
-    if (waiting_ != 0 && idle_ >= wake_level_locked()) {
+    if (waiting_ != 0 && free_.size() >= wake_level_locked()) {
         returned_cv_.notify_one();
     }
 }
@@ -312,20 +319,25 @@ std::size_t MessagePool::outstanding() {
     return counts().outstanding;
 }
 
+int MessagePool::waiting() const {
+    const std::lock_guard lock{mutex_};
+    return waiting_;
+}
+
 MessagePool::Counts MessagePool::counts() {
     Message* surplus = nullptr;
     Counts now{};
     {
         const std::lock_guard lock{mutex_};
         drain_and_arm_locked(surplus);
-        now = {idle_, outstanding_};
+        now = {free_.size(), outstanding_};
     }
     free_surplus(surplus, nullptr);
     return now;
 }
 
 void MessagePool::close() noexcept {
-    Message* idle_list = nullptr;
+    std::vector<Message*> idle_list;
     Message* surplus = nullptr;
     bool delete_now = false;
     std::function<void()> hook;  // destroyed after unlocking, like the idle messages
@@ -336,14 +348,10 @@ void MessagePool::close() noexcept {
         hook.swap(refill_hook_);
         settle_locked();  // raises the closed flag: from now on every returner calls
         drain_locked(surplus);
-        idle_list = free_list_;
-        free_list_ = nullptr;
-        idle_ = 0;
+        idle_list.swap(free_);
         delete_now = finished_locked();
     }
-    while (idle_list != nullptr) {
-        Message* m = idle_list;
-        idle_list = MessageAccess::next(*m);
+    for (Message* m : idle_list) {
         delete m;
     }
     free_surplus(surplus, delete_now ? this : nullptr);

@@ -1,4 +1,4 @@
-// The engine's message pool: an intrusive free list behind a mutex, and a lock-free return path.
+// The engine's message pool: an array of idle messages behind a mutex, and a lock-free return path.
 #pragma once
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include <tofu/message.hpp>
 #include <tofu/options.hpp>
@@ -62,6 +63,8 @@ public:
     [[nodiscard]] std::size_t idle();
     /// Messages handed out and not yet back.
     [[nodiscard]] std::size_t outstanding();
+    /// Threads asleep in `wait_get` (for tests).
+    [[nodiscard]] int waiting() const;
 
     /// Takes a message back without the lock (one compare-and-swap and one add), unless someone
     /// waits for returns, the refill hook is armed, or the pool is closed.
@@ -131,6 +134,9 @@ private:
     [[nodiscard]] std::uint64_t wanted_locked() const noexcept;
     /// Wakes a `wait_get` when enough came back for it; the caller holds the lock.
     void announce_locked() noexcept;
+    /// Room on the free array for one more message (it grows by doubling when the pool's
+    /// high-water mark rises); false when memory for it cannot be had.
+    bool make_room_locked() noexcept;
     /// True when the pool is closed, every message is back and every caller is done: it may go.
     [[nodiscard]] bool finished_locked() const noexcept;
     /// Frees a chain made by `drain_locked`, then `finished` (a pool that may go; or null). Static:
@@ -140,16 +146,17 @@ private:
     /// Takes the first idle message; the caller holds the lock and checked the list is not empty.
     MessagePtr pop_locked() noexcept;
     /// Idle messages `wait_get` leaves to the engine; the caller holds the lock.
-    [[nodiscard]] std::size_t reserve_locked() const noexcept { return (idle_ + outstanding_) / 4; }
+    [[nodiscard]] std::size_t reserve_locked() const noexcept { return (free_.size() + outstanding_) / 4; }
     /// Idle messages at which a waiting `wait_get` wakes; the caller holds the lock.
     [[nodiscard]] std::size_t wake_level_locked() const noexcept {
-        return reserve_locked() + std::max<std::size_t>(1, (idle_ + outstanding_) / 8);
+        return reserve_locked() + std::max<std::size_t>(1, (free_.size() + outstanding_) / 8);
     }
 
     mutable std::mutex mutex_;
     std::condition_variable returned_cv_;  ///< signalled when enough came back for `wait_get`
-    Message* free_list_ = nullptr;
-    std::size_t idle_ = 0;
+    /// The idle messages, as pointers: taking some reads none of them (a linked free list made
+    /// every take a cache miss per message on the taking thread).
+    std::vector<Message*> free_;
     std::size_t outstanding_ = 0;   ///< handed out and not drained back
     std::uint64_t handed_ = 0;      ///< messages ever handed out (adoptions included)
     std::uint64_t returned_ = 0;    ///< returns whose add was folded in by `settle_locked`

@@ -962,6 +962,48 @@ TEST(MessagePoolWaitGet, WakesWhenABatchComesBackFromAnotherThread) {
     EXPECT_TRUE(is_pristine(*got));
 }
 
+// The engine gives back its written messages as one batch, applications one at a time; a waiting
+// sender must wake once both together cover its need, whatever came first. (A batch once taken
+// straight onto the idle list re-armed the returns alarm past the single returns already waiting
+// on the stack, and the sender slept with enough messages back.)
+TEST(MessagePoolWaitGet, WakesWhenSingleReturnsAndABatchTogetherCoverItsNeed) {
+    const MessagePool::Ptr pool = make_pool(64, 64);
+    std::vector<MessagePtr> singles;
+    while (MessagePtr m = pool->wait_get(std::chrono::nanoseconds::zero())) {
+        singles.push_back(std::move(m));  // down to the quarter left to the engine
+    }
+    tofu::detail::MessageQueue batch;
+    while (MessagePtr m = pool->get(AllocationStrategy::pool_only)) {
+        batch.push_back(std::move(m));  // the engine's share
+    }
+    ASSERT_EQ(singles.size(), 48U);
+    ASSERT_EQ(batch.size(), 16U);
+
+    constexpr auto patience = std::chrono::seconds{60};
+    std::atomic<bool> got{false};
+    std::atomic<bool> timed_out{false};
+    Latch started{1};
+    std::thread sender{[&] {
+        started.count_down();
+        const auto deadline = std::chrono::steady_clock::now() + patience;
+        got = pool->wait_get(patience) != nullptr;
+        // A lost wake-up shows as a wait that lasted its whole patience (its last look at the
+        // deadline then finds the messages).
+        timed_out = std::chrono::steady_clock::now() >= deadline;
+    }};
+    started.wait();
+    for (int i = 0; i < 30'000'000 && pool->waiting() == 0; ++i) {  // bounded: asleep in a moment
+        std::this_thread::yield();
+    }
+    ASSERT_EQ(pool->waiting(), 1) << "the sender never waited";
+    // It wakes at 24 idle (a quarter plus an eighth of 64): 10 single returns, then the batch.
+    singles.resize(singles.size() - 10);
+    pool->take_back_all(batch);
+    sender.join();
+    EXPECT_TRUE(got);
+    EXPECT_FALSE(timed_out) << "the sender slept its whole wait though 26 messages were back";
+}
+
 TEST(MessagePoolWaitGet, ClosingThePoolEndsTheWaitWithNothing) {
     MessagePool::Ptr pool = make_pool(4, 4);
     std::vector<MessagePtr> held;  // keeps the closed pool alive until the end
