@@ -3,11 +3,14 @@
 // two processes, and does all timing of the whole run; each side only moves messages.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +86,18 @@ public:
     [[nodiscard]] virtual std::vector<std::uint32_t> ping(const Endpoint& at, const Workload& work,
                                                           Stopwatch& clock) = 0;
 };
+
+/// Throws `std::runtime_error("<who>: <what>")`: how every side reports a failure.
+[[noreturn]] inline void fail(std::string_view who, const std::string& what) {
+    throw std::runtime_error(std::string{who} + ": " + what);
+}
+
+/// A round trip's time in nanoseconds, clamped to what the 32-bit samples hold.
+inline std::uint32_t saturated_nanoseconds(std::chrono::steady_clock::duration elapsed) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+    return static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(ns, 0, std::numeric_limits<std::uint32_t>::max()));
+}
 
 /// The contenders, each made fresh (per process).
 [[nodiscard]] std::unique_ptr<Contender> make_tofu();

@@ -39,12 +39,8 @@ namespace {
 constexpr nng_duration stall_timeout_ms = 30'000;
 constexpr int queue_messages = 8192;  // the largest NNG_OPT_SENDBUF / NNG_OPT_RECVBUF
 
-[[noreturn]] void fail(const std::string& what) {
-    throw std::runtime_error("nng: " + what);
-}
-
 [[noreturn]] void fail_nng(const std::string& what, int error) {
-    fail(what + ": " + nng_strerror(error));
+    fail("nng", what + ": " + nng_strerror(error));
 }
 
 std::string url(const Endpoint& at) {
@@ -163,7 +159,8 @@ void receive(const Socket& socket, std::size_t size, std::size_t index, std::siz
     const std::size_t got = nng_msg_len(message);
     nng_msg_free(message);
     if (got != size) {
-        fail(nth(index, total) + " has " + std::to_string(got) + " bytes, expected " + std::to_string(size));
+        fail("nng",
+             nth(index, total) + " has " + std::to_string(got) + " bytes, expected " + std::to_string(size));
     }
 }
 
@@ -172,12 +169,6 @@ void send(const Socket& socket, std::vector<char>& payload, std::size_t index, s
     if (const int rv = nng_send(socket.get(), payload.data(), payload.size(), 0); rv != 0) {
         fail_nng("nng_send " + nth(index, total), rv);
     }
-}
-
-std::uint32_t saturated_nanoseconds(std::chrono::steady_clock::duration elapsed) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
-    return static_cast<std::uint32_t>(
-        std::clamp<std::int64_t>(ns, 0, std::numeric_limits<std::uint32_t>::max()));
 }
 
 class NngContender final : public Contender {

@@ -51,14 +51,10 @@ constexpr int send_flags = MSG_NOSIGNAL;  // a vanished peer must not raise SIGP
 constexpr int send_flags = 0;
 #endif
 
-[[noreturn]] void fail(const std::string& what) {
-    throw std::runtime_error("raw: " + what);
-}
-
 /// Throws with `what` and the text of the current errno.
 [[noreturn]] void fail_errno(const std::string& what) {
     const int error = errno;
-    fail(what + ": " + std::system_category().message(error));
+    fail("raw", what + ": " + std::system_category().message(error));
 }
 
 std::string describe(const Endpoint& at) {
@@ -113,7 +109,7 @@ AddrInfoList resolve(const Endpoint& at) {
     const std::string port = std::to_string(at.port);
     const int rc = ::getaddrinfo(at.host.c_str(), port.c_str(), &hints, &list);
     if (rc != 0) {
-        fail("getaddrinfo " + describe(at) + ": " + ::gai_strerror(rc));
+        fail("raw", "getaddrinfo " + describe(at) + ": " + ::gai_strerror(rc));
     }
     return AddrInfoList{list};
 }
@@ -122,7 +118,7 @@ sockaddr_un unix_address(const Endpoint& at) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     if (at.path.empty() || at.path.size() >= sizeof address.sun_path) {
-        fail("unix socket path '" + at.path + "' is empty or too long");
+        fail("raw", "unix socket path '" + at.path + "' is empty or too long");
     }
     std::memcpy(static_cast<char*>(address.sun_path), at.path.data(), at.path.size());
     return address;
@@ -261,7 +257,7 @@ void finish_interrupted_connect(const Fd& fd, const Endpoint& at) {
         fail_errno("getsockopt SO_ERROR");
     }
     if (error != 0) {
-        fail("connect " + describe(at) + ": " + std::system_category().message(error));
+        fail("raw", "connect " + describe(at) + ": " + std::system_category().message(error));
     }
 }
 
@@ -398,14 +394,14 @@ public:
             if (begin_ == end_) {
                 return std::nullopt;
             }
-            fail("connection closed inside a frame header");
+            fail("raw", "connection closed inside a frame header");
         }
         const std::size_t length = decode_length(buffer_.data() + begin_);
         if (header_size + length > buffer_.size()) {
-            fail("frame of " + std::to_string(length) + " bytes is larger than the read buffer");
+            fail("raw", "frame of " + std::to_string(length) + " bytes is larger than the read buffer");
         }
         if (!buffered(header_size + length)) {
-            fail("connection closed inside a frame of " + std::to_string(length) + " bytes");
+            fail("raw", "connection closed inside a frame of " + std::to_string(length) + " bytes");
         }
         const std::span<const std::byte> payload{buffer_.data() + begin_ + header_size, length};
         begin_ += header_size + length;
@@ -446,12 +442,12 @@ private:
 void receive(FrameReader& reader, std::size_t size, std::size_t index, std::size_t total) {
     const auto payload = reader.next();
     if (!payload) {
-        fail("connection closed after " + std::to_string(index) + " of " + std::to_string(total) +
-             " messages");
+        fail("raw", "connection closed after " + std::to_string(index) + " of " + std::to_string(total) +
+                        " messages");
     }
     if (payload->size() != size) {
-        fail("message " + std::to_string(index + 1) + " of " + std::to_string(total) + " has " +
-             std::to_string(payload->size()) + " bytes, expected " + std::to_string(size));
+        fail("raw", "message " + std::to_string(index + 1) + " of " + std::to_string(total) + " has " +
+                        std::to_string(payload->size()) + " bytes, expected " + std::to_string(size));
     }
 }
 
@@ -464,7 +460,7 @@ void wait_for_close(const Fd& fd) {
             return;
         }
         if (got > 0) {
-            fail("the receiver sent data");
+            fail("raw", "the receiver sent data");
         }
         if (errno != EINTR) {
             fail_errno("read while waiting for the receiver to close");
@@ -474,14 +470,8 @@ void wait_for_close(const Fd& fd) {
 
 void check_size(const Workload& work) {
     if (work.size > std::numeric_limits<std::uint32_t>::max()) {
-        fail("message size " + std::to_string(work.size) + " does not fit the 4-byte length");
+        fail("raw", "message size " + std::to_string(work.size) + " does not fit the 4-byte length");
     }
-}
-
-std::uint32_t saturated_nanoseconds(std::chrono::steady_clock::duration elapsed) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
-    return static_cast<std::uint32_t>(
-        std::clamp<std::int64_t>(ns, 0, std::numeric_limits<std::uint32_t>::max()));
 }
 
 class RawContender final : public Contender {

@@ -21,15 +21,11 @@
 namespace tofu::bench {
 namespace {
 
-constexpr auto patience = std::chrono::seconds{60};
+constexpr auto silence_limit = std::chrono::seconds{60};
 constexpr std::size_t connect_batch = 1000;  // connects in flight at once (below the listen backlog)
-constexpr std::size_t window = 1024;         // requests in flight over all channels
+constexpr std::size_t in_flight = 1024;      // requests in flight over all channels
 constexpr std::uint32_t pool_msgs = 4096;
 constexpr std::size_t spare_fds = 64;
-
-[[noreturn]] void fail(const std::string& what) {
-    throw std::runtime_error("scale: " + what);
-}
 
 /// Raises the soft descriptor limit to the hard one; returns how many descriptors we may use.
 std::size_t raise_fd_limit() {
@@ -52,8 +48,8 @@ double status_kib(const std::string& field) {
     return 0;
 }
 
-MessagePtr next(ChannelGroup& group) {
-    return receive_within(group, patience, "scale");
+MessagePtr receive(ChannelGroup& group) {
+    return receive_within(group, silence_limit, "scale");
 }
 
 /// The server's receive loop: accepts every client, answers every request, ends when `expected`
@@ -61,7 +57,7 @@ MessagePtr next(ChannelGroup& group) {
 void serve(ChannelGroup& group, std::size_t expected, std::atomic<std::size_t>& answered) {
     std::size_t closed = 0;
     while (closed < expected) {
-        MessagePtr msg = next(group);
+        MessagePtr msg = receive(group);
         switch (msg->bhdr.proto.op_code) {
             case OpCode::hello_request: msg->bhdr.proto.op_code = OpCode::hello_response; break;
             case OpCode::request:
@@ -72,7 +68,7 @@ void serve(ChannelGroup& group, std::size_t expected, std::atomic<std::size_t>& 
                 if (msg->is_from_engine() && msg->bhdr.status == AmpeStatus::channel_closed) {
                     ++closed;
                 } else if (msg->is_from_engine() && msg->bhdr.status != AmpeStatus::pool_empty) {
-                    fail("server: " + std::string{status_name(msg->bhdr.status)});
+                    fail("scale", "server: " + std::string{status_name(msg->bhdr.status)});
                 }
                 continue;
         }
@@ -95,11 +91,11 @@ ScaleResult serve_scale(std::size_t connections, std::size_t rounds) {
     MessagePtr welcome = engine->get(AllocationStrategy::always);
     TcpServerAddress{"127.0.0.1", 0}.format(*welcome);
     group->post(welcome);
-    MessagePtr ready = next(*group);
+    MessagePtr ready = receive(*group);
     const ParsedAddress bound = parse_address(*ready);
     const auto* tcp = std::get_if<TcpServerAddress>(&bound.address);
     if (ready->bhdr.status != AmpeStatus::success || tcp == nullptr) {
-        fail("listen: " + std::string{status_name(ready->bhdr.status)});
+        fail("scale", "listen: " + std::string{status_name(ready->bhdr.status)});
     }
     const double rss_listening = status_kib("VmRSS");
 
@@ -121,25 +117,25 @@ ScaleResult serve_scale(std::size_t connections, std::size_t rounds) {
         ChildProcess client{{self_path(), "scale-client", "--port", std::to_string(tcp->port),
                              "--connections", std::to_string(connections), "--rounds",
                              std::to_string(rounds)}};
-        if (client.read_line(patience * 4) != "connected") {
-            fail("the client process did not connect (see its error above)");
+        if (client.read_line(silence_limit * 4) != "connected") {
+            fail("scale", "the client process did not connect (see its error above)");
         }
         result.server_rss_mib = status_kib("VmRSS") / 1024;
         result.rss_per_connection_kib =
             (status_kib("VmRSS") - rss_listening) / static_cast<double>(connections);
         Stopwatch server_cpu;  // the server's CPU while the measured requests flow
         server_cpu.start();
-        const std::optional<std::string> line = client.read_line(patience * 4);
+        const std::optional<std::string> line = client.read_line(silence_limit * 4);
         server_cpu.stop();
         const double cpu_used = server_cpu.cpu_seconds();
         std::istringstream in{line.value_or("")};
         std::string word;
         double seconds = 0;
         if (!(in >> word >> seconds >> result.requests) || word != "result") {
-            fail("the client process gave no result (see its error above)");
+            fail("scale", "the client process gave no result (see its error above)");
         }
         if (const int code = client.wait(); code != 0) {
-            fail("the client process exited with " + std::to_string(code));
+            fail("scale", "the client process exited with " + std::to_string(code));
         }
         result.requests_per_s = static_cast<double>(result.requests) / std::max(seconds, 1e-9);
         result.cpu_per_m = cpu_used / static_cast<double>(result.requests) * 1e6;
@@ -161,18 +157,18 @@ ScaleResult serve_scale(std::size_t connections, std::size_t rounds) {
 ScaleResult run_scale(std::size_t connections, std::size_t rounds) {
     ChildProcess server{{self_path(), "scale-server", "--connections", std::to_string(connections),
                          "--rounds", std::to_string(rounds)}};
-    const std::optional<std::string> line = server.read_line(patience * 10);
+    const std::optional<std::string> line = server.read_line(silence_limit * 10);
     ScaleResult r;
     std::istringstream in{line.value_or("")};
     std::string word;
     in >> word >> r.connections >> r.requests >> r.requests_per_s >> r.server_rss_mib >>
         r.server_peak_rss_mib >> r.rss_per_connection_kib >> r.cpu_per_m;
     if (!in || word != "scale") {
-        fail("the server process gave no result (see its error above)");
+        fail("scale", "the server process gave no result (see its error above)");
     }
     std::getline(in >> std::ws, r.note);
     if (const int code = server.wait(); code != 0) {
-        fail("the server process exited with " + std::to_string(code));
+        fail("scale", "the server process exited with " + std::to_string(code));
     }
     return r;
 }
@@ -187,7 +183,7 @@ void run_scale_server(std::size_t connections, std::size_t rounds) {
 
 void run_scale_client(std::uint16_t port, std::size_t connections, std::size_t rounds) {
     if (raise_fd_limit() < connections + spare_fds) {
-        fail("client: the descriptor limit is below " + std::to_string(connections + spare_fds));
+        fail("scale", "client: the descriptor limit is below " + std::to_string(connections + spare_fds));
     }
     auto engine = Reactor::create(Options{.initial_pool_msgs = pool_msgs, .max_pool_msgs = pool_msgs});
     const ChannelGroupPtr group = engine->create();
@@ -203,10 +199,10 @@ void run_scale_client(std::uint16_t port, std::size_t connections, std::size_t r
             channels.push_back(group->post(hello).channel_number);
         }
         for (std::size_t i = 0; i < batch; ++i) {
-            const MessagePtr msg = next(*group);
+            const MessagePtr msg = receive(*group);
             if (msg->bhdr.proto.op_code != OpCode::hello_response ||
                 msg->bhdr.status != AmpeStatus::success) {
-                fail("client: connect: " + std::string{status_name(msg->bhdr.status)});
+                fail("scale", "client: connect: " + std::string{status_name(msg->bhdr.status)});
             }
         }
     }
@@ -223,19 +219,19 @@ void run_scale_client(std::uint16_t port, std::size_t connections, std::size_t r
             group->post(msg);
             ++posted;
         };
-        for (std::size_t i = 0; i < std::min(window, total); ++i) {
+        for (std::size_t i = 0; i < std::min(in_flight, total); ++i) {
             MessagePtr msg = engine->get(AllocationStrategy::always);
             msg->body.copy("ping");
             post_next(msg);
         }
         while (answered < total) {
-            MessagePtr msg = next(*group);
+            MessagePtr msg = receive(*group);
             if (msg->bhdr.proto.op_code != OpCode::response) {
                 if (msg->is_from_engine() && msg->bhdr.status == AmpeStatus::pool_empty) {
                     continue;
                 }
-                fail("client: " + std::string{status_name(msg->bhdr.status)} + " (" +
-                     std::string{op_code_name(msg->bhdr.proto.op_code)} + ")");
+                fail("scale", "client: " + std::string{status_name(msg->bhdr.status)} + " (" +
+                                  std::string{op_code_name(msg->bhdr.proto.op_code)} + ")");
             }
             ++answered;
             if (posted < total) {

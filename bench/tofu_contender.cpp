@@ -24,10 +24,6 @@ constexpr std::size_t window_bytes = std::size_t{16} << 20U;
 constexpr std::size_t min_window = 256;
 constexpr std::size_t max_window = 4096;
 
-[[noreturn]] void fail(const std::string& what) {
-    throw std::runtime_error("tofu: " + what);
-}
-
 MessagePtr next(ChannelGroup& group) {
     return receive_within(group, patience, "tofu");
 }
@@ -44,15 +40,16 @@ MessagePtr next_of(ChannelGroup& group, OpCode op, std::string_view during) {
             return msg;
         }
         if (msg->is_from_engine() && !is_report(*msg, AmpeStatus::pool_empty)) {
-            fail(std::string{during} + ": " + std::string{status_name(msg->bhdr.status)} + " (" +
-                 std::string{op_code_name(msg->bhdr.proto.op_code)} + ")");
+            fail("tofu", std::string{during} + ": " + std::string{status_name(msg->bhdr.status)} + " (" +
+                             std::string{op_code_name(msg->bhdr.proto.op_code)} + ")");
         }
     }
 }
 
 void check_size(const Message& msg, const Workload& work) {
     if (msg.body.size() != work.size) {
-        fail("received " + std::to_string(msg.body.size()) + " bytes, expected " + std::to_string(work.size));
+        fail("tofu",
+             "received " + std::to_string(msg.body.size()) + " bytes, expected " + std::to_string(work.size));
     }
 }
 
@@ -82,8 +79,8 @@ public:
                 msg->bhdr.proto.op_code = OpCode::hello_response;
                 group->post(msg);
             } else if (!is_report(*msg, AmpeStatus::pool_empty)) {
-                fail("sink: " + std::string{status_name(msg->bhdr.status)} + " after " +
-                     std::to_string(received) + " of " + std::to_string(total) + " messages");
+                fail("tofu", "sink: " + std::string{status_name(msg->bhdr.status)} + " after " +
+                                 std::to_string(received) + " of " + std::to_string(total) + " messages");
             }
         }
         clock.stop();
@@ -98,7 +95,7 @@ public:
         for (std::size_t i = 0; i < work.warmup + work.count; ++i) {
             MessagePtr msg = ampe.wait_get(patience);
             if (!msg) {
-                fail("source: no message came back to the pool");
+                fail("tofu", "source: no message came back to the pool");
             }
             msg->bhdr.proto.op_code = OpCode::signal;
             msg->bhdr.channel_number = channel;

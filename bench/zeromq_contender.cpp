@@ -35,14 +35,10 @@ namespace {
 constexpr int linger_ms = 30'000;
 constexpr int stall_timeout_ms = 30'000;
 
-[[noreturn]] void fail(const std::string& what) {
-    throw std::runtime_error("zeromq: " + what);
-}
-
 /// Throws with `what` and the text of the current zmq_errno().
 [[noreturn]] void fail_zmq(const std::string& what) {
     const int error = zmq_errno();
-    fail(what + ": " + zmq_strerror(error));
+    fail("zeromq", what + ": " + zmq_strerror(error));
 }
 
 bool is_ipv6(const std::string& host) {
@@ -142,14 +138,15 @@ void receive(const Socket& socket, Message& message, std::size_t size, std::size
     int got = 0;
     while ((got = zmq_msg_recv(message.get(), socket.get(), 0)) < 0) {
         if (zmq_errno() == EAGAIN) {
-            fail("no " + nth(index, total) + " within " + std::to_string(stall_timeout_ms) + " ms");
+            fail("zeromq", "no " + nth(index, total) + " within " + std::to_string(stall_timeout_ms) + " ms");
         }
         if (zmq_errno() != EINTR) {
             fail_zmq("zmq_msg_recv " + nth(index, total));
         }
     }
     if (static_cast<std::size_t>(got) != size) {
-        fail(nth(index, total) + " has " + std::to_string(got) + " bytes, expected " + std::to_string(size));
+        fail("zeromq",
+             nth(index, total) + " has " + std::to_string(got) + " bytes, expected " + std::to_string(size));
     }
 }
 
@@ -157,8 +154,8 @@ void receive(const Socket& socket, Message& message, std::size_t size, std::size
 void send(const Socket& socket, const std::vector<char>& payload, std::size_t index, std::size_t total) {
     while (zmq_send(socket.get(), payload.data(), payload.size(), 0) < 0) {
         if (zmq_errno() == EAGAIN) {
-            fail("could not send " + nth(index, total) + " within " + std::to_string(stall_timeout_ms) +
-                 " ms");
+            fail("zeromq", "could not send " + nth(index, total) + " within " +
+                               std::to_string(stall_timeout_ms) + " ms");
         }
         if (zmq_errno() != EINTR) {
             fail_zmq("zmq_send " + nth(index, total));
@@ -168,14 +165,8 @@ void send(const Socket& socket, const std::vector<char>& payload, std::size_t in
 
 void check_size(const Workload& work) {
     if (work.size > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-        fail("message size " + std::to_string(work.size) + " is too large for zmq_msg_recv");
+        fail("zeromq", "message size " + std::to_string(work.size) + " is too large for zmq_msg_recv");
     }
-}
-
-std::uint32_t saturated_nanoseconds(std::chrono::steady_clock::duration elapsed) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
-    return static_cast<std::uint32_t>(
-        std::clamp<std::int64_t>(ns, 0, std::numeric_limits<std::uint32_t>::max()));
 }
 
 class ZeromqContender final : public Contender {
