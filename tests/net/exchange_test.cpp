@@ -28,10 +28,6 @@
 namespace tofu::test {
 namespace {
 
-bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
-    return std::ranges::equal(a, b);
-}
-
 class ExchangeTest : public ::testing::TestWithParam<Transport> {
 protected:
     void SetUp() override {

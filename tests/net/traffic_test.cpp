@@ -30,10 +30,6 @@
 namespace tofu::test {
 namespace {
 
-bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
-    return std::ranges::equal(a, b);
-}
-
 class TrafficTest : public ::testing::TestWithParam<Transport> {
 protected:
     void SetUp() override {

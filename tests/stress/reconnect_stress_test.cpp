@@ -24,7 +24,7 @@
 namespace tofu::test {
 namespace {
 
-constexpr std::size_t memory_bound = std::size_t{8} << 20U;
+constexpr std::size_t reconnect_memory_bound = std::size_t{8} << 20U;
 
 class ReconnectStress : public ::testing::TestWithParam<Transport> {
 protected:
@@ -85,7 +85,7 @@ TEST_P(ReconnectStress, ThousandReconnectsOnOneThread) {
 
         EXPECT_TRUE(eventually([&] { return open_descriptor_count() == fds_before; }))
             << "open descriptors: " << open_descriptor_count() << ", before the cycles: " << fds_before;
-        expect_memory_growth_within(before, memory_bound, std::to_string(cycles) + " reconnects");
+        expect_memory_growth_within(before, reconnect_memory_bound, std::to_string(cycles) + " reconnects");
     }
     EXPECT_TRUE(descriptors_back_to(fds_at_start))
         << "descriptors left after both engines were destroyed: " << open_descriptor_count() << " open, "
@@ -162,7 +162,7 @@ TEST_P(ReconnectStress, ThousandReconnectsOnFourThreads) {
 
         EXPECT_TRUE(eventually([&] { return open_descriptor_count() == fds_before; }))
             << "open descriptors: " << open_descriptor_count() << ", before the cycles: " << fds_before;
-        expect_memory_growth_within(before, memory_bound,
+        expect_memory_growth_within(before, reconnect_memory_bound,
                                     std::to_string(threads * per_thread) + " reconnects");
     }
     EXPECT_TRUE(descriptors_back_to(fds_at_start))

@@ -29,7 +29,7 @@
 namespace tofu::test {
 namespace {
 
-constexpr std::size_t memory_bound = std::size_t{16} << 20U;
+constexpr std::size_t soak_memory_bound = std::size_t{16} << 20U;
 
 class Soak : public ::testing::TestWithParam<Transport> {
 protected:
@@ -113,7 +113,7 @@ TEST_P(Soak, ManyConnectionsEachExchangingManyRequests) {
                 before = memory_use();  // after the first rounds have sized pools and buffers
             }
         }
-        expect_memory_growth_within(before, memory_bound, std::to_string(rounds) + " rounds");
+        expect_memory_growth_within(before, soak_memory_bound, std::to_string(rounds) + " rounds");
 
         for (const std::uint16_t ch : channels) {
             close_and_wait(*client_engine, *client, ch);

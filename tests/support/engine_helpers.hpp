@@ -9,6 +9,7 @@
 // catches and reports.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -122,6 +123,11 @@ void PrintTo(Transport transport, std::ostream* os);  // NOLINT(readability-iden
 /// True when `bytes` equals `pattern_bytes(bytes.size(), seed)` and has `size` bytes; allocates
 /// nothing (for tests that watch the process's memory).
 [[nodiscard]] bool matches_pattern(std::span<const std::byte> bytes, std::size_t size, std::uint64_t seed);
+
+/// True when `a` and `b` hold the same bytes.
+[[nodiscard]] inline bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
+    return std::ranges::equal(a, b);
+}
 
 /// How much bigger the soak tests run: the `TOFU_SOAK` environment variable (1 to 100), 1 when
 /// unset. CI runs the bounded size (1); `TOFU_SOAK=10` gives the full soak (10,000 reconnects,
