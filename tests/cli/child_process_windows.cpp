@@ -3,6 +3,9 @@
 // thread writes stdin, so neither side can block the other.
 #include "cli/child_process.hpp"
 
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN  // no <winsock.h>, which clashes with the <winsock2.h> of other files
+#endif
 #include <windows.h>
 
 #include <chrono>

@@ -3,6 +3,9 @@
 // `StopSignals` thread, so `on_signal` runs there, as on POSIX.
 #include "signals.hpp"
 
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN  // no <winsock.h>, which clashes with the <winsock2.h> of other files
+#endif
 #include <windows.h>
 
 #include <condition_variable>
