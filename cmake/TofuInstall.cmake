@@ -26,9 +26,18 @@ install(FILES ${PROJECT_BINARY_DIR}/tofuConfig.cmake ${PROJECT_BINARY_DIR}/tofuC
 # The .pc file finds its prefix relative to itself, so any --prefix given at install time works.
 file(RELATIVE_PATH TOFU_PC_PREFIX_FROM_PCFILEDIR
   "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+# The library is static: what it links privately, its users link too.
 set(TOFU_PC_SYSTEM_LIBS "")
 if(WIN32)
-  set(TOFU_PC_SYSTEM_LIBS " -lws2_32")  # Winsock
+  string(APPEND TOFU_PC_SYSTEM_LIBS " -lws2_32")  # Winsock
+endif()
+if(TOFU_POLLER STREQUAL "io_uring")
+  string(APPEND TOFU_PC_SYSTEM_LIBS " -luring")
+endif()
+if(TOFU_POLLER STREQUAL "kqueue" AND TOFU_KQUEUE_LIBRARY)
+  # libkqueue on Linux, from a prefix of its own: the run-time path goes with it.
+  get_filename_component(tofu_kqueue_dir ${TOFU_KQUEUE_LIBRARY} DIRECTORY)
+  string(APPEND TOFU_PC_SYSTEM_LIBS " ${TOFU_KQUEUE_LIBRARY} -Wl,-rpath,${tofu_kqueue_dir}")
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/tofu.pc.in ${PROJECT_BINARY_DIR}/tofu.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tofu.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
