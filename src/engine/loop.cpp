@@ -96,16 +96,14 @@ void Loop::run() noexcept {
 // --- Posted messages ----------------------------------------------------------------------------
 
 void Loop::take_inbox() {
-    MessageQueue taken = core_.inbox_.take_all();
-    posted_.splice_back(taken);
+    core_.inbox_.take(posted_);
     while (MessagePtr m = posted_.pop_front()) {  // a close on the way may add to posted_
         on_posted(std::move(m));
     }
 }
 
 void Loop::take_inbox_closing(const Channel& ch, MessageQueue& unsent) {
-    MessageQueue taken = core_.inbox_.take_all();
-    posted_.splice_back(taken);
+    core_.inbox_.take_claimed(posted_);  // every post past its check is in the inbox by now
     MessageQueue others;
     while (MessagePtr m = posted_.pop_front()) {
         const bool for_ch = m->bhdr.channel_number == ch.number && MessageAccess::group_tag(*m) == ch.group;
@@ -685,8 +683,7 @@ void Loop::shut_down() {
     core_.accepting_posts_.store(false);
     // Posted but never processed: back to their groups. Group destroy commands are honoured.
     const auto return_posted = [this] {
-        MessageQueue taken = core_.inbox_.take_all();
-        posted_.splice_back(taken);
+        core_.inbox_.take_claimed(posted_);
         while (MessagePtr m = posted_.pop_front()) {
             Group& group = *static_cast<Group*>(MessageAccess::group_tag(*m));
             if (m->bhdr.channel_number == EngineCore::command_channel) {
