@@ -33,9 +33,8 @@ public:
     Inbox(Inbox&&) = delete;
     Inbox& operator=(Inbox&&) = delete;
     ~Inbox() {
-        MessageQueue rest;
+        MessageQueue rest;  // frees what it holds
         take_claimed(rest);
-        rest.clear();
     }
 
     static constexpr std::size_t default_slots = 4096;
@@ -97,16 +96,14 @@ public:
 private:
     /// The overflowed message of ticket `h`, or null when it is not (yet) there.
     Message* take_overflow(std::uint64_t h) {
-        if (overflow_next_ == overflowed_.size() && overflow_.load(std::memory_order_relaxed) == nullptr) {
-            return nullptr;
+        if (!overflowed_next_is(h) && overflow_.load(std::memory_order_relaxed) != nullptr) {
+            gather_overflow();  // only when something new overflowed: no sort per empty look
         }
-        if (overflow_next_ == overflowed_.size() || ticket_of(overflowed_[overflow_next_]) != h) {
-            gather_overflow();
-        }
-        if (overflow_next_ < overflowed_.size() && ticket_of(overflowed_[overflow_next_]) == h) {
-            return overflowed_[overflow_next_++];
-        }
-        return nullptr;
+        return overflowed_next_is(h) ? overflowed_[overflow_next_++] : nullptr;
+    }
+
+    [[nodiscard]] bool overflowed_next_is(std::uint64_t h) const noexcept {
+        return overflow_next_ < overflowed_.size() && ticket_of(overflowed_[overflow_next_]) == h;
     }
 
     /// Moves the overflow stack into `overflowed_`, kept sorted by ticket from `overflow_next_`.
