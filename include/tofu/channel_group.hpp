@@ -58,10 +58,11 @@ inline constexpr std::string_view detail = "~detail";
 ///   group one engine Signal with status `pool_empty` on that channel; reading resumes when
 ///   messages come back to the pool.
 /// - every close (bye, abort, peer gone, I/O error, protocol violation, failed connect or listen,
-///   group or engine going away): first each message that was written but that the peer's engine
-///   never confirmed receiving comes back as its binary header alone (op code, message id,
-///   `more`; no text headers, no body) with `header::unconfirmed` (`~unconfirmed:1`): it may or
-///   may not have arrived. Then each message still queued for sending comes back whole. Both
+///   group or engine going away): first each message that was written (or was being written)
+///   but that the peer's engine never confirmed receiving comes back as its binary header alone
+///   (op code, message id, `more`; no text headers, no body) with `header::unconfirmed`
+///   (`~unconfirmed:1`): it may or may not have arrived. Then each message still queued for
+///   sending comes back whole. Both
 ///   carry origin engine and the reason as their status (`send_failed` when the reason is
 ///   `success`: the channel closed gracefully before they went out). Then exactly one engine
 ///   Signal (origin engine, op code Signal) with status `channel_closed` on that channel, whose

@@ -65,6 +65,9 @@ struct Channel {
     /// Completion backend: a write failed; the channel closes with this once the receive in
     /// flight has brought what the peer said before it left.
     SocketError write_error;
+    /// Completion backend: the peer's end (or a failed read) arrived while a send was in flight;
+    /// acted on once the send completes, so that the last confirmation can follow it.
+    IoResult peer_end;
 
     /// When the channel's timer fires (see Loop::on_deadline); the default: no timer.
     std::chrono::steady_clock::time_point deadline;
@@ -72,6 +75,8 @@ struct Channel {
 
     std::uint32_t serial = 0;  ///< which incarnation of the number (tells a stale completion apart)
     std::uint16_t number;
+    /// Completion backend: the frames the send in flight reaches into (the front of the queue).
+    std::uint8_t frames_sending = 0;
     Kind kind;
     State state;
     Triggers interest;  ///< what the poller waits for now (completion backend: operations in flight)

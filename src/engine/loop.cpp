@@ -6,6 +6,7 @@
 #include <exception>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "engine/engine_core.hpp"
 #include "engine/group.hpp"
@@ -420,25 +421,23 @@ void Loop::flush_listed() {
     flush_list_.clear();
 }
 
-std::size_t Loop::gather(const Channel& ch, std::span<native::IoSlice> parts, std::size_t& total) {
-    std::size_t count = 0;
+Gathered Loop::gather(const Channel& ch, std::span<native::IoSlice> parts) {
+    Gathered g;
     std::size_t skip = ch.head_written;
-    std::size_t frames = 0;
-    total = 0;
     for (Message* m = ch.send_queue.front();
-         m != nullptr && frames < max_frames_per_write && count + 3 <= parts.size();
-         m = MessageQueue::next_of(m), ++frames) {
+         m != nullptr && g.frames < max_frames_per_write && g.parts + 3 <= parts.size();
+         m = MessageQueue::next_of(m), ++g.frames) {
         for (const std::span<const std::byte> part : frame_parts(*m).parts) {
             if (skip >= part.size()) {
                 skip -= part.size();
                 continue;
             }
-            parts[count++] = native::io_slice(part.data() + skip, part.size() - skip);
-            total += part.size() - skip;
+            parts[g.parts++] = native::io_slice(part.data() + skip, part.size() - skip);
+            g.bytes += part.size() - skip;
             skip = 0;
         }
     }
-    return count;
+    return g;
 }
 
 bool Loop::retire(Channel& ch, std::size_t written) {
@@ -580,9 +579,18 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail
     // the reason is success, which a returned message must not claim.
     const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::send_failed : reason;
     return_unconfirmed(ch, *group, returned_status);
+    // A send still in flight (completion backend) may have written the frames it reaches into:
+    // they come back as the unconfirmed ones do.
+    std::size_t in_flight = sending(ch) ? ch.frames_sending : 0;
     while (MessagePtr m = unsent.pop_front()) {
+        const bool maybe_written = in_flight != 0;
+        in_flight -= maybe_written ? 1 : 0;
         if (m.get() == ch.confirmation_frame) {
             ch.confirmation = std::move(m);  // the engine's own frame: not the application's
+            continue;
+        }
+        if (maybe_written) {
+            return_as_unconfirmed(*group, ch.number, m->bhdr, returned_status);
             continue;
         }
         if (m->bhdr.proto.op_code == OpCode::hello_request) {
@@ -662,6 +670,8 @@ void Loop::on_deadline(Channel& ch) {
         case Channel::State::open:
             if (!ch.write_error.ok()) {
                 close(ch, ch.write_error);  // the peer's last words did not come
+            } else if (ch.peer_end.ended()) {
+                (void)on_read(ch, std::exchange(ch.peer_end, {}), {});  // the send did not complete
             }
             return;
         case Channel::State::connecting: return;

@@ -86,6 +86,8 @@ private:
     void start_read(Channel& ch);
     void start_accept(Channel& listener);
     void on_read_done(Channel& ch, const Completion& c);
+    /// What a receive brought (bytes, or the peer's end): decoded, and the next receive started.
+    void on_input(Channel& ch, const IoResult& r, std::span<const std::byte> data);
     void on_write_done(const Completion& c);
     void on_accept_done(Channel* listener, const Completion& c);
     /// The live channel a completion's tag names, or null when that channel is gone.
@@ -127,9 +129,8 @@ private:
     /// After a frame of `ch` (number `number`) was handled: decoding goes on.
     [[nodiscard]] bool still_decoding(const Channel& ch, std::uint16_t number) const noexcept;
     void on_received(Channel& ch, MessagePtr msg);
-    /// Points `parts` at `ch`'s queued frames from the first unwritten byte; returns how many
-    /// parts were used and their bytes in `total`.
-    static std::size_t gather(const Channel& ch, std::span<native::IoSlice> parts, std::size_t& total);
+    /// Points `parts` at `ch`'s queued frames from the first unwritten byte.
+    static Gathered gather(const Channel& ch, std::span<native::IoSlice> parts);
     /// Retires `written` bytes of `ch`'s queue; false when that closed or drained the channel.
     bool retire(Channel& ch, std::size_t written);
 
@@ -164,6 +165,10 @@ private:
     static void confirm_before_closing(Channel& ch) noexcept;
     /// Returns the frames the peer never confirmed to `group`, each as its binary header.
     void return_unconfirmed(Channel& ch, Group& group, AmpeStatus status);
+    /// Returns one frame that was (or may have been) written to `group` as its binary header,
+    /// marked `~unconfirmed`: it may or may not have arrived.
+    void return_as_unconfirmed(Group& group, std::uint16_t channel, const BinaryHeader& written,
+                               AmpeStatus status);
 
     // Writing.
     void list_for_flush(Channel& ch);

@@ -8,6 +8,8 @@
 // the channel's messages back.
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <utility>
 
 #include <unistd.h>
 
@@ -22,7 +24,9 @@ constexpr std::uint64_t notifier_tag = 0;  // the notifier's completions carry n
 /// A receive submitted while the pool is dry takes this much: its bytes wait in the channel's
 /// stash if the pool is still dry when they arrive.
 constexpr std::size_t dry_pool_recv = 4096;
-/// After a write failed, how long the receive in flight may take to bring the peer's last words.
+static_assert(max_frames_per_write <= UINT8_MAX, "Channel::frames_sending counts them");
+/// How long one half of a broken connection waits for the other: after a write failed, the
+/// receive in flight for the peer's last words; after the peer's end, the send in flight.
 constexpr auto last_words_wait = std::chrono::milliseconds{100};
 
 }  // namespace
@@ -152,9 +156,21 @@ void Loop::on_read_done(Channel& ch, const Completion& c) {
         start_read(ch);
         return;
     }
+    if (r.ended() && sending(ch)) {
+        // Closing now would cancel the send, leaving an unknown part of it written, and nothing
+        // could follow it: not even the confirmation that tells the peer what we received. So the
+        // send completes first (or a timer gives up on it).
+        ch.peer_end = r;
+        arm(ch, last_words_wait);
+        return;
+    }
+    on_input(ch, r, c.data);
+}
+
+void Loop::on_input(Channel& ch, const IoResult& r, std::span<const std::byte> data) {
     if (ch.state == Channel::State::draining && !ch.report_pending) {
         // The application already saw the channel close; drop what arrives until the peer's end.
-        if (r.end_of_stream || !r.error.ok()) {
+        if (r.ended()) {
             finish_draining(ch);
         } else {
             start_read(ch);
@@ -163,7 +179,7 @@ void Loop::on_read_done(Channel& ch, const Completion& c) {
     }
     take_read_targets(ch, UringProactor::max_recv);  // messages to decode into, in one batch
     const std::uint16_t number = ch.number;
-    const bool more = on_read(ch, r, c.data);
+    const bool more = on_read(ch, r, data);
     if (find(number) != &ch) {
         return;
     }
@@ -184,13 +200,14 @@ void Loop::flush(Channel& ch) {
     piggyback_confirmation(ch);
     const std::uint32_t index = write_slots_.take();
     WriteSlot& slot = write_slots_[index];
-    std::size_t total = 0;
     slot.channel = ch.number;
     slot.serial = ch.serial;
     slot.header = msghdr{};
     slot.header.msg_iov = slot.parts.data();
-    slot.header.msg_iovlen = gather(ch, slot.parts, total);
+    const Gathered g = gather(ch, slot.parts);
+    slot.header.msg_iovlen = g.parts;
     poller_.send(ch.socket.fd(), slot.header, index);
+    ch.frames_sending = static_cast<std::uint8_t>(g.frames);
     ch.interest |= Trigger::send;
 }
 
@@ -205,6 +222,18 @@ void Loop::on_write_done(const Completion& c) {
     }
     ch->interest.remove(Trigger::send);
     const IoResult r = write_result(c.result, -c.result);
+    if (ch->peer_end.ended()) {
+        // The peer left while this send was in flight: account for what it wrote, then close.
+        const IoResult end = std::exchange(ch->peer_end, {});
+        const std::uint16_t number = ch->number;
+        if (r.error.ok()) {
+            (void)retire(*ch, r.bytes);
+        }
+        if (find(number) == ch) {
+            on_input(*ch, end, {});
+        }
+        return;
+    }
     if (!r.error.ok()) {
         write_failed(*ch, r.error);
         return;

@@ -199,13 +199,17 @@ void Loop::confirm_before_closing(Channel& ch) noexcept {
 
 void Loop::return_unconfirmed(Channel& ch, Group& group, AmpeStatus status) {
     for (; !ch.unconfirmed.empty(); ch.unconfirmed.pop_front()) {
-        const BinaryHeader& written = ch.unconfirmed.front().header;
-        MessagePtr m = core_.engine_message(written.proto.op_code, status, ch.number);
-        m->bhdr.message_id = written.message_id;
-        m->bhdr.proto.more = written.proto.more;
-        m->thdrs.append(header::unconfirmed, offer);
-        deliver(group, std::move(m));
+        return_as_unconfirmed(group, ch.number, ch.unconfirmed.front().header, status);
     }
+}
+
+void Loop::return_as_unconfirmed(Group& group, std::uint16_t channel, const BinaryHeader& written,
+                                 AmpeStatus status) {
+    MessagePtr m = core_.engine_message(written.proto.op_code, status, channel);
+    m->bhdr.message_id = written.message_id;
+    m->bhdr.proto.more = written.proto.more;
+    m->thdrs.append(header::unconfirmed, offer);
+    deliver(group, std::move(m));
 }
 
 }  // namespace tofu::detail

@@ -123,7 +123,7 @@ void Loop::take_confirmations_or_starve(Channel& ch) {
     std::size_t confirmations = 0;
     if (ch.confirming != Channel::Confirming::off && !ch.decoder.mid_frame()) {
         peeked = peek_some(ch.socket, {read_buffer_.get(), peek_size});
-        if (peeked.end_of_stream || !peeked.error.ok()) {
+        if (peeked.ended()) {
             (void)on_read(ch, peeked, {});  // the peer is gone: nothing more needs a message
             return;
         }
@@ -153,7 +153,7 @@ void Loop::on_drain_readable(Channel& ch) {
     }
     // The application already saw the channel close; read and drop until the peer's end arrives.
     const IoResult r = read_some(ch.socket, {read_buffer_.get(), read_buffer_size});
-    if (r.end_of_stream || !r.error.ok()) {
+    if (r.ended()) {
         finish_draining(ch);
     }
 }
@@ -166,9 +166,8 @@ void Loop::flush(Channel& ch) {
     std::array<native::IoSlice, max_parts_per_write> iov{};
     while (!ch.send_queue.empty()) {
         // As many queued frames as fit go into one vectored write.
-        std::size_t total = 0;
-        const std::size_t count = gather(ch, iov, total);
-        const IoResult r = write_vectored(ch.socket, {iov.data(), count});
+        const Gathered g = gather(ch, iov);
+        const IoResult r = write_vectored(ch.socket, {iov.data(), g.parts});
         if (!r.error.ok()) {
             write_failed(ch, r.error);
             return;
@@ -179,7 +178,7 @@ void Loop::flush(Channel& ch) {
         if (!retire(ch, r.bytes)) {
             return;
         }
-        if (r.bytes < total) {
+        if (r.bytes < g.bytes) {
             break;  // the socket buffer is full: wait for room instead of a write that would fail
         }
     }

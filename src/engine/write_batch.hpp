@@ -11,4 +11,11 @@ inline constexpr std::size_t max_frames_per_write = 128;
 /// A frame is at most three parts (binary header, text headers, body).
 inline constexpr std::size_t max_parts_per_write = 3 * max_frames_per_write;
 
+/// What one gathered write covers.
+struct Gathered {
+    std::size_t parts = 0;   ///< slices filled
+    std::size_t bytes = 0;   ///< the bytes they point to
+    std::size_t frames = 0;  ///< frames they reach into, a partly written front frame included
+};
+
 }  // namespace tofu::detail

@@ -112,6 +112,9 @@ struct IoResult {
     bool would_block = false;
     bool end_of_stream = false;  ///< reads only: the peer closed its side
     SocketError error;
+
+    /// Reads: nothing more will come (the peer closed its side, or the read failed).
+    [[nodiscard]] bool ended() const noexcept { return end_of_stream || !error.ok(); }
 };
 
 IoResult read_some(const Socket& s, std::span<std::byte> into) noexcept;
