@@ -5,6 +5,7 @@
 // windows.h after winsock2.h: first, it would bring the old winsock.h.
 #include <windows.h>
 #else
+#include <poll.h>
 #include <sys/select.h>
 #include <sys/time.h>
 #endif
@@ -113,6 +114,33 @@ void set_timeouts(int fd, std::chrono::milliseconds timeout) {
 #endif
 }
 
+/// Connects the blocking socket `fd`; 0, or the error. A connect a signal interrupts goes on in the
+/// background (POSIX), so then this waits for its outcome rather than fail or connect again.
+int connect_blocking(int fd, const sockaddr* to, native::socklen length, std::chrono::milliseconds timeout) {
+    if (::connect(fd, to, length) == 0) {
+        return 0;
+    }
+    int error = native::last_error();
+#if !defined(_WIN32)
+    if (error == EINTR) {
+        pollfd writable{fd, POLLOUT, 0};
+        int ready = 0;
+        do {
+            ready = ::poll(&writable, 1, static_cast<int>(timeout.count()));
+        } while (ready < 0 && errno == EINTR);
+        socklen_t size = sizeof error;
+        if (ready == 1) {
+            (void)::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size);
+        } else {
+            error = ready == 0 ? ETIMEDOUT : errno;
+        }
+    }
+#else
+    (void)timeout;  // Winsock's blocking connect is not interrupted by signals
+#endif
+    return error;
+}
+
 int connect_tcp(const TcpClientAddress& to, std::chrono::milliseconds timeout) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -133,8 +161,10 @@ int connect_tcp(const TcpClientAddress& to, std::chrono::milliseconds timeout) {
             continue;
         }
         set_timeouts(fd, timeout);
-        if (::connect(fd, ai->ai_addr, static_cast<native::socklen>(ai->ai_addrlen)) != 0) {
-            errors += " connect: " + errno_text(native::last_error());
+        if (const int error =
+                connect_blocking(fd, ai->ai_addr, static_cast<native::socklen>(ai->ai_addrlen), timeout);
+            error != 0) {
+            errors += " connect: " + errno_text(error);
             native::close_socket(fd);
             fd = -1;
         }
@@ -169,8 +199,8 @@ int connect_uds(const UdsClientAddress& to, std::chrono::milliseconds timeout) {
         throw TestFailure{"raw peer: socket: " + errno_text(native::last_error())};
     }
     set_timeouts(fd, timeout);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
-        const int error = native::last_error();
+    if (const int error = connect_blocking(fd, reinterpret_cast<const sockaddr*>(&addr), len, timeout);
+        error != 0) {
         native::close_socket(fd);
         throw TestFailure{"raw peer: cannot connect to uds|" + to.path + ": " + errno_text(error)};
     }
