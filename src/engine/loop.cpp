@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <thread>
@@ -43,6 +45,19 @@ void set_listen_on(Message& msg, const std::string& value) {
 std::string filesystem_uds_path(const Address& address) {
     const auto* uds = std::get_if<UdsServerAddress>(&address);
     return uds != nullptr && !uds->path.empty() && uds->path.front() != '@' ? uds->path : std::string{};
+}
+
+/// Calls `fn` with each non-empty piece of `frame` after its first `skip` bytes.
+template <typename Fn>
+void for_each_unwritten(const FrameParts& frame, std::size_t skip, const Fn& fn) {
+    for (const std::span<const std::byte> part : frame.parts) {
+        if (skip >= part.size()) {
+            skip -= part.size();
+            continue;
+        }
+        fn(part.subspan(skip));
+        skip = 0;
+    }
 }
 
 }  // namespace
@@ -421,21 +436,36 @@ void Loop::flush_listed() {
     flush_list_.clear();
 }
 
-Gathered Loop::gather(const Channel& ch, std::span<native::IoSlice> parts) {
+Gathered Loop::gather(const Channel& ch, std::span<native::IoSlice> parts, std::span<std::byte> staging) {
+    // Without staging, the frame count is capped too: a completion backend tracks it per send.
+    const std::size_t max_frames = staging.empty() ? max_frames_per_write : SIZE_MAX;
     Gathered g;
-    std::size_t skip = ch.head_written;
+    std::size_t skip = ch.head_written;  // of the front frame only
+    std::size_t staged = 0;              // bytes copied into `staging`
+    const std::byte* run = nullptr;      // where the staged run the last slice covers begins
     for (Message* m = ch.send_queue.front();
-         m != nullptr && g.frames < max_frames_per_write && g.parts + 3 <= parts.size();
-         m = MessageQueue::next_of(m), ++g.frames) {
-        for (const std::span<const std::byte> part : frame_parts(*m).parts) {
-            if (skip >= part.size()) {
-                skip -= part.size();
-                continue;
+         m != nullptr && g.frames < max_frames && g.parts + 3 <= parts.size();
+         m = MessageQueue::next_of(m), ++g.frames, skip = 0) {
+        const FrameParts frame = frame_parts(*m);
+        const std::size_t left = frame.size() - skip;
+        g.bytes += left;
+        if (frame.size() <= max_staged_frame && left <= staging.size() - staged) {
+            if (run == nullptr) {
+                run = staging.data() + staged;
+                ++g.parts;
             }
-            parts[g.parts++] = native::io_slice(part.data() + skip, part.size() - skip);
-            g.bytes += part.size() - skip;
-            skip = 0;
+            for_each_unwritten(frame, skip, [&](std::span<const std::byte> piece) {
+                std::memcpy(staging.data() + staged, piece.data(), piece.size());
+                staged += piece.size();
+            });
+            parts[g.parts - 1] =
+                native::io_slice(run, static_cast<std::size_t>(staging.data() + staged - run));
+            continue;
         }
+        run = nullptr;
+        for_each_unwritten(frame, skip, [&](std::span<const std::byte> piece) {
+            parts[g.parts++] = native::io_slice(piece.data(), piece.size());
+        });
     }
     return g;
 }

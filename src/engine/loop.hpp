@@ -129,8 +129,11 @@ private:
     /// After a frame of `ch` (number `number`) was handled: decoding goes on.
     [[nodiscard]] bool still_decoding(const Channel& ch, std::uint16_t number) const noexcept;
     void on_received(Channel& ch, MessagePtr msg);
-    /// Points `parts` at `ch`'s queued frames from the first unwritten byte.
-    static Gathered gather(const Channel& ch, std::span<native::IoSlice> parts);
+    /// Points `parts` at `ch`'s queued frames from the first unwritten byte. Small frames are
+    /// copied into `staging` (when given; it must outlive the write) and share its slices; a write
+    /// without staging covers at most `max_frames_per_write` frames.
+    static Gathered gather(const Channel& ch, std::span<native::IoSlice> parts,
+                           std::span<std::byte> staging = {});
     /// Retires `written` bytes of `ch`'s queue; false when that closed or drained the channel.
     bool retire(Channel& ch, std::size_t written);
 
@@ -223,7 +226,8 @@ private:
 #if defined(TOFU_POLLER_IO_URING)
     WriteSlots write_slots_;  ///< what each send in flight points the kernel at
 #else
-    std::unique_ptr<std::byte[]> read_buffer_;  ///< one for all channels: reads happen one at a time
+    std::unique_ptr<std::byte[]> read_buffer_;    ///< one for all channels: reads happen one at a time
+    std::unique_ptr<std::byte[]> write_staging_;  ///< small frames of the write under way, copied
 #endif
     /// Posted messages taken from the inbox and not yet handled, oldest first.
     MessageQueue posted_;

@@ -21,6 +21,7 @@ constexpr std::uint32_t notifier_token = internal_channel;
 
 void Loop::start_io() {
     read_buffer_ = std::make_unique_for_overwrite<std::byte[]>(read_buffer_size);
+    write_staging_ = std::make_unique_for_overwrite<std::byte[]>(write_staging_size);
     poller_.add(core_.notifier_.fd(), notifier_token, Trigger::notify);
 }
 
@@ -166,7 +167,7 @@ void Loop::flush(Channel& ch) {
     std::array<native::IoSlice, max_parts_per_write> iov{};
     while (!ch.send_queue.empty()) {
         // As many queued frames as fit go into one vectored write.
-        const Gathered g = gather(ch, iov);
+        const Gathered g = gather(ch, iov, {write_staging_.get(), write_staging_size});
         const IoResult r = write_vectored(ch.socket, {iov.data(), g.parts});
         if (!r.error.ok()) {
             write_failed(ch, r.error);
