@@ -65,7 +65,9 @@ void for_each_unwritten(const FrameParts& frame, std::size_t skip, const Fn& fn)
 Loop::Loop(EngineCore& core)
     : core_{core},
       channels_(std::size_t{max_channel} + 1),
-      settings_{core.options_.dead_peer_timeout, core.options_.uds_file_mode} {
+      settings_{core.options_.dead_peer_timeout, core.options_.uds_file_mode},
+      // At most an eighth of the pool: the rest stays within reach of a sender's `wait_get`.
+      spares_kept_{std::min<std::size_t>(max_read_batch, core.options_.max_pool_msgs / 8)} {
     start_io();
 }
 
@@ -80,11 +82,13 @@ void Loop::run() noexcept {
             if (!report_spare_) {
                 report_spare_ = spares_.pop_front();
             }
-            core_.pool().take_back_all(spares_);  // before sleeping: a waiting sender gets them
 
             int timeout = wait_timeout_ms();
             if (timeout != 0 && (work_waiting() || spin_for_work(timeout))) {
                 timeout = 0;
+            }
+            if (timeout != 0) {
+                return_spares(0);  // before sleeping: a waiting sender gets them
             }
             // Announce sleep, then look once more: a poster either sees `sleeping_` and writes to the
             // notifier, or its message is seen here. While the engine is awake posters make no syscall.
@@ -100,6 +104,10 @@ void Loop::run() noexcept {
             }
             expire_timers();
             send_owed_confirmations();
+            // A read batch of spares stays for the next turns' reads, in this thread's cache: the
+            // reads then rarely take from the pool (under its lock, messages another thread
+            // returned). The rest go back in one batch.
+            return_spares(spares_kept_);
         }
     } catch (const std::exception& e) {
         // Only resource exhaustion gets here (allocation, the poller itself failing): the engine
@@ -506,7 +514,7 @@ void Loop::on_sent(Channel& ch, MessagePtr msg) {
     }
     on_frame_written(ch, *msg);
     const OpCode op = msg->bhdr.proto.op_code;
-    // Written: a spare for this turn's reads, then back to the pool in one batch.
+    // Written: a spare for the reads, then back to the pool in a batch (return_spares).
     if (core_.pool().owns(*msg)) {
         spares_.push_back(std::move(msg));
     } else {
@@ -523,6 +531,13 @@ MessagePtr Loop::spare_or_pool() {
         return m;
     }
     return core_.pool().get(AllocationStrategy::pool_only);
+}
+
+void Loop::return_spares(std::size_t keep) {
+    if (spares_.size() > keep) {
+        MessageQueue excess = spares_.take_front(spares_.size() - keep);  // the coldest
+        core_.pool().take_back_all(excess);
+    }
 }
 
 // --- Backpressure -------------------------------------------------------------------------------

@@ -177,8 +177,10 @@ private:
     void list_for_flush(Channel& ch);
     void flush_listed();
     void on_sent(Channel& ch, MessagePtr msg);
-    /// A message to decode into: one written this turn, else one from the pool (null when empty).
+    /// A message to decode into: a spare, else one from the pool (null when empty).
     [[nodiscard]] MessagePtr spare_or_pool();
+    /// Returns all spares but the newest `keep` to the pool, in one batch.
+    void return_spares(std::size_t keep);
 
     // Backpressure.
     void starve(Channel& ch, std::span<const std::byte> rest);
@@ -231,9 +233,11 @@ private:
 #endif
     /// Posted messages taken from the inbox and not yet handled, oldest first.
     MessageQueue posted_;
-    /// Pool messages written during this loop turn: reused for reading without the pool's lock,
-    /// the rest returned in one batch before the loop sleeps.
+    /// Pool messages written by this engine (and read targets left over): reused for reading
+    /// without the pool's lock. A turn keeps `spares_kept_` of them and returns the rest in one
+    /// batch; all go back before the loop sleeps.
     MessageQueue spares_;
+    const std::size_t spares_kept_;  ///< spares that stay from one turn to the next
     /// One message kept back from the spares for the next `pool_empty` report.
     MessagePtr report_spare_;
     std::uint32_t next_serial_ = 0;  ///< the serial of the next channel installed

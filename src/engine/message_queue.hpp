@@ -106,6 +106,28 @@ public:
         other.size_ = 0;
     }
 
+    /// Moves the `n` oldest messages (all of them, when there are fewer) to a new queue.
+    [[nodiscard]] MessageQueue take_front(std::size_t n) noexcept {
+        MessageQueue front;
+        if (n >= size_) {
+            front.splice_back(*this);
+            return front;
+        }
+        if (n == 0) {
+            return front;
+        }
+        Message* last = head_;
+        for (std::size_t i = 1; i < n; ++i) {
+            last = MessageAccess::next(*last);
+        }
+        front.head_ = std::exchange(head_, MessageAccess::next(*last));
+        front.tail_ = last;
+        front.size_ = n;
+        MessageAccess::next(*last) = nullptr;
+        size_ -= n;
+        return front;
+    }
+
     /// Gives up the messages as a chain linked through `next`, oldest first; the caller owns them.
     [[nodiscard]] Message* release_all() noexcept {
         Message* chain = std::exchange(head_, nullptr);
