@@ -151,14 +151,58 @@ struct BinaryHeader {
     std::uint16_t body_len = 0;                         ///< engine-internal, filled at send
 
     /// Writes the 16 wire bytes.
-    void encode(std::span<std::byte, wire_size> out) const noexcept;
+    constexpr void encode(std::span<std::byte, wire_size> out) const noexcept;
 
     /// Reads 16 wire bytes; a status byte of 31 and up reads as `unknown_error`.
-    [[nodiscard]] static BinaryHeader decode(std::span<const std::byte, wire_size> in) noexcept;
+    [[nodiscard]] static constexpr BinaryHeader decode(std::span<const std::byte, wire_size> in) noexcept;
 
     /// Field-by-field equality.
     friend constexpr bool operator==(const BinaryHeader&, const BinaryHeader&) = default;
 };
+
+namespace detail {
+
+/// The big-endian unsigned integer in the `sizeof(T)` bytes at `in`.
+template <typename T>
+[[nodiscard]] constexpr T get_be(const std::byte* in) noexcept {
+    T v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) {
+        v = static_cast<T>((v << 8U) | std::to_integer<T>(in[i]));
+    }
+    return v;
+}
+
+/// Writes `v` big-endian into the `sizeof(T)` bytes at `out`.
+template <typename T>
+constexpr void put_be(std::byte* out, T v) noexcept {
+    for (std::size_t i = sizeof(T); i-- > 0;) {
+        out[i] = static_cast<std::byte>(v);
+        v = static_cast<T>(v >> 8U);
+    }
+}
+
+}  // namespace detail
+
+// Inline: the engine's decoder and writer run them for every frame.
+constexpr void BinaryHeader::encode(std::span<std::byte, wire_size> out) const noexcept {
+    detail::put_be<std::uint16_t>(out.data(), channel_number);
+    out[2] = static_cast<std::byte>(proto.to_byte());
+    out[3] = static_cast<std::byte>(to_raw(status));
+    detail::put_be<std::uint64_t>(&out[4], message_id);
+    detail::put_be<std::uint16_t>(&out[12], text_headers_len);
+    detail::put_be<std::uint16_t>(&out[14], body_len);
+}
+
+constexpr BinaryHeader BinaryHeader::decode(std::span<const std::byte, wire_size> in) noexcept {
+    BinaryHeader h;
+    h.channel_number = detail::get_be<std::uint16_t>(in.data());
+    h.proto = ProtoFields::from_byte(std::to_integer<std::uint8_t>(in[2]));
+    h.status = status_from_raw(std::to_integer<std::uint8_t>(in[3]));
+    h.message_id = detail::get_be<std::uint64_t>(&in[4]);
+    h.text_headers_len = detail::get_be<std::uint16_t>(&in[12]);
+    h.body_len = detail::get_be<std::uint16_t>(&in[14]);
+    return h;
+}
 
 /// Largest text headers block and largest body, in bytes. Larger data is streamed with `more`.
 inline constexpr std::size_t max_part_size = 65535;
@@ -202,10 +246,17 @@ public:
     void reserve(std::size_t n);
 
     /// Sets the size to `n` without initialising new bytes, for the decoder to fill.
-    std::span<std::byte> resize_for_overwrite(std::size_t n);
+    std::span<std::byte> resize_for_overwrite(std::size_t n) {
+        if (n > capacity_) {
+            return grow_for_overwrite(n);
+        }
+        size_ = static_cast<std::uint32_t>(n);  // capacity_ never exceeds the cap
+        return {data_.get(), n};
+    }
 
 private:
     void check(std::size_t n) const;
+    std::span<std::byte> grow_for_overwrite(std::size_t n);
 
     std::unique_ptr<std::byte[]> data_;
     std::uint32_t size_ = 0;

@@ -44,6 +44,13 @@ AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept {
     return AmpeStatus::success;
 }
 
+void FrameDecoder::take_bytes(std::span<const std::byte>& in, std::span<std::byte> to) noexcept {
+    if (!to.empty()) {
+        std::memcpy(to.data(), in.data(), to.size());
+        in = in.subspan(to.size());
+    }
+}
+
 FrameDecoder::Step FrameDecoder::fail(AmpeStatus status) noexcept {
     state_ = State::failed;
     error_ = status;
@@ -63,7 +70,7 @@ void FrameDecoder::start_parts() {
 FrameDecoder::Step FrameDecoder::feed(std::span<const std::byte>& in) {
     for (;;) {
         switch (state_) {
-            case State::header: {
+            case State::header:
                 if (header_have_ == 0 && in.size() >= BinaryHeader::wire_size) {
                     // Whole header at hand: decode in place, no staging copy.
                     header_ = BinaryHeader::decode(in.first<BinaryHeader::wire_size>());
@@ -91,17 +98,19 @@ FrameDecoder::Step FrameDecoder::feed(std::span<const std::byte>& in) {
                     return fail(bad);
                 }
                 state_ = State::awaiting_message;
-                if (!msg_) {
-                    return Step::need_message;
-                }
-                start_parts();
-                break;
-            }
+                [[fallthrough]];
             case State::awaiting_message:
                 if (!msg_) {
                     return Step::need_message;
                 }
                 start_parts();
+                if (in.size() >= part_.size() + body_part_.size()) {
+                    // The usual case: the rest of the frame is at hand, copied without more steps.
+                    take_bytes(in, part_);
+                    take_bytes(in, body_part_);
+                    state_ = State::ready;
+                    return Step::message_ready;
+                }
                 break;
             case State::headers:
             case State::body: {

@@ -17,31 +17,6 @@ constexpr std::array<std::string_view, max_op_code + 1> op_code_names{
     "ByeRequest", "ByeResponse", "ByeSignal", "WelcomeRequest", "WelcomeResponse",
 };
 
-void put_be16(std::byte* out, std::uint16_t v) noexcept {
-    out[0] = static_cast<std::byte>(v >> 8U);
-    out[1] = static_cast<std::byte>(v);
-}
-
-std::uint16_t get_be16(const std::byte* in) noexcept {
-    return static_cast<std::uint16_t>((std::to_integer<unsigned>(in[0]) << 8U) |
-                                      std::to_integer<unsigned>(in[1]));
-}
-
-void put_be64(std::byte* out, std::uint64_t v) noexcept {
-    for (int i = 7; i >= 0; --i) {
-        out[i] = static_cast<std::byte>(v);
-        v >>= 8U;
-    }
-}
-
-std::uint64_t get_be64(const std::byte* in) noexcept {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) {
-        v = (v << 8U) | std::to_integer<std::uint64_t>(in[i]);
-    }
-    return v;
-}
-
 bool iequals(std::string_view a, std::string_view b) noexcept {
     auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
     return a.size() == b.size() &&
@@ -55,26 +30,6 @@ std::string_view op_code_name(OpCode op) noexcept {
 }
 
 // --- BinaryHeader -------------------------------------------------------------------------------
-
-void BinaryHeader::encode(std::span<std::byte, wire_size> out) const noexcept {
-    put_be16(out.data(), channel_number);
-    out[2] = static_cast<std::byte>(proto.to_byte());
-    out[3] = static_cast<std::byte>(to_raw(status));
-    put_be64(&out[4], message_id);
-    put_be16(&out[12], text_headers_len);
-    put_be16(&out[14], body_len);
-}
-
-BinaryHeader BinaryHeader::decode(std::span<const std::byte, wire_size> in) noexcept {
-    BinaryHeader h;
-    h.channel_number = get_be16(in.data());
-    h.proto = ProtoFields::from_byte(std::to_integer<std::uint8_t>(in[2]));
-    h.status = status_from_raw(std::to_integer<std::uint8_t>(in[3]));
-    h.message_id = get_be64(&in[4]);
-    h.text_headers_len = get_be16(&in[12]);
-    h.body_len = get_be16(&in[14]);
-    return h;
-}
 
 // --- ByteBuffer ---------------------------------------------------------------------------------
 
@@ -118,13 +73,11 @@ void ByteBuffer::assign(std::span<const std::byte> bytes) {
     append(bytes);
 }
 
-std::span<std::byte> ByteBuffer::resize_for_overwrite(std::size_t n) {
+std::span<std::byte> ByteBuffer::grow_for_overwrite(std::size_t n) {
     check(n);
-    if (n > capacity_) {
-        // Old contents are about to be overwritten: no need to keep them.
-        size_ = 0;
-        reserve(n);
-    }
+    // Old contents are about to be overwritten: no need to keep them.
+    size_ = 0;
+    reserve(n);
     size_ = static_cast<std::uint32_t>(n);
     return {data_.get(), n};
 }
