@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/message_queue.hpp"
+#include "engine/prefetch.hpp"
 
 namespace tofu::detail {
 
@@ -74,6 +75,7 @@ public:
             } else if ((m = take_overflow(h)) == nullptr) {
                 break;
             }
+            prefetch_message(m);  // on its way while the rest are taken
             out.push_back_raw(m);
             ++h;
         }

@@ -12,6 +12,7 @@
 
 #include "engine/engine_core.hpp"
 #include "engine/group.hpp"
+#include "engine/prefetch.hpp"
 #include "message/message_access.hpp"
 #include "message/reserved_headers.hpp"
 
@@ -527,8 +528,11 @@ void Loop::on_sent(Channel& ch, MessagePtr msg) {
 
 MessagePtr Loop::spare_or_pool() {
     if (MessagePtr m = spares_.pop_front()) {
-        m->reset();
-        return m;
+        if (const Message* next = spares_.front(); next != nullptr) {
+            prefetch_message(next);  // the next read target, written soon
+            prefetch(next->body.data().data(), true);
+        }
+        return m;  // the decoder resets it
     }
     return core_.pool().get(AllocationStrategy::pool_only);
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/deadline.hpp"
+#include "engine/prefetch.hpp"
 #include "message/message_access.hpp"
 
 namespace tofu::detail {
@@ -42,6 +43,9 @@ Message* MessagePool::make_message() {
 MessagePtr MessagePool::pop_locked() noexcept {
     Message* m = free_.back();  // the latest back: the likeliest to be in a cache
     free_.pop_back();
+    if (!free_.empty()) {
+        prefetch_message(free_.back());  // the next get's, on its way meanwhile
+    }
     ++outstanding_;
     ++handed_;
     return MessagePtr{m};
