@@ -4,6 +4,7 @@
 #include <new>
 #include <string>
 
+#include "engine/brief_lock.hpp"
 #include "engine/deadline.hpp"
 #include "engine/prefetch.hpp"
 #include "message/message_access.hpp"
@@ -55,7 +56,7 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
     Message* surplus = nullptr;
     MessagePtr got;
     {
-        const std::lock_guard lock{mutex_};
+        const std::unique_lock lock = lock_briefly(mutex_);
         if (free_.empty()) {
             drain_and_arm_locked(surplus);
         }
@@ -95,7 +96,7 @@ std::size_t MessagePool::take_idle(MessageQueue& into, std::size_t at_most) {
     Message* surplus = nullptr;
     std::size_t taken = 0;
     {
-        const std::lock_guard lock{mutex_};
+        const std::unique_lock lock = lock_briefly(mutex_);
         // Drain only when the array is empty: the returned messages are linked through
         // themselves, and a walk over them is a cache miss per message on this thread. Their
         // returner drains them itself every `returns_batch`, while they are in its cache.
@@ -114,7 +115,7 @@ MessagePtr MessagePool::wait_get(std::chrono::nanoseconds timeout) {
     Message* surplus = nullptr;
     MessagePtr got;
     {
-        std::unique_lock lock{mutex_};
+        std::unique_lock lock = lock_briefly(mutex_);
         if (free_.size() <= reserve_locked()) {
             drain_and_arm_locked(surplus);
         }
@@ -194,7 +195,7 @@ void MessagePool::answer_call() noexcept {
     Message* surplus = nullptr;
     bool last = false;
     {
-        const std::lock_guard lock{mutex_};
+        const std::unique_lock lock = lock_briefly(mutex_);
         settle_locked();  // counts this call among callers_, whoever settled before
         --callers_;
         drain_and_arm_locked(surplus);
