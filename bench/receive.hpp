@@ -5,6 +5,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <tofu/channel_group.hpp>
 
@@ -12,10 +13,11 @@ namespace tofu::bench {
 
 /// The next message of `group`; throws `std::runtime_error` ("<who>: nothing arrived in N s")
 /// when none comes within `patience`.
-inline MessagePtr receive_within(ChannelGroup& group, std::chrono::seconds patience, const std::string& who) {
+inline MessagePtr receive_within(ChannelGroup& group, std::chrono::seconds patience, std::string_view who) {
     MessagePtr msg = group.wait_receive(patience);
     if (!msg) {
-        throw std::runtime_error(who + ": nothing arrived in " + std::to_string(patience.count()) + " s");
+        throw std::runtime_error(std::string{who} + ": nothing arrived in " +
+                                 std::to_string(patience.count()) + " s");
     }
     return msg;
 }
