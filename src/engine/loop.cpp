@@ -530,7 +530,9 @@ MessagePtr Loop::spare_or_pool() {
     if (MessagePtr m = spares_.pop_front()) {
         if (const Message* next = spares_.front(); next != nullptr) {
             prefetch_message(next);  // the next read target, written soon
-            prefetch(next->body.data().data(), true);
+            if (const std::byte* body = next->body.data().data(); body != nullptr) {
+                prefetch(body, true);
+            }
         }
         return m;  // the decoder resets it
     }
