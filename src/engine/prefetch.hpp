@@ -10,20 +10,18 @@ namespace tofu::detail {
 
 /// Asks for the cache line at `p`. A hint: it never faults, and does nothing where unsupported.
 inline void prefetch(const void* p, bool for_write) noexcept {
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#if defined(__GNUC__) || defined(__clang__)
+    if (!for_write) {
+        __builtin_prefetch(p, 0);
+        return;
+    }
+#if defined(__x86_64__)
     // PREFETCHW takes the line for writing (no second round trip to own it); the builtin only emits
     // it when the target CPU is named. Every x86-64 CPU runs it (older Intel ones as a no-op).
-    if (for_write) {
-        asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
-    } else {
-        __builtin_prefetch(p, 0);
-    }
-#elif defined(__GNUC__) || defined(__clang__)
-    if (for_write) {
-        __builtin_prefetch(p, 1);
-    } else {
-        __builtin_prefetch(p, 0);
-    }
+    asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+    __builtin_prefetch(p, 1);
+#endif
 #else
     (void)p;
     (void)for_write;

@@ -8,7 +8,8 @@
 
 namespace tofu::detail {
 
-/// One vectored write takes up to this many frames.
+/// One vectored write points at up to this many frames (staged frames, which share slices, are
+/// bounded by the staging buffer instead).
 inline constexpr std::size_t max_frames_per_write = 128;
 /// A frame is at most three parts (binary header, text headers, body).
 inline constexpr std::size_t max_parts_per_write = 3 * max_frames_per_write;

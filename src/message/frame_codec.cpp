@@ -28,6 +28,14 @@ bool well_formed_confirmation(const BinaryHeader& hdr) noexcept {
            hdr.proto.origin == Origin::application && hdr.status == AmpeStatus::success;
 }
 
+/// Fills `to` from the front of `in`, which holds at least that many bytes.
+void take_bytes(std::span<const std::byte>& in, std::span<std::byte> to) noexcept {
+    if (!to.empty()) {
+        std::memcpy(to.data(), in.data(), to.size());
+        in = in.subspan(to.size());
+    }
+}
+
 }  // namespace
 
 bool is_confirmation(const BinaryHeader& hdr) noexcept {
@@ -42,13 +50,6 @@ AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept {
         return AmpeStatus::invalid_more_usage;
     }
     return AmpeStatus::success;
-}
-
-void FrameDecoder::take_bytes(std::span<const std::byte>& in, std::span<std::byte> to) noexcept {
-    if (!to.empty()) {
-        std::memcpy(to.data(), in.data(), to.size());
-        in = in.subspan(to.size());
-    }
 }
 
 FrameDecoder::Step FrameDecoder::fail(AmpeStatus status) noexcept {

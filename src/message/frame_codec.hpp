@@ -98,8 +98,6 @@ private:
 
     Step fail(AmpeStatus status) noexcept;
     void start_parts();
-    /// Fills `to` from the front of `in`, which holds at least that many bytes.
-    static void take_bytes(std::span<const std::byte>& in, std::span<std::byte> to) noexcept;
 
     State state_ = State::header;
     std::array<std::byte, BinaryHeader::wire_size> header_bytes_{};
