@@ -3,7 +3,8 @@
 //
 // Flow control is the pool: the sender takes its messages with `wait_get`, so it never has more
 // than the pool's size in flight and never allocates. The pool is sized for a window of about
-// `window_bytes` (within `min_window`..`max_window` messages).
+// `window_bytes` (within `min_window`..`max_window` messages): more in flight buys no speed, and
+// large bodies then fall out of the caches (docs/performance.md).
 #include <algorithm>
 #include <chrono>
 #include <mutex>
@@ -20,8 +21,8 @@ namespace tofu::bench {
 namespace {
 
 constexpr auto patience = std::chrono::seconds{30};  // longest wait for any one message
-constexpr std::size_t window_bytes = std::size_t{16} << 20U;
-constexpr std::size_t min_window = 256;
+constexpr std::size_t window_bytes = std::size_t{2} << 20U;
+constexpr std::size_t min_window = 32;
 constexpr std::size_t max_window = 4096;
 
 MessagePtr next(ChannelGroup& group) {
