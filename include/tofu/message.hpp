@@ -462,6 +462,7 @@ private:
     Message* next_ = nullptr;              ///< intrusive link for engine queues and pools
     void* group_tag_ = nullptr;            ///< engine-internal: the group that posted it
     std::uint64_t inbox_ticket_ = 0;       ///< engine-internal: its place in the engine's inbox
+    Message* ahead_ = nullptr;             ///< engine-internal: in a receive queue, one to prefetch
     std::array<std::byte, BinaryHeader::wire_size> wire_header_{};  ///< encoded at send
 };
 

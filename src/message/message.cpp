@@ -184,10 +184,13 @@ MessagePtr Message::clone() const {
     return copy;
 }
 
+static_assert(sizeof(Message) <= 128, "a message is two cache lines: a new member must fit in them");
+
 void Message::reset() noexcept {
     bhdr = BinaryHeader{};
     thdrs.reset();
     body.reset();
+    ahead_ = nullptr;
 }
 
 void MessageDeleter::operator()(Message* msg) const noexcept {

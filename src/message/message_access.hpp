@@ -9,6 +9,7 @@ struct MessageAccess {
     static MessageHome*& home(Message& m) noexcept { return m.home_; }
     static const MessageHome* home(const Message& m) noexcept { return m.home_; }
     static Message*& next(Message& m) noexcept { return m.next_; }
+    static Message*& ahead(Message& m) noexcept { return m.ahead_; }
     static void*& group_tag(Message& m) noexcept { return m.group_tag_; }
     static std::uint64_t& inbox_ticket(Message& m) noexcept { return m.inbox_ticket_; }
     static std::span<std::byte, BinaryHeader::wire_size> wire_header(Message& m) noexcept {
