@@ -1,7 +1,6 @@
 #include "engine/group.hpp"
 
 #include <algorithm>
-#include <array>
 #include <thread>
 #include <utility>
 
@@ -12,27 +11,7 @@
 namespace tofu::detail {
 namespace {
 
-/// How far ahead a receiver asks for the messages it is about to take. The engine wrote them on
-/// another core, so each is a cache miss; a few in flight at once overlap instead of queueing.
-constexpr std::size_t prefetch_distance = 4;
-
-/// Points each message of `batch` at the one `prefetch_distance` places behind it (the last ones
-/// at none). The engine does it as it delivers, while the messages are still in its cache; the
-/// receiver, walking the queue one link at a time, could only find them one miss after another.
-void link_ahead(MessageQueue& batch) noexcept {
-    std::array<Message*, prefetch_distance> recent{};
-    std::size_t i = 0;
-    for (Message* m = batch.front(); m != nullptr; m = MessageQueue::next_of(m), ++i) {
-        MessageAccess::ahead(*m) = nullptr;
-        Message*& behind = recent[i % prefetch_distance];
-        if (behind != nullptr) {
-            MessageAccess::ahead(*behind) = m;
-        }
-        behind = m;
-    }
-}
-
-/// Hands out `msg` after asking for the lines of the message its link points at.
+/// Hands out `msg` after asking for the lines of the message it points ahead to (`DeliveryBatch`).
 MessagePtr prefetching_ahead(MessagePtr msg) noexcept {
     if (msg) {
         if (const Message* ahead = std::exchange(MessageAccess::ahead(*msg), nullptr)) {
@@ -120,7 +99,6 @@ void Group::deliver(MessagePtr msg) {
 }
 
 void Group::deliver(MessageQueue& batch) {
-    link_ahead(batch);
     bool wake = false;
     {
         const std::lock_guard lock{mutex_};

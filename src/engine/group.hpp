@@ -9,6 +9,7 @@
 
 #include <tofu/channel_group.hpp>
 
+#include "engine/delivery_batch.hpp"
 #include "engine/message_queue.hpp"
 
 namespace tofu::detail {
@@ -37,7 +38,7 @@ public:
     void deliver(MessageQueue& batch);
 
     /// Engine thread: messages gathered during one loop turn, delivered together by the engine.
-    MessageQueue pending;
+    DeliveryBatch pending;
     bool pending_listed = false;
 
     /// Engine thread: the engine let go of this group (it will not touch it again).

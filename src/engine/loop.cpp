@@ -220,7 +220,7 @@ void Loop::on_destroy_group(Group& group) {
             close(*slot, AmpeStatus::shutdown_started);
         }
     }
-    group.pending.clear();  // nobody will read them: back to the pool
+    (void)group.pending.take();  // nobody will read them: back to the pool
     if (group.pending_listed) {
         std::erase(delivery_list_, &group);
         group.pending_listed = false;
@@ -785,7 +785,8 @@ void Loop::deliver(Group& group, MessagePtr msg) {
 void Loop::deliver_pending() {
     for (Group* group : delivery_list_) {
         group->pending_listed = false;
-        group->deliver(group->pending);
+        MessageQueue batch = group->pending.take();
+        group->deliver(batch);
     }
     delivery_list_.clear();
 }
