@@ -24,8 +24,10 @@ public:
     void push_back(MessagePtr msg) noexcept {
         Message* m = msg.get();
         MessageAccess::ahead(*m) = nullptr;
-        Message*& behind = recent_[added_++ % prefetch_distance];
-        if (behind != nullptr) {
+        // The slot holds the message `prefetch_distance` places back once there are that many; a
+        // slot left from an earlier batch is overwritten before it is read.
+        Message*& behind = recent_[messages_.size() % prefetch_distance];
+        if (messages_.size() >= prefetch_distance) {
             MessageAccess::ahead(*behind) = m;
         }
         behind = m;
@@ -33,16 +35,11 @@ public:
     }
 
     /// The messages, to hand over; the batch starts anew.
-    [[nodiscard]] MessageQueue take() noexcept {
-        recent_ = {};
-        added_ = 0;
-        return std::move(messages_);
-    }
+    [[nodiscard]] MessageQueue take() noexcept { return std::move(messages_); }
 
 private:
     MessageQueue messages_;
     std::array<Message*, prefetch_distance> recent_{};
-    std::size_t added_ = 0;
 };
 
 }  // namespace tofu::detail
