@@ -27,6 +27,8 @@ namespace {
 constexpr int sigkill = 9;
 /// The exit code a child gets when `send_signal` ends it: 128 + SIGKILL, as on POSIX.
 constexpr UINT killed_exit_code = 128 + sigkill;
+/// How many times a process start that fails with ERROR_INTERNAL_ERROR is tried (see the constructor).
+constexpr int max_start_attempts = 3;
 
 [[noreturn]] void throw_last_error(const std::string& what) {
     throw std::system_error{static_cast<int>(::GetLastError()), std::system_category(), what};
@@ -163,9 +165,18 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : native_{std::
     startup.hStdError = err.write;
     PROCESS_INFORMATION info{};
     std::string line = command_line(argv);
-    const BOOL started = ::CreateProcessA(argv.at(0).c_str(), line.data(), nullptr, nullptr, TRUE,
-                                          CREATE_NO_WINDOW, nullptr, nullptr, &startup, &info);
-    const DWORD error = ::GetLastError();
+    BOOL started = FALSE;
+    DWORD error = ERROR_SUCCESS;
+    // Under Wine a process start failed once with ERROR_INTERNAL_ERROR while other shards were
+    // starting theirs; the same start succeeds when asked again. Any other error is final.
+    for (int attempt = 0; attempt < max_start_attempts; ++attempt) {
+        started = ::CreateProcessA(argv.at(0).c_str(), line.data(), nullptr, nullptr, TRUE, CREATE_NO_WINDOW,
+                                   nullptr, nullptr, &startup, &info);
+        error = ::GetLastError();
+        if (started != 0 || error != ERROR_INTERNAL_ERROR) {
+            break;
+        }
+    }
     // The child holds its own copies now: with ours closed, its exit ends the pipes.
     close_handle(in.read);
     close_handle(out.write);
