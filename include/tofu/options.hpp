@@ -51,12 +51,18 @@ struct Options {
     /// the memory such a peer makes the engine hold (about 24 bytes a frame). 64 to 2^24.
     std::uint32_t max_unconfirmed_frames = std::uint32_t{1} << 20U;
 
-    /// How long a thread that runs out of work looks for more before it sleeps: the engine thread
-    /// (for posted messages and ready sockets) and a thread in `ChannelGroup::wait_receive` (for
-    /// its group's messages). A thread that finds work while it looks needs no wake-up, which on
-    /// a virtual machine costs tens of microseconds; it yields the CPU to any other runnable thread
-    /// meanwhile. Zero: sleep at once. At most 10 ms.
+    /// How long the engine thread, out of work, looks for more (posted messages, ready sockets)
+    /// before it sleeps. Work found while it looks needs no wake-up, which on a virtual machine
+    /// costs tens of microseconds; it yields the CPU to any other runnable thread meanwhile.
+    /// Zero: sleep at once. At most 10 ms.
     std::chrono::microseconds idle_spin{50};
+
+    /// How long a thread in `ChannelGroup::wait_receive` looks for its group's next message
+    /// before it sleeps, yielding the CPU meanwhile. Longer than `idle_spin`: the engine waits for
+    /// one step of an exchange, a requester waits for the whole round trip. A reply that comes
+    /// within it costs neither the engine a wake-up call nor the receiver a wake-up. Zero: sleep
+    /// at once. At most 10 ms.
+    std::chrono::microseconds receive_spin{200};
 
     /// Permission bits of a filesystem UDS listener's socket file; connecting needs write
     /// permission. Default: the owner only. Abstract names (`@name`) have no file: check the

@@ -1,6 +1,8 @@
 #include "engine/engine_core.hpp"
 
+#include <chrono>
 #include <string>
+#include <string_view>
 
 #include "engine/group.hpp"
 #include "engine/loop.hpp"
@@ -16,6 +18,13 @@ std::string channel_text(std::uint16_t ch) {
     return "channel " + std::to_string(ch);
 }
 
+/// Throws `not_allowed` naming the option unless `spin` is 0 to 10 ms.
+void check_spin(std::chrono::microseconds spin, std::string_view name) {
+    if (spin.count() < 0 || spin > std::chrono::milliseconds{10}) {
+        throw Error{AmpeStatus::not_allowed, std::string{name} + " must be 0 to 10 ms"};
+    }
+}
+
 /// `options`, when every limit in it is in range (the pool checks its own).
 const Options& checked(const Options& options) {
     if (options.max_channels == 0 || options.max_channels > max_channel) {
@@ -25,9 +34,8 @@ const Options& checked(const Options& options) {
     if (options.handshake_timeout.count() < 0 || options.dead_peer_timeout.count() < 0) {
         throw Error{AmpeStatus::not_allowed, "handshake_timeout and dead_peer_timeout must not be negative"};
     }
-    if (options.idle_spin.count() < 0 || options.idle_spin > std::chrono::milliseconds{10}) {
-        throw Error{AmpeStatus::not_allowed, "idle_spin must be 0 to 10 ms"};
-    }
+    check_spin(options.idle_spin, "idle_spin");
+    check_spin(options.receive_spin, "receive_spin");
     if (options.max_unconfirmed_frames < 64 || options.max_unconfirmed_frames > (1U << 24U)) {
         throw Error{AmpeStatus::not_allowed, "max_unconfirmed_frames must be 64 to 2^24"};
     }

@@ -51,7 +51,7 @@ MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
     if (timeout > std::chrono::nanoseconds::zero()) {
         // Look for a delivery a little while before sleeping: a sleeper costs its waker a system
         // call and itself a wake-up. Yielding, so whoever would deliver can run.
-        const auto spin = std::min<std::chrono::nanoseconds>(core_->options().idle_spin, timeout);
+        const auto spin = std::min<std::chrono::nanoseconds>(core_->options().receive_spin, timeout);
         const auto until = std::chrono::steady_clock::now() + spin;
         while (!queued_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until) {
             std::this_thread::yield();

@@ -203,6 +203,12 @@ TEST(LimitsOptions, OutOfRangeOptionsAreRefusedWithTheReason) {
     o.idle_spin = 11ms;
     refused(o, "idle_spin");
     o = Options{};
+    o.receive_spin = -1us;
+    refused(o, "receive_spin");
+    o = Options{};
+    o.receive_spin = 11ms;
+    refused(o, "receive_spin");
+    o = Options{};
     o.max_unconfirmed_frames = 63;
     refused(o, "max_unconfirmed_frames");
 }
