@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -272,6 +273,24 @@ TEST_P(ExchangeTest, OrderIsKeptForTwoThousandPipelinedMessages) {
         "all 2000 messages");
     EXPECT_EQ(mismatches, 0U);
     EXPECT_EQ(last->bhdr.message_id, count);
+}
+
+TEST_P(ExchangeTest, WithBothSpinsOffEveryWaitSleepsAndIsWoken) {
+    // Zero spins: the engine and each receiver sleep as soon as they are out of work, so no spin
+    // finds a message here: each is already queued when asked for, or comes with a wake-up (the
+    // engine's notifier, the group's condition variable).
+    const Options no_spin{.idle_spin = std::chrono::microseconds{0},
+                          .receive_spin = std::chrono::microseconds{0}};
+    const std::unique_ptr<Reactor> server_engine = Reactor::create(no_spin);
+    const std::unique_ptr<Reactor> client_engine = Reactor::create(no_spin);
+    const ChannelGroupPtr server = server_engine->create();
+    const ChannelGroupPtr client = client_engine->create();
+    const Listener listener = start_listener(*server_engine, *server, GetParam());
+    const Connection c = establish(*client_engine, *client, *server, listener.client_address);
+    for (int i = 0; i < 100; ++i) {
+        round_trip(*client_engine, *client, *server, c, "no spin " + std::to_string(i));
+    }
+    close_gracefully(*client_engine, *client, c.client, *server, c.server);
 }
 
 TEST_P(ExchangeTest, RejectedClientSeesPeerDisconnectedAndNoHelloResponse) {
