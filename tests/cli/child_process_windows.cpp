@@ -168,7 +168,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : native_{std::
     BOOL started = FALSE;
     DWORD error = ERROR_SUCCESS;
     // Under Wine a process start failed once with ERROR_INTERNAL_ERROR while other shards were
-    // starting theirs; the same start succeeds when asked again. Any other error is final.
+    // starting theirs (a CI run of 2026-12-05): taken for a passing fault of the emulator, it is
+    // asked again. Any other error is final.
     for (int attempt = 0; attempt < max_start_attempts; ++attempt) {
         started = ::CreateProcessA(argv.at(0).c_str(), line.data(), nullptr, nullptr, TRUE, CREATE_NO_WINDOW,
                                    nullptr, nullptr, &startup, &info);
