@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -196,18 +197,15 @@ TEST(LimitsOptions, OutOfRangeOptionsAreRefusedWithTheReason) {
     o = Options{};
     o.uds_file_mode = 01777;
     refused(o, "uds_file_mode");
-    o = Options{};
-    o.idle_spin = -1us;
-    refused(o, "idle_spin");
-    o = Options{};
-    o.idle_spin = 11ms;
-    refused(o, "idle_spin");
-    o = Options{};
-    o.receive_spin = -1us;
-    refused(o, "receive_spin");
-    o = Options{};
-    o.receive_spin = 11ms;
-    refused(o, "receive_spin");
+    using Spin = std::chrono::microseconds Options::*;
+    for (const auto& [spin, name] : {std::pair<Spin, const char*>{&Options::idle_spin, "idle_spin"},
+                                     std::pair<Spin, const char*>{&Options::receive_spin, "receive_spin"}}) {
+        for (const std::chrono::microseconds out_of_range : {-1us, std::chrono::microseconds{11ms}}) {
+            o = Options{};
+            o.*spin = out_of_range;
+            refused(o, name);
+        }
+    }
     o = Options{};
     o.max_unconfirmed_frames = 63;
     refused(o, "max_unconfirmed_frames");
