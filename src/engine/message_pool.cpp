@@ -21,7 +21,7 @@ MessagePool::Ptr MessagePool::create(const Options& options) {
     Ptr pool{new MessagePool{options.max_pool_msgs}};
     pool->free_.reserve(options.initial_pool_msgs);
     for (std::uint32_t i = 0; i < options.initial_pool_msgs; ++i) {
-        pool->free_.push_back(pool->make_message());
+        pool->free_.push_back(idle_entry(pool->make_message()));
     }
     return pool;
 }
@@ -30,9 +30,13 @@ MessagePool::~MessagePool() {
     Message* surplus = nullptr;
     drain_locked(surplus);  // nothing should be left there; the pool is closed, so all is surplus
     free_surplus(surplus, nullptr);
-    for (Message* m : free_) {
-        delete m;
+    for (const Idle& idle : free_) {
+        delete idle.msg;
     }
+}
+
+MessagePool::Idle MessagePool::idle_entry(Message* msg) noexcept {
+    return {msg, MessageAccess::body_buffer(*msg).bytes().data()};
 }
 
 Message* MessagePool::make_message() {
@@ -42,10 +46,16 @@ Message* MessagePool::make_message() {
 }
 
 MessagePtr MessagePool::pop_locked() noexcept {
-    Message* m = free_.back();  // the latest back: the likeliest to be in a cache
+    Message* m = free_.back().msg;  // the latest back: the likeliest to be in a cache
     free_.pop_back();
     if (!free_.empty()) {
-        prefetch_message(free_.back());  // the next get's, on its way meanwhile
+        // The next get's message and body, on their way meanwhile: its taker writes both, and
+        // they were last written on another core.
+        const Idle& next = free_.back();
+        prefetch_message(next.msg);
+        if (next.body != nullptr) {
+            prefetch(next.body, true);
+        }
     }
     ++outstanding_;
     ++handed_;
@@ -215,7 +225,7 @@ void MessagePool::drain_locked(Message*& surplus) noexcept {
         --outstanding_;
         if (!closed_ && free_.size() < max_idle_ && make_room_locked()) {
             MessageAccess::next(*m) = nullptr;
-            free_.push_back(m);
+            free_.push_back(idle_entry(m));
         } else {
             MessageAccess::next(*m) = surplus;
             surplus = m;
@@ -342,7 +352,7 @@ MessagePool::Counts MessagePool::counts() {
 }
 
 void MessagePool::close() noexcept {
-    std::vector<Message*> idle_list;
+    std::vector<Idle> idle_list;
     Message* surplus = nullptr;
     bool delete_now = false;
     std::function<void()> hook;  // destroyed after unlocking, like the idle messages
@@ -356,8 +366,8 @@ void MessagePool::close() noexcept {
         idle_list.swap(free_);
         delete_now = finished_locked();
     }
-    for (Message* m : idle_list) {
-        delete m;
+    for (const Idle& idle : idle_list) {
+        delete idle.msg;
     }
     free_surplus(surplus, delete_now ? this : nullptr);
 }

@@ -83,6 +83,13 @@ public:
     MessagePool& operator=(MessagePool&&) = delete;
 
 private:
+    /// An idle message and its body's storage: with both at hand, a get asks for the next one's
+    /// lines and its body's together, without first reading the message (a miss of its own).
+    struct Idle {
+        Message* msg;
+        const std::byte* body;
+    };
+
     explicit MessagePool(std::uint32_t max_idle) noexcept : max_idle_{max_idle} {}
     ~MessagePool();
 
@@ -143,6 +150,8 @@ private:
     /// called after unlocking, when another thread may already have deleted the pool, so it must
     /// not be a member call on it.
     static void free_surplus(Message* surplus, MessagePool* finished) noexcept;
+    /// `msg` as kept on the free array.
+    [[nodiscard]] static Idle idle_entry(Message* msg) noexcept;
     /// Takes the first idle message; the caller holds the lock and checked the list is not empty.
     MessagePtr pop_locked() noexcept;
     /// Idle messages `wait_get` leaves to the engine; the caller holds the lock.
@@ -154,9 +163,9 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable returned_cv_;  ///< signalled when enough came back for `wait_get`
-    /// The idle messages, as pointers: taking some reads none of them (a linked free list made
-    /// every take a cache miss per message on the taking thread).
-    std::vector<Message*> free_;
+    /// The idle messages, as pointers beside their bodies': taking some reads none of them (a
+    /// linked free list made every take a cache miss per message on the taking thread).
+    std::vector<Idle> free_;
     std::size_t outstanding_ = 0;   ///< handed out and not drained back
     std::uint64_t handed_ = 0;      ///< messages ever handed out (adoptions included)
     std::uint64_t returned_ = 0;    ///< returns whose add was folded in by `settle_locked`
