@@ -63,6 +63,14 @@ public:
         }
     }
 
+    /// Engine thread, back from its poller: no longer asleep. Written only when set, so that a
+    /// busy engine (or one spinning on non-blocking polls) never writes the line `wake` reads.
+    void mark_awake() noexcept {
+        if (sleeping_.load(std::memory_order_relaxed)) {
+            sleeping_.store(false, std::memory_order_seq_cst);
+        }
+    }
+
 private:
     friend class Loop;
 

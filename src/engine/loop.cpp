@@ -91,11 +91,15 @@ void Loop::run() noexcept {
             if (timeout != 0) {
                 return_spares(0);  // before sleeping: a waiting sender gets them
             }
-            // Announce sleep, then look once more: a poster either sees `sleeping_` and writes to the
-            // notifier, or its message is seen here. While the engine is awake posters make no syscall.
-            core_.sleeping_.store(true, std::memory_order_seq_cst);
-            if (work_waiting()) {
-                timeout = 0;
+            // Before a poll that may block, announce sleep, then look once more: a poster either
+            // sees `sleeping_` and writes to the notifier, or its message is seen here. While the
+            // engine is awake posters make no syscall, and a poll that cannot block announces
+            // nothing: the flag's line then stays in the posters' caches.
+            if (timeout != 0) {
+                core_.sleeping_.store(true, std::memory_order_seq_cst);
+                if (work_waiting()) {
+                    timeout = 0;
+                }
             }
             // I/O before posted messages: what the peer already said (a ByeResponse, its end of
             // the stream) is read before we write into a socket it may have closed.

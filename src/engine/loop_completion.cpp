@@ -37,7 +37,7 @@ void Loop::start_io() {
 
 std::size_t Loop::run_io(int timeout_ms) {
     const std::span<const Completion> done = poller_.wait(timeout_ms);
-    core_.sleeping_.store(false, std::memory_order_seq_cst);
+    core_.mark_awake();
     for (const Completion& c : done) {
         on_completion(c);
     }

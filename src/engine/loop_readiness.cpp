@@ -27,7 +27,7 @@ void Loop::start_io() {
 
 std::size_t Loop::run_io(int timeout_ms) {
     const std::span<const PollEvent> events = poller_.wait(timeout_ms);
-    core_.sleeping_.store(false, std::memory_order_seq_cst);
+    core_.mark_awake();
     for (const PollEvent& ev : events) {
         on_event(ev);
     }
