@@ -533,10 +533,7 @@ void Loop::on_sent(Channel& ch, MessagePtr msg) {
 MessagePtr Loop::spare_or_pool() {
     if (MessagePtr m = spares_.pop_front()) {
         if (const Message* next = spares_.front(); next != nullptr) {
-            prefetch_message(next);  // the next read target, written soon
-            if (const std::byte* body = next->body.data().data(); body != nullptr) {
-                prefetch(body, true);
-            }
+            prefetch_message_and_body(next, next->body.data().data());  // the next read target
         }
         return m;  // the decoder resets it
     }

@@ -51,11 +51,7 @@ MessagePtr MessagePool::pop_locked() noexcept {
     if (!free_.empty()) {
         // The next get's message and body, on their way meanwhile: its taker writes both, and
         // they were last written on another core.
-        const Idle& next = free_.back();
-        prefetch_message(next.msg);
-        if (next.body != nullptr) {
-            prefetch(next.body, true);
-        }
+        prefetch_message_and_body(free_.back().msg, free_.back().body);
     }
     ++outstanding_;
     ++handed_;

@@ -36,4 +36,13 @@ inline void prefetch_message(const Message* msg) noexcept {
     }
 }
 
+/// Asks for every line of `msg` and the first of its body (`body`: its storage, null when none),
+/// all to be written soon.
+inline void prefetch_message_and_body(const Message* msg, const std::byte* body) noexcept {
+    prefetch_message(msg);
+    if (body != nullptr) {
+        prefetch(body, true);
+    }
+}
+
 }  // namespace tofu::detail
