@@ -28,6 +28,16 @@ bool well_formed_confirmation(const BinaryHeader& hdr) noexcept {
            hdr.proto.origin == Origin::application && hdr.status == AmpeStatus::success;
 }
 
+/// Byte 2 of the header packs the proto bits; its bit 7 is reserved and must be zero.
+constexpr std::size_t proto_offset = 2;
+
+/// True when the proto byte has its reserved bit 7 set. `BinaryHeader::decode` drops that bit, so
+/// the decoder looks at the raw byte: a frame using it comes from something that is not a
+/// conforming tofu, and reading it as if the bit were not there could misread a later protocol.
+bool has_reserved_bit(std::byte proto) noexcept {
+    return (std::to_integer<unsigned>(proto) & 0x80U) != 0;
+}
+
 /// Fills `to` from the front of `in`, which holds at least that many bytes.
 void take_bytes(std::span<const std::byte>& in, std::span<std::byte> to) noexcept {
     if (!to.empty()) {
@@ -45,6 +55,9 @@ bool is_confirmation(const BinaryHeader& hdr) noexcept {
 AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept {
     if (!travels(hdr.proto.op_code)) {
         return AmpeStatus::invalid_op_code;
+    }
+    if (hdr.message_id == 0) {
+        return AmpeStatus::invalid_message_id;  // post assigns one: a conforming sender never writes 0
     }
     if (hdr.proto.more && hdr.proto.type() != MessageType::regular) {
         return AmpeStatus::invalid_more_usage;
@@ -74,6 +87,9 @@ FrameDecoder::Step FrameDecoder::feed(std::span<const std::byte>& in) {
             case State::header:
                 if (header_have_ == 0 && in.size() >= BinaryHeader::wire_size) {
                     // Whole header at hand: decode in place, no staging copy.
+                    if (has_reserved_bit(in[proto_offset])) {
+                        return fail(AmpeStatus::invalid_message);
+                    }
                     header_ = BinaryHeader::decode(in.first<BinaryHeader::wire_size>());
                     in = in.subspan(BinaryHeader::wire_size);
                 } else {
@@ -86,6 +102,9 @@ FrameDecoder::Step FrameDecoder::feed(std::span<const std::byte>& in) {
                     in = in.subspan(n);
                     if (header_have_ < BinaryHeader::wire_size) {
                         return Step::need_bytes;
+                    }
+                    if (has_reserved_bit(header_bytes_[proto_offset])) {
+                        return fail(AmpeStatus::invalid_message);
                     }
                     header_ = BinaryHeader::decode(header_bytes_);
                     header_have_ = 0;

@@ -40,8 +40,10 @@ inline constexpr OpCode confirmation_op = static_cast<OpCode>(10);
 [[nodiscard]] bool is_confirmation(const BinaryHeader& hdr) noexcept;
 
 /// What a peer may put on the wire: success, `invalid_op_code` for op codes 10..15 and the local
-/// ones (ByeSignal, WelcomeRequest, WelcomeResponse), `invalid_more_usage` for `more` on a
-/// non-regular type.
+/// ones (ByeSignal, WelcomeRequest, WelcomeResponse), `invalid_message_id` for message id 0 (post
+/// assigns every message an id from 1, so a conforming sender never writes 0),
+/// `invalid_more_usage` for `more` on a non-regular type. (The decoder also refuses the reserved
+/// bit 7 of the proto byte as `invalid_message`.)
 [[nodiscard]] AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept;
 
 /// Turns a byte stream, split anywhere, into messages.

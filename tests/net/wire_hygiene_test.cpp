@@ -87,6 +87,13 @@ std::set<std::string> allowed_reasons(const std::string& name, Position position
     if (name == "more_on_hello") {
         return names({AmpeStatus::invalid_more_usage, AmpeStatus::not_allowed});
     }
+    if (name.starts_with("message_id_zero")) {
+        // Even a HelloRequest: the id is checked with the frame's header, before anything else.
+        return names({AmpeStatus::invalid_message_id});
+    }
+    if (name == "reserved_bit_7") {
+        return names({AmpeStatus::invalid_message});
+    }
     if (is_truncated(name)) {
         // The peer left inside a frame: the frame is dropped, the peer is simply gone.
         return names({AmpeStatus::peer_disconnected});

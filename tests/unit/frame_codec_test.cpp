@@ -82,7 +82,7 @@ void expect_matches(const Message& m, const test::ValidVector& v) {
 
 TEST(FrameCodec, VectorsAreLoaded) {
     EXPECT_EQ(wire_vectors().valid.size(), 11U);
-    EXPECT_EQ(wire_vectors().invalid_from_wire.size(), 8U);
+    EXPECT_EQ(wire_vectors().invalid_from_wire.size(), 12U);
 }
 
 TEST(FrameCodec, EncodesEveryValidVector) {
@@ -174,8 +174,11 @@ AmpeStatus expected_violation(const std::string& name) {
     if (name == "more_on_hello") {
         return AmpeStatus::invalid_more_usage;
     }
-    if (name.starts_with("truncated")) {
-        return AmpeStatus::invalid_message;  // reported at the end of the stream
+    if (name.starts_with("message_id_zero")) {
+        return AmpeStatus::invalid_message_id;
+    }
+    if (name.starts_with("truncated") || name == "reserved_bit_7") {
+        return AmpeStatus::invalid_message;  // a truncated frame: reported at the end of the stream
     }
     return AmpeStatus::invalid_op_code;
 }
@@ -278,6 +281,7 @@ TEST(FrameCodec, MoreIsAllowedOnEveryRegularType) {
         BinaryHeader h;
         h.proto.op_code = op;
         h.proto.more = true;
+        h.message_id = 1;
         EXPECT_EQ(detail::check_wire_header(h), AmpeStatus::success) << op_code_name(op);
     }
     for (const OpCode op :
@@ -285,7 +289,33 @@ TEST(FrameCodec, MoreIsAllowedOnEveryRegularType) {
         BinaryHeader h;
         h.proto.op_code = op;
         h.proto.more = true;
+        h.message_id = 1;
         EXPECT_EQ(detail::check_wire_header(h), AmpeStatus::invalid_more_usage) << op_code_name(op);
+    }
+}
+
+TEST(FrameCodec, MessageIdZeroIsAViolationForEveryOpCodeThatTravels) {
+    for (const OpCode op : {OpCode::request, OpCode::response, OpCode::signal, OpCode::hello_request,
+                            OpCode::hello_response, OpCode::bye_request, OpCode::bye_response}) {
+        BinaryHeader h;
+        h.proto.op_code = op;
+        std::vector<std::byte> frame(BinaryHeader::wire_size);
+        h.encode(std::span<std::byte, BinaryHeader::wire_size>{frame.data(), BinaryHeader::wire_size});
+        for (const std::size_t piece : {frame.size(), std::size_t{1}}) {
+            const auto r = decode(frame, {piece});
+            EXPECT_TRUE(r.messages.empty()) << op_code_name(op);
+            EXPECT_EQ(r.error, AmpeStatus::invalid_message_id) << op_code_name(op);
+        }
+    }
+}
+
+TEST(FrameCodec, TheReservedProtoBitIsAViolationOnEveryFrame) {
+    auto frame = wire_vectors().valid[2].frame;  // request_body
+    frame[2] |= std::byte{0x80};
+    for (const std::size_t piece : {frame.size(), std::size_t{1}}) {
+        const auto r = decode(frame, {piece});
+        EXPECT_TRUE(r.messages.empty());
+        EXPECT_EQ(r.error, AmpeStatus::invalid_message);
     }
 }
 
