@@ -71,7 +71,7 @@ struct Channel {
 
     /// When the channel's timer fires (see Loop::on_deadline); the default: no timer.
     std::chrono::steady_clock::time_point deadline;
-    std::string socket_file;  ///< listener on a filesystem UDS path: removed when it closes
+    SocketFile socket_file;  ///< listener on a filesystem UDS path: removed when it closes, if still its own
 
     std::uint32_t serial = 0;  ///< which incarnation of the number (tells a stale completion apart)
     std::uint16_t number;

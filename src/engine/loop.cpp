@@ -192,7 +192,9 @@ void Loop::on_welcome(Group& group, MessagePtr msg) {
         return;
     }
     ch.socket = std::move(listening);
-    ch.socket_file = filesystem_uds_path(parsed.address);
+    if (std::string path = filesystem_uds_path(parsed.address); !path.empty()) {
+        ch.socket_file = SocketFile::bound_at(std::move(path));
+    }
     set_listen_on(*msg, to_string(bound_address(ch.socket, parsed.address)));
     msg->bhdr.proto.origin = Origin::engine;
     msg->bhdr.status = AmpeStatus::success;
@@ -733,9 +735,7 @@ void Loop::on_deadline(Channel& ch) {
 void Loop::forget(Channel& ch) {
     release_io(ch);
     ch.socket.close();  // SO_LINGER 0: the peer sees a reset, we never sit in TIME_WAIT
-    if (!ch.socket_file.empty()) {
-        remove_socket_file(ch.socket_file);
-    }
+    ch.socket_file.remove();
     const std::uint16_t number = ch.number;
     channels_[number].reset();
     core_.owners_.release(number);

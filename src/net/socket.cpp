@@ -543,6 +543,62 @@ void remove_socket_file(const std::string& path) noexcept {
 #endif
 }
 
+namespace {
+
+/// Which file `path` names now: {device, file number}, or nothing when that cannot be told.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> file_identity(const std::string& path) noexcept {
+#if defined(_WIN32)
+    // A socket file is a reparse point: opened as itself, not followed.
+    const HANDLE h = ::CreateFileA(
+        path.c_str(), FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+        OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr);
+    if (h == INVALID_HANDLE_VALUE) {
+        return std::nullopt;
+    }
+    BY_HANDLE_FILE_INFORMATION info{};
+    const bool known = ::GetFileInformationByHandle(h, &info) != 0;
+    ::CloseHandle(h);
+    if (!known) {
+        return std::nullopt;
+    }
+    return std::pair{std::uint64_t{info.dwVolumeSerialNumber},
+                     (std::uint64_t{info.nFileIndexHigh} << 32U) | info.nFileIndexLow};
+#else
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        return std::nullopt;
+    }
+    return std::pair{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+#endif
+}
+
+}  // namespace
+
+SocketFile SocketFile::bound_at(std::string path) noexcept {
+    SocketFile file;
+    if (const auto id = file_identity(path)) {
+        file.device_ = id->first;
+        file.number_ = id->second;
+        file.identified_ = true;
+    }
+    file.path_ = std::move(path);
+    return file;
+}
+
+void SocketFile::remove() noexcept {
+    if (path_.empty()) {
+        return;
+    }
+    // Another listener may have bound the path since (after removing ours as stale, or after
+    // someone deleted it): its file is not ours to remove. When the file could not be told apart
+    // at bind time, it is removed as before.
+    const auto now = file_identity(path_);
+    if (!identified_ || (now && now->first == device_ && now->second == number_)) {
+        remove_socket_file(path_);
+    }
+    path_.clear();
+}
+
 void shutdown_send(const Socket& s) noexcept {
     ::shutdown(native::handle(s.fd()), native::shut_write);
 }

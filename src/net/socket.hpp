@@ -128,8 +128,27 @@ IoResult write_vectored(const Socket& s, std::span<const native::IoSlice> parts)
 /// The flags every send uses (no SIGPIPE from a reset peer where the OS allows it).
 int send_flags() noexcept;
 
-/// Removes a filesystem UDS listener's socket file (when its listener closes).
+/// Removes a UDS socket file, whatever file the path names now.
 void remove_socket_file(const std::string& path) noexcept;
+
+/// A filesystem UDS listener's socket file, as it was when bound. Removed when the listener
+/// closes, but only while the path still names that same file (device and inode): a newer
+/// listener on the same path keeps its file.
+class SocketFile {
+public:
+    SocketFile() = default;
+    /// The file `path` names now: call it right after binding.
+    [[nodiscard]] static SocketFile bound_at(std::string path) noexcept;
+    /// Removes the file if the path still names it; then forgets it. Idempotent.
+    void remove() noexcept;
+    [[nodiscard]] bool empty() const noexcept { return path_.empty(); }
+
+private:
+    std::string path_;
+    std::uint64_t device_ = 0;
+    std::uint64_t number_ = 0;
+    bool identified_ = false;
+};
 
 /// Shuts down the sending side (the peer reads end of stream after our data).
 void shutdown_send(const Socket& s) noexcept;

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -300,6 +301,35 @@ TEST(LimitsUdsFile, ListenerSocketFileIsOwnerOnlyByDefaultAndConfigurable) {
         round_trip(*engine, *client, *group, c, "owner connects through the socket file");
     }
 #endif
+}
+
+TEST(LimitsUdsFile, AnOldListenerClosingLeavesANewListenersFileInPlace) {
+    if (const auto why = transport_unavailable(Transport::uds_path)) {
+        GTEST_SKIP() << *why;
+    }
+    const std::string path = temp_socket_path();
+    auto old_engine = Reactor::create(Options{});
+    ChannelGroupPtr old_group = old_engine->create();
+    const Listener old_listener = start_listener(*old_engine, *old_group, UdsServerAddress{path});
+    ASSERT_TRUE(std::filesystem::remove(path));  // someone removed it, and...
+
+    auto new_engine = Reactor::create(Options{});
+    ChannelGroupPtr new_group = new_engine->create();
+    const Listener new_listener = start_listener(*new_engine, *new_group, UdsServerAddress{path});
+
+    old_group.reset();  // ...then the old listener closes
+    old_engine.reset();
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::symlink_status(path))) << path;
+
+    ChannelGroupPtr client = new_engine->create();
+    const Connection c = establish(*new_engine, *client, *new_group, new_listener.client_address);
+    round_trip(*new_engine, *client, *new_group, c, "the newer listener is still reachable");
+
+    // Its own file does go when it closes.
+    client.reset();
+    new_group.reset();
+    new_engine.reset();
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(path))) << path;
 }
 
 // --- out of file descriptors ---------------------------------------------------------------------
