@@ -378,8 +378,9 @@ public:
         return iterator{};
     }
 
-    /// Adds `name:value` CR LF. Throws `Error(invalid_message)` for an empty name or one holding
-    /// ':' CR or LF, or a value holding CR or LF; `Error(invalid_headers_len)` past the limit.
+    /// Adds `name:value` CR LF (after an LF when the block ends without a line break, as raw bytes
+    /// may). Throws `Error(invalid_message)` for an empty name or one holding ':' CR or LF, or a
+    /// value holding CR or LF; `Error(invalid_headers_len)` past the limit.
     void append(std::string_view name, std::string_view value);
 
     /// The value of the first header called `name` (ASCII case-insensitive), if any.

@@ -31,16 +31,11 @@ constexpr auto drain_limit = std::chrono::seconds{5};
 /// How long a listener that could not accept (out of descriptors, say) rests before it tries again:
 /// the pending connection stays readable, so retrying at once would spin.
 constexpr auto accept_retry = std::chrono::milliseconds{100};
-/// Replaces (or adds) the `~listen_on` header, keeping the others.
-void set_listen_on(Message& msg, const std::string& value) {
-    TextHeaders rebuilt;
-    rebuilt.append(header::listen_on, value);
-    for (const TextHeader h : msg.thdrs) {
-        if (h.name != header::listen_on) {
-            rebuilt.append(h.name, h.value);
-        }
-    }
-    msg.thdrs = std::move(rebuilt);
+/// Replaces (or adds) the `~listen_on` header, keeping the others; false when the value does not
+/// fit beside them.
+bool set_listen_on(Message& msg, const std::string& value) {
+    drop_header(msg.thdrs, header::listen_on);
+    return append_header(msg.thdrs, header::listen_on, value);
 }
 
 std::string filesystem_uds_path(const Address& address) {
@@ -195,7 +190,12 @@ void Loop::on_welcome(Group& group, MessagePtr msg) {
     if (std::string path = filesystem_uds_path(parsed.address); !path.empty()) {
         ch.socket_file = SocketFile::bound_at(std::move(path));
     }
-    set_listen_on(*msg, to_string(bound_address(ch.socket, parsed.address)));
+    if (!set_listen_on(*msg, to_string(bound_address(ch.socket, parsed.address)))) {
+        ch.send_queue.push_back(std::move(msg));
+        close(ch, AmpeStatus::invalid_headers_len,
+              "no room for the bound address beside the other text headers");
+        return;
+    }
     msg->bhdr.proto.origin = Origin::engine;
     msg->bhdr.status = AmpeStatus::success;
     deliver(group, std::move(msg));
@@ -255,7 +255,7 @@ void Loop::refuse(Channel& listener, std::string_view why) {
         return;
     }
     MessagePtr report = core_.engine_message(OpCode::signal, AmpeStatus::accept_failed, listener.number);
-    report->thdrs.append(header::detail, why);
+    append_truncated(report->thdrs, header::detail, why);
     deliver(*listener.group, std::move(report));
 }
 
@@ -418,15 +418,20 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
         ch.state = Channel::State::open;
         ch.deadline = {};  // the handshake timer no longer applies
         take_confirmation_offer(ch, *msg);
-        drop_reserved_headers(msg->thdrs);
-        if (const std::string peer = describe_peer(ch.socket); !peer.empty()) {
-            msg->thdrs.append(header::peer, peer);  // who connected, as we saw it
+        clean_received_headers(msg->thdrs);
+        // Who connected, as we saw it. A Hello whose headers leave no room for it is refused: the
+        // application must never take a Hello without it for one that has it.
+        if (const std::string peer = describe_peer(ch.socket);
+            !peer.empty() && !append_header(msg->thdrs, header::peer, peer)) {
+            close(ch, AmpeStatus::invalid_headers_len,
+                  "the HelloRequest's text headers leave no room for ~peer");
+            return;
         }
     } else if (op == OpCode::hello_request) {
         close(ch, AmpeStatus::not_allowed);  // a connection says hello once
         return;
     } else if (!msg->thdrs.empty()) {
-        drop_reserved_headers(msg->thdrs);  // `~` headers are the engine's to write, never a peer's
+        clean_received_headers(msg->thdrs);  // `~` headers are the engine's to write, never a peer's
     }
     deliver(*ch.group, std::move(msg));
     if (op == OpCode::bye_response) {
@@ -656,9 +661,9 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail
         deliver(*group, std::move(m));
     }
     MessagePtr closed = core_.engine_message(OpCode::signal, AmpeStatus::channel_closed, ch.number);
-    closed->thdrs.append(header::reason, status_name(reason));
+    (void)append_header(closed->thdrs, header::reason, status_name(reason));  // a fresh message: fits
     if (!detail.empty()) {
-        closed->thdrs.append(header::detail, detail);
+        append_truncated(closed->thdrs, header::detail, detail);
     }
     deliver(*group, std::move(closed));
 }

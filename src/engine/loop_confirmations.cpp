@@ -28,10 +28,9 @@ constexpr std::string_view offer = "1";
 
 void Loop::offer_confirmations(Channel& ch, Message& hello) {
     // A Hello whose headers are full gets no offer (the channel simply does without).
-    if (hello.thdrs.size() + confirm_header.size() + offer.size() + 3 > max_part_size) {
+    if (!append_header(hello.thdrs, confirm_header, offer)) {
         return;
     }
-    hello.thdrs.append(confirm_header, offer);
     make_confirmation(ch);
     ch.confirming = Channel::Confirming::offered;
     ch.decoder.accept_confirmations(true);
@@ -208,7 +207,7 @@ void Loop::return_as_unconfirmed(Group& group, std::uint16_t channel, const Bina
     MessagePtr m = core_.engine_message(written.proto.op_code, status, channel);
     m->bhdr.message_id = written.message_id;
     m->bhdr.proto.more = written.proto.more;
-    m->thdrs.append(header::unconfirmed, offer);
+    (void)append_header(m->thdrs, header::unconfirmed, offer);  // a fresh message: fits
     deliver(group, std::move(m));
 }
 

@@ -6,7 +6,6 @@
 #include <tofu/message.hpp>
 
 #include "message/message_access.hpp"
-#include "message/reserved_headers.hpp"
 #include "message/text.hpp"
 
 namespace tofu {
@@ -16,12 +15,6 @@ constexpr std::array<std::string_view, max_op_code + 1> op_code_names{
     "Request",    "Response",    "Signal",    "HelloRequest",   "HelloResponse",
     "ByeRequest", "ByeResponse", "ByeSignal", "WelcomeRequest", "WelcomeResponse",
 };
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
-}
 
 }  // namespace
 
@@ -89,54 +82,17 @@ std::span<std::byte> ByteBuffer::grow_for_overwrite(std::size_t n) {
 void TextHeaders::iterator::advance() noexcept {
     while (!rest_.empty()) {
         const std::size_t eol = rest_.find('\n');
-        std::string_view line = rest_.substr(0, eol);
+        const std::string_view line = rest_.substr(0, eol);
         rest_.remove_prefix(eol == std::string_view::npos ? rest_.size() : eol + 1);
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
+        if (const std::optional<TextHeader> h = detail::parse_header_line(line)) {
+            current_ = *h;
+            at_end_ = false;
+            return;
         }
-        const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos || line.find('\r') != std::string_view::npos) {
-            continue;  // empty or malformed line (no colon, or a stray CR): skipped
-        }
-        const std::string_view name = detail::trim_blanks(line.substr(0, colon));
-        if (name.empty()) {
-            continue;
-        }
-        current_ = TextHeader{name, detail::trim_blanks(line.substr(colon + 1))};
-        at_end_ = false;
-        return;
     }
     rest_ = {};
     current_ = {};
     at_end_ = true;
-}
-
-namespace {
-
-/// Rewrites `headers` without the ones `drop` names; copies nothing when `any` says none is there.
-template <class Drop>
-void drop_headers(TextHeaders& headers, bool any, Drop&& drop) {
-    if (!any) {
-        return;
-    }
-    std::string kept;
-    for (const TextHeader h : headers) {
-        if (!drop(h.name)) {
-            kept.append(h.name).append(":").append(h.value).append("\r\n");
-        }
-    }
-    headers.assign_raw(std::as_bytes(std::span{kept}));
-}
-
-}  // namespace
-
-void detail::drop_reserved_headers(TextHeaders& headers) {
-    drop_headers(headers, headers.text().find('~') != std::string_view::npos, is_reserved_header);
-}
-
-void detail::drop_header(TextHeaders& headers, std::string_view name) {
-    drop_headers(headers, headers.find(name).has_value(),
-                 [name](std::string_view n) { return iequals(n, name); });
 }
 
 void TextHeaders::append(std::string_view name, std::string_view value) {
@@ -148,13 +104,19 @@ void TextHeaders::append(std::string_view name, std::string_view value) {
         throw Error{AmpeStatus::invalid_message,
                     "value of text header '" + std::string{name} + "' holds CR or LF"};
     }
-    const std::size_t needed = buf_.size() + name.size() + 1 + value.size() + 2;
+    // Raw bytes (`assign_raw`) may end without a line break: an LF first, so that the new header
+    // cannot run on from that last line.
+    const bool separate = !buf_.empty() && buf_.view().back() != '\n';
+    const std::size_t needed = buf_.size() + (separate ? 1 : 0) + name.size() + 1 + value.size() + 2;
     if (needed > max_part_size) {
         throw Error{AmpeStatus::invalid_headers_len, "text headers would take " + std::to_string(needed) +
                                                          " bytes, over the limit of " +
                                                          std::to_string(max_part_size)};
     }
     buf_.reserve(needed);
+    if (separate) {
+        buf_.append(std::as_bytes(std::span{"\n", 1}));
+    }
     buf_.append(std::as_bytes(std::span{name}));
     buf_.append(std::as_bytes(std::span{":", 1}));
     buf_.append(std::as_bytes(std::span{value}));
@@ -163,7 +125,7 @@ void TextHeaders::append(std::string_view name, std::string_view value) {
 
 std::optional<std::string_view> TextHeaders::find(std::string_view name) const noexcept {
     for (const TextHeader h : *this) {
-        if (iequals(h.name, name)) {
+        if (detail::iequals(h.name, name)) {
             return h.value;
         }
     }

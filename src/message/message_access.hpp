@@ -17,6 +17,7 @@ struct MessageAccess {
     }
     static ByteBuffer& body_buffer(Message& m) noexcept { return m.body.buf_; }
     static ByteBuffer& headers_buffer(Message& m) noexcept { return m.thdrs.buf_; }
+    static ByteBuffer& headers_buffer(TextHeaders& h) noexcept { return h.buf_; }
     static Message* make() { return new Message(); }
 };
 

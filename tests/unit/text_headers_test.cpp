@@ -5,6 +5,8 @@
 
 #include <tofu/tofu.hpp>
 
+#include "message/reserved_headers.hpp"
+
 namespace tofu {
 namespace {
 
@@ -153,6 +155,93 @@ TEST(TextHeaders, ReservedNames) {
     EXPECT_FALSE(is_reserved_header(""));
     EXPECT_EQ(header::connect_to, "~connect_to");
     EXPECT_EQ(header::listen_on, "~listen_on");
+}
+
+// --- The engine's own edits (src/message/reserved_headers.hpp) ---------------------------------
+// They run on the engine thread on blocks a peer chose: none may throw, none may grow a block past
+// its limit.
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+TEST(EngineHeaders, CleaningDropsReservedAndMalformedLinesAndKeepsTheRestByteForByte) {
+    TextHeaders h = raw("a:1\n~peer:forged\r\nno colon here\r\n:no name\r\nb: 2 \r\nstray\rcr:x\r\n\r\nc:3");
+    detail::clean_received_headers(h);
+    EXPECT_EQ(h.text(), "a:1\nb: 2 \r\nc:3");
+    EXPECT_EQ(all(h), (Pairs{{"a", "1"}, {"b", "2"}, {"c", "3"}}));
+}
+
+TEST(EngineHeaders, MalformedLinesGoEvenWithoutAReservedHeader) {
+    TextHeaders h = raw("junk\r\nx:1\r\n");
+    detail::clean_received_headers(h);
+    EXPECT_EQ(h.text(), "x:1\r\n");
+}
+
+TEST(EngineHeaders, AWellFormedBlockIsLeftAlone) {
+    const std::string text = "x:1\r\ny:2\n";
+    TextHeaders h = raw(text);
+    detail::clean_received_headers(h);
+    EXPECT_EQ(h.text(), text);
+}
+
+TEST(EngineHeaders, CleaningABlockOfBareLineFeedsAtTheLimitNeverGrowsIt) {
+    // The block of finding 2 in issue 26: rewritten with CR LF it grew past 65535 bytes.
+    std::string text = "~:\n";
+    while (text.size() + 3 <= max_part_size) {
+        text += "a:\n";
+    }
+    TextHeaders h = raw(text);
+    detail::clean_received_headers(h);
+    EXPECT_EQ(h.size(), text.size() - 3);
+    EXPECT_EQ(h.text(), std::string_view{text}.substr(3));
+}
+
+TEST(EngineHeaders, DropHeaderRemovesEveryLineOfThatNameAndNothingElse) {
+    TextHeaders h = raw("~confirm:1\nKeep:me\r\n~CONFIRM:1\r\nodd line\r\n");
+    detail::drop_header(h, "~confirm");
+    EXPECT_EQ(h.text(), "Keep:me\r\nodd line\r\n");
+}
+
+TEST(EngineHeaders, AppendRefusesWhatDoesNotFitAndLeavesTheBlockAlone) {
+    std::string text(max_part_size - 10, 'v');
+    text.replace(0, 2, "k:");
+    TextHeaders h = raw(text);
+    EXPECT_FALSE(detail::append_header(h, "~peer", "tcp|127.0.0.1|40000"));
+    EXPECT_EQ(h.size(), text.size());
+    // 10 bytes left: an LF after the unterminated line, "~d:", CR LF, and 4 bytes of value.
+    EXPECT_TRUE(detail::append_truncated(h, "~d", "a long explanation"));
+    EXPECT_EQ(h.size(), max_part_size);
+    EXPECT_EQ(all(h).back(), (std::pair<std::string, std::string>{"~d", "a..."}));
+}
+
+TEST(EngineHeaders, AppendSeparatesFromALastLineWithoutItsLineBreak) {
+    TextHeaders h = raw("x:1");
+    ASSERT_TRUE(detail::append_header(h, "~peer", "uds"));
+    EXPECT_EQ(all(h), (Pairs{{"x", "1"}, {"~peer", "uds"}}));
+    TextHeaders cr = raw("x:1\r");
+    ASSERT_TRUE(detail::append_header(cr, "~peer", "uds"));
+    EXPECT_EQ(all(cr), (Pairs{{"x", "1"}, {"~peer", "uds"}}));
+}
+
+TEST(EngineHeaders, LineBreaksInAValueAreEscapedSoTheyCannotMakeAHeader) {
+    TextHeaders h;
+    ASSERT_TRUE(detail::append_header(h, "~detail", "one\r\n~peer:forged"));
+    EXPECT_EQ(all(h), (Pairs{{"~detail", "one\\r\\n~peer:forged"}}));
+}
+
+TEST(EngineHeaders, ATruncatedValueIsCutAtACharacterAndMarked) {
+    TextHeaders h = raw(std::string(max_part_size - 20, 'x').replace(0, 2, "k:"));
+    const std::string value = "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9";  // 8 x "é"
+    ASSERT_TRUE(detail::append_truncated(h, "~d", value));
+    const std::string shown{all(h).back().second};
+    ASSERT_TRUE(shown.ends_with("...")) << shown;
+    EXPECT_EQ((shown.size() - 3) % 2, 0U) << "cut inside a character: " << shown;
+    EXPECT_LE(h.size(), max_part_size);
+}
+
+TEST(EngineHeaders, PublicAppendAlsoSeparatesFromALastLineWithoutItsLineBreak) {
+    TextHeaders h = raw("x:1");
+    h.append("y", "2");
+    EXPECT_EQ(all(h), (Pairs{{"x", "1"}, {"y", "2"}}));
 }
 
 }  // namespace
