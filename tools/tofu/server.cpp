@@ -41,6 +41,9 @@ public:
 
 private:
     void handle(MessagePtr msg);
+    /// Posts `msg`; false when the library refused it. A refusal other than the race with a
+    /// closing channel is reported on stderr: one client's message never stops the server.
+    bool post(MessagePtr& msg);
     void on_engine_report(const Message& msg);
     void on_wake_up();
     void begin_stop();
@@ -137,26 +140,43 @@ void Server::handle(MessagePtr msg) {
         case OpCode::hello_request:
             // Accept by answering with the same message; a stopping server rejects instead.
             msg->bhdr.proto.op_code = stopping_ ? OpCode::bye_signal : OpCode::hello_response;
-            if (post_unless_closed(group_, msg) && !stopping_) {
-                peers_.insert(channel);
+            if (post(msg)) {
+                if (!stopping_) {
+                    peers_.insert(channel);
+                }
+            } else if (!stopping_) {
+                post_new(OpCode::bye_signal, channel);  // not accepted: do not leave it waiting
             }
             return;
         case OpCode::bye_request:
             msg->bhdr.proto.op_code = OpCode::bye_response;
             byes_posted_.insert(channel);
-            static_cast<void>(post_unless_closed(group_, msg));
+            static_cast<void>(post(msg));
             return;
         case OpCode::request:
         case OpCode::response:
         case OpCode::signal:
             if (hooks_.answer(*msg)) {
-                static_cast<void>(post_unless_closed(group_, msg));
+                static_cast<void>(post(msg));
             }
             if (!stopping_ && hooks_.done()) {
                 begin_stop();
             }
             return;
         default: return;  // ByeResponse to our ByeRequest: channel_closed follows
+    }
+}
+
+bool Server::post(MessagePtr& msg) {
+    const BinaryHeader h = msg->bhdr;
+    try {
+        return post_unless_closed(group_, msg);
+    } catch (const Error& e) {
+        std::fprintf(stderr, "tofu: channel %u: %s refused: %s\n", static_cast<unsigned>(h.channel_number),
+                     std::string{op_code_name(h.proto.op_code)}.c_str(), e.what());
+        std::fflush(stderr);
+        msg.reset();
+        return false;
     }
 }
 
@@ -214,7 +234,7 @@ void Server::post_new(OpCode op, std::uint16_t channel) {
     MessagePtr msg = engine_.get(AllocationStrategy::always);
     msg->bhdr.proto.op_code = op;
     msg->bhdr.channel_number = channel;
-    static_cast<void>(post_unless_closed(group_, msg));
+    static_cast<void>(post(msg));
 }
 
 }  // namespace
