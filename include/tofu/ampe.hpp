@@ -61,6 +61,11 @@ public:
 
     using Ampe::create;
 
+    /// What the engine holds now, by its own accounting: every open channel's bytes (each within
+    /// `channel_budget`) and the pool's messages. Asks the engine thread and waits for its answer
+    /// (one loop turn): for monitoring and tests, not for a hot path. Any thread.
+    [[nodiscard]] virtual EngineMemory memory() = 0;
+
 protected:
     Reactor() = default;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 #include <tofu/message.hpp>
@@ -43,13 +44,22 @@ struct Options {
     /// stall.
     std::chrono::milliseconds dead_peer_timeout{0};
 
-    /// Between two tofu engines, which confirm to each other what they received: the most frames
-    /// a channel may have written that its peer has not confirmed yet. An engine confirms every
-    /// 32 frames it reads, so only a peer that stopped confirming (or one whose confirmations
-    /// wait unread behind this many of our frames) reaches it; the channel then closes with
-    /// `communication_failed`, and each unconfirmed message comes back as its header. Bounds
-    /// the memory such a peer makes the engine hold (about 24 bytes a frame). 64 to 2^24.
-    std::uint32_t max_unconfirmed_frames = std::uint32_t{1} << 20U;
+    /// Between two tofu engines, which confirm to each other what they received: the send window,
+    /// in frames. A channel writes at most this many Requests, Responses and Signals its peer has
+    /// not confirmed; at the cap it writes nothing more to that peer until a confirmation comes
+    /// (an engine confirms every 32 frames it reads, or within 100 ms; see `stall_timeout` for a
+    /// peer that never does). Each such frame costs
+    /// the engine 32 bytes until confirmed, so this bounds what a peer that never confirms can
+    /// make it hold (4096: 128 KiB; see `channel_budget`). 64 to 2^24.
+    std::uint32_t max_unconfirmed_frames = 4096;
+
+    /// How long a channel may hold messages it cannot write: its peer reads none of them (its TCP
+    /// or socket window stays shut) or confirms none (the send window stays full). Past it the
+    /// channel closes with `communication_failed`, and everything not written or not confirmed
+    /// comes back, so a peer that stops taking what it is sent holds nothing for long (and what
+    /// such peers hold of the pool comes back). Any progress starts it again. Zero: wait as long as
+    /// the peer stays.
+    std::chrono::milliseconds stall_timeout{30000};
 
     /// How long the engine thread, out of work, looks for more (posted messages, ready sockets)
     /// before it sleeps. Work found while it looks needs no wake-up, which on a virtual machine
@@ -68,6 +78,26 @@ struct Options {
     /// permission. Default: the owner only. Abstract names (`@name`) have no file: check the
     /// `~peer` header of each HelloRequest instead.
     std::uint32_t uds_file_mode = 0600;
+};
+
+/// The most bytes an engine holds for one connection, beyond the kernel's socket buffers and the
+/// messages your application posted to it, whatever the peer sends or withholds: its record, the
+/// one frame still arriving (at most 131,086 bytes, held in the connection's own message, never a
+/// pool message), the bytes read ahead of a dry pool (at most one read, 256 KiB), and the send
+/// window's log (`max_unconfirmed_frames` x 32 bytes). About 0.5 MiB with the defaults. An
+/// engine's memory is then at most `max_channels` times this, plus the pool: `max_pool_msgs`
+/// messages of up to 131,070 bytes of text headers and body each (docs/reliability.md).
+[[nodiscard]] std::size_t channel_budget(const Options& options) noexcept;
+
+/// What an engine holds, by its own accounting (`Reactor::memory`): a count, not a guess from the
+/// process's resident size.
+struct EngineMemory {
+    std::size_t channels =
+        0;  ///< open channels, listeners included (and closed ones still returning messages)
+    std::size_t channel_bytes = 0;    ///< bytes held for all of them together
+    std::size_t largest_channel = 0;  ///< bytes held for the one that holds most: at most `channel_budget`
+    std::size_t pool_idle = 0;        ///< messages idle in the pool
+    std::size_t pool_out = 0;         ///< pool messages handed out (to the application, queues, reads)
 };
 
 }  // namespace tofu

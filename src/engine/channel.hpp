@@ -45,12 +45,20 @@ struct Channel {
     std::size_t head_written = 0;  ///< bytes of the front frame already written
 
     FrameDecoder decoder;
-    std::vector<std::byte> stash;  ///< bytes read but not decoded because the pool ran dry
+    /// The channel's own message for a frame that arrives across reads (or waits for the pool):
+    /// decoded here, not into a pool message, so a peer that stalls inside a frame holds none of
+    /// the pool. Null while the decoder fills it, and until the first such frame; let go when the
+    /// loop goes idle.
+    MessagePtr assembly;
+    const Message* assembly_frame = nullptr;  ///< the same message, wherever it is (null: none)
+    std::vector<std::byte> stash;             ///< bytes read but not decoded because the pool ran dry
     std::size_t stash_used = 0;
     /// Average size of this channel's frames (0: none yet). Reads are sized by it and by the
     /// pool's idle messages, so one read rarely needs more messages than the pool can give.
     std::size_t average_frame = 0;
 
+    std::uint64_t written = 0;        ///< bytes written to the peer, all told
+    std::uint64_t stall_mark = 0;     ///< `written` when the stall timer was armed (Loop::watch_stall)
     std::uint64_t frames_in = 0;      ///< frames received from the peer (confirmations aside)
     std::uint64_t frames_out = 0;     ///< frames written to the peer (confirmations aside)
     std::uint64_t confirmed_in = 0;   ///< frames_in as our last confirmation told the peer
@@ -74,6 +82,12 @@ struct Channel {
     SocketFile socket_file;  ///< listener on a filesystem UDS path: removed when it closes, if still its own
 
     std::uint32_t serial = 0;  ///< which incarnation of the number (tells a stale completion apart)
+    /// Messages read from this channel that wait in its own send queue (echoes: an application
+    /// answering with the message it received), and their frames' bytes. Past the channel's
+    /// share, the channel is not read until they are written: a peer that never reads cannot make
+    /// us read on and queue its answers without end.
+    std::uint32_t echoes_queued = 0;
+    std::size_t echo_bytes = 0;
     std::uint16_t number;
     /// Completion backend: the frames the send in flight reaches into (the front of the queue).
     std::uint8_t frames_sending = 0;
@@ -81,10 +95,14 @@ struct Channel {
     State state;
     Triggers interest;  ///< what the poller waits for now (completion backend: operations in flight)
     Confirming confirming = Confirming::off;
-    bool registered = false;      ///< the socket is in the poller
-    bool flush_listed = false;    ///< in the loop's list of channels to write
-    bool starved = false;         ///< reading stopped until messages come back to the pool
-    bool confirm_listed = false;  ///< in the loop's list of channels owing a confirmation
+    bool registered = false;    ///< the socket is in the poller
+    bool flush_listed = false;  ///< in the loop's list of channels to write
+    bool starved = false;       ///< reading stopped until messages come back to the pool
+    bool paused = false;        ///< reading stopped until its echoes are written (echoes_queued)
+    bool echoes = false;        ///< its peer's messages have been posted back to it (read one buffer a turn)
+    bool window_shut = false;   ///< writing stopped until the peer confirms (max_unconfirmed_frames)
+    bool assembly_listed = false;  ///< in the loop's list of channels keeping an assembly message
+    bool confirm_listed = false;   ///< in the loop's list of channels owing a confirmation
     /// Draining after our ByeResponse: channel_closed waits until the peer confirmed everything.
     bool report_pending = false;
     bool refusing = false;  ///< listener: refused a connection since it last accepted one

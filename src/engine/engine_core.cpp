@@ -31,8 +31,10 @@ const Options& checked(const Options& options) {
         throw Error{AmpeStatus::not_allowed, "max_channels (" + std::to_string(options.max_channels) +
                                                  ") must be 1 to " + std::to_string(max_channel)};
     }
-    if (options.handshake_timeout.count() < 0 || options.dead_peer_timeout.count() < 0) {
-        throw Error{AmpeStatus::not_allowed, "handshake_timeout and dead_peer_timeout must not be negative"};
+    if (options.handshake_timeout.count() < 0 || options.dead_peer_timeout.count() < 0 ||
+        options.stall_timeout.count() < 0) {
+        throw Error{AmpeStatus::not_allowed,
+                    "handshake_timeout, dead_peer_timeout and stall_timeout must not be negative"};
     }
     check_spin(options.idle_spin, "idle_spin");
     check_spin(options.receive_spin, "receive_spin");
@@ -101,8 +103,44 @@ bool EngineCore::request_group_destroy(Group& group) {
     return true;
 }
 
+EngineMemory EngineCore::memory() {
+    std::unique_lock lock{lifecycle_mutex_};
+    if (!loop_finished_ && loop_) {
+        const std::uint64_t ticket = ++memory_asked_;
+        memory_wanted_.store(true, std::memory_order_seq_cst);
+        wake();
+        memory_answered_.wait(lock, [&] { return memory_answers_ >= ticket || loop_finished_; });
+        if (memory_answers_ >= ticket) {
+            return memory_answer_;
+        }
+    }
+    // The engine thread is gone: no channel is open, only the pool is left to count.
+    EngineMemory answer;
+    lock.unlock();
+    answer.pool_idle = pool_->idle();
+    answer.pool_out = pool_->outstanding();
+    return answer;
+}
+
+void EngineCore::answer_memory(EngineMemory counted) {
+    counted.pool_idle = pool_->idle();
+    counted.pool_out = pool_->outstanding();
+    {
+        const std::lock_guard lock{lifecycle_mutex_};
+        memory_answer_ = counted;
+        memory_answers_ = memory_asked_;
+    }
+    memory_answered_.notify_all();
+}
+
 MessagePtr EngineCore::engine_message(OpCode op, AmpeStatus status, std::uint16_t channel) {
-    MessagePtr m = pool_->get(AllocationStrategy::always);
+    // An idle pool message, else a standalone one: freed when released, so reports never add to
+    // the pool's messages (a report that joined the pool would be read into, and a peer that
+    // keeps the engine reporting would grow the pool without end).
+    MessagePtr m = pool_->try_get();
+    if (!m) {
+        m = Message::create();
+    }
     stamp_engine_message(*m, op, status, channel);
     return m;
 }

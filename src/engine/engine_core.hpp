@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -48,7 +49,15 @@ public:
     /// wait for), true when the group must wait for `Group::acknowledge_destroy`.
     bool request_group_destroy(Group& group);
 
-    /// A message made by the engine (origin engine), allocated even when the pool is empty.
+    /// `Reactor::memory`: asks the engine thread to count, and waits for its answer. Any thread.
+    [[nodiscard]] EngineMemory memory();
+    /// Engine thread: true once when a `memory` call waits for an answer.
+    [[nodiscard]] bool memory_wanted() noexcept { return memory_wanted_.exchange(false); }
+    /// Engine thread: answers every `memory` call waiting (the pool's counts are added here).
+    void answer_memory(EngineMemory counted);
+
+    /// A message made by the engine (origin engine): an idle pool message, else a standalone one
+    /// (never a new pool message).
     [[nodiscard]] MessagePtr engine_message(OpCode op, AmpeStatus status, std::uint16_t channel);
     /// Makes `msg` (a reset message) an engine message, as `engine_message` does.
     static void stamp_engine_message(Message& msg, OpCode op, AmpeStatus status,
@@ -91,6 +100,12 @@ private:
 
     std::mutex lifecycle_mutex_;
     bool loop_finished_ = false;  ///< guarded by lifecycle_mutex_
+
+    std::atomic<bool> memory_wanted_{false};   ///< a `memory` call waits for the engine to count
+    std::condition_variable memory_answered_;  ///< with lifecycle_mutex_
+    std::uint64_t memory_asked_ = 0;           ///< `memory` calls so far; guarded by lifecycle_mutex_
+    std::uint64_t memory_answers_ = 0;         ///< calls answered; guarded by lifecycle_mutex_
+    EngineMemory memory_answer_;               ///< the latest answer; guarded by lifecycle_mutex_
 
     std::unique_ptr<Loop> loop_;
     std::thread thread_;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "engine/channel_budget.hpp"
 #include "engine/engine_core.hpp"
 #include "engine/group.hpp"
 #include "engine/prefetch.hpp"
@@ -21,11 +22,23 @@ namespace {
 
 /// A starved channel keeps a stash up to this capacity for next time (no allocation per starvation).
 constexpr std::size_t max_kept_stash = std::size_t{16} * 1024;
+
+/// Marks a received message with the channel it was read from (never 0: numbers start at 1).
+std::uint64_t source_tag(const Channel& ch) noexcept {
+    return (std::uint64_t{ch.serial} << 16U) | ch.number;
+}
+
+/// A queued message's echo mark (`MessageAccess::echo_mark`).
+constexpr std::uint64_t not_echo = 0;
+constexpr std::uint64_t echo = 1;  ///< read from the channel it is queued on
+
+/// The bytes a frame of `m` takes on the wire.
+std::size_t frame_bytes(const Message& m) noexcept {
+    return BinaryHeader::wire_size + m.thdrs.size() + m.body.size();
+}
+
 /// The smallest read, however few messages the pool has left.
 constexpr std::size_t min_read = 4096;
-/// Read targets taken from the pool at once, at most: enough for a full read of small frames, and
-/// few enough that a sender in `wait_get` is not left waiting for a whole loop turn.
-constexpr std::size_t max_read_batch = 512;
 /// How long a channel that answered ByeResponse waits for the peer to close its end.
 constexpr auto drain_limit = std::chrono::seconds{5};
 /// How long a listener that could not accept (out of descriptors, say) rests before it tries again:
@@ -63,7 +76,8 @@ Loop::Loop(EngineCore& core)
       channels_(std::size_t{max_channel} + 1),
       settings_{core.options_.dead_peer_timeout, core.options_.uds_file_mode},
       // At most an eighth of the pool: the rest stays within reach of a sender's `wait_get`.
-      spares_kept_{std::min<std::size_t>(max_read_batch, core.options_.max_pool_msgs / 8)} {
+      spares_kept_{std::min<std::size_t>(max_read_batch, core.options_.max_pool_msgs / 8)},
+      echo_share_{echo_share(core.options_.max_pool_msgs)} {
     start_io();
 }
 
@@ -74,6 +88,9 @@ void Loop::run() noexcept {
         while (!core_.stop_requested_.load(std::memory_order_acquire)) {
             take_inbox();
             flush_listed();
+            if (core_.memory_wanted()) {
+                answer_memory();
+            }
             deliver_pending();
             if (!report_spare_) {
                 report_spare_ = spares_.pop_front();
@@ -85,6 +102,7 @@ void Loop::run() noexcept {
             }
             if (timeout != 0) {
                 return_spares(0);  // before sleeping: a waiting sender gets them
+                release_assemblies();
             }
             // Before a poll that may block, announce sleep, then look once more: a poster either
             // sees `sleeping_` and writes to the notifier, or its message is seen here. While the
@@ -235,9 +253,36 @@ void Loop::on_destroy_group(Group& group) {
 }
 
 void Loop::enqueue(Channel& ch, MessagePtr msg) {
-    encode_frame(*msg);
+    count_echo(ch, *msg);
+    encode_frame(*msg);  // over the source mark count_echo read
     ch.send_queue.push_back(std::move(msg));
     list_for_flush(ch);
+}
+
+void Loop::count_echo(Channel& ch, Message& msg) {
+    if (MessageAccess::source(msg) != source_tag(ch)) {
+        MessageAccess::echo_mark(msg) = not_echo;
+        return;
+    }
+    MessageAccess::echo_mark(msg) = echo;
+    ch.echoes = true;
+    ++ch.echoes_queued;
+    ch.echo_bytes += frame_bytes(msg);
+    if (!ch.paused && (ch.echoes_queued > echo_share_ || ch.echo_bytes > echo_share_bytes)) {
+        pause(ch);
+    }
+}
+
+void Loop::uncount_echo(Channel& ch, Message& msg) {
+    if (std::exchange(MessageAccess::echo_mark(msg), not_echo) == not_echo) {
+        return;
+    }
+    --ch.echoes_queued;
+    ch.echo_bytes -= frame_bytes(msg);
+    // At half the share: not paused and unpaused again at every message.
+    if (ch.paused && ch.echoes_queued <= echo_share_ / 2 && ch.echo_bytes <= echo_share_bytes / 2) {
+        unpause(ch);
+    }
 }
 
 void Loop::list_for_flush(Channel& ch) {
@@ -311,6 +356,19 @@ std::size_t Loop::take_read_targets(const Channel& ch, std::size_t limit) {
     return spares_.size();
 }
 
+MessagePtr Loop::read_target() {
+    if (MessagePtr m = spares_.pop_front()) {
+        if (const Message* next = spares_.front(); next != nullptr) {
+            prefetch_message_and_body(next, next->body.data().data());  // the next read target
+        }
+        return m;  // the decoder resets it
+    }
+    if (MessagePtr m = core_.pool().get(AllocationStrategy::pool_only)) {  // when empty, arms the refill hook
+        return m;
+    }
+    return core_.pool().grow();
+}
+
 std::size_t Loop::read_size(Channel& ch, bool first, std::size_t limit) {
     std::size_t budget = take_read_targets(ch, limit);  // messages we may decode into
     if (ch.state == Channel::State::draining) {
@@ -320,7 +378,7 @@ std::size_t Loop::read_size(Channel& ch, bool first, std::size_t limit) {
         return 0;  // the pool is dry: leave the rest for the next turn rather than starve now
     }
     if (budget == 0) {
-        MessagePtr m = core_.pool().get(AllocationStrategy::pool_only);  // when empty, arms the refill hook
+        MessagePtr m = read_target();
         if (!m) {
             return 0;  // read nothing we could not decode: the caller starves the channel
         }
@@ -360,24 +418,19 @@ bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
     for (;;) {
         switch (ch.decoder.feed(in)) {
             case FrameDecoder::Step::need_bytes: return true;
-            case FrameDecoder::Step::need_message: {
-                MessagePtr m = spare_or_pool();
-                if (!m && ch.state == Channel::State::draining) {
-                    m = core_.pool().get(AllocationStrategy::always);  // dropped once decoded
-                }
+            case FrameDecoder::Step::need_message: ch.decoder.provide(frame_target(ch, in)); break;
+            case FrameDecoder::Step::message_ready: {
+                MessagePtr m = take_frame(ch);
                 if (!m) {
-                    starve(ch, in);
+                    starve(ch, in);  // the frame waits, whole, in the channel's own message
                     return true;
                 }
-                ch.decoder.provide(std::move(m));
-                break;
-            }
-            case FrameDecoder::Step::message_ready:
-                on_received(ch, ch.decoder.take());
+                on_received(ch, std::move(m));
                 if (!still_decoding(ch, number)) {
                     return false;
                 }
                 break;
+            }
             case FrameDecoder::Step::confirmation:
                 if (!on_confirmation(ch, ch.decoder.confirmed()) || !still_decoding(ch, number)) {
                     return false;
@@ -386,6 +439,60 @@ bool Loop::decode(Channel& ch, std::span<const std::byte>& in) {
             case FrameDecoder::Step::error: close(ch, ch.decoder.error_status()); return false;
         }
     }
+}
+
+MessagePtr Loop::frame_target(Channel& ch, std::span<const std::byte> in) {
+    // A draining channel only looks for the peer's last words: it never needs the pool.
+    const BinaryHeader& h = ch.decoder.pending_header();
+    if (ch.state != Channel::State::draining && in.size() >= std::size_t{h.text_headers_len} + h.body_len) {
+        if (MessagePtr m = read_target()) {
+            return m;
+        }
+    }
+    return take_assembly(ch);
+}
+
+MessagePtr Loop::take_frame(Channel& ch) {
+    if (ch.decoder.filling() != ch.assembly_frame || ch.state == Channel::State::draining) {
+        return ch.decoder.take();  // a pool message (a draining channel's own is given back later)
+    }
+    MessagePtr target = read_target();
+    if (!target) {
+        return {};
+    }
+    MessagePtr own = ch.decoder.take();
+    MessageAccess::trade_contents(*own, *target);
+    keep_assembly(ch, std::move(own));
+    return target;
+}
+
+MessagePtr Loop::take_assembly(Channel& ch) {
+    if (!ch.assembly) {
+        ch.assembly = Message::create();
+        ch.assembly_frame = ch.assembly.get();
+    }
+    return std::move(ch.assembly);
+}
+
+void Loop::keep_assembly(Channel& ch, MessagePtr own) {
+    ch.assembly = std::move(own);
+    if (!ch.assembly_listed) {
+        ch.assembly_listed = true;
+        assembly_list_.push_back(ch.number);
+    }
+}
+
+void Loop::release_assemblies() {
+    for (const std::uint16_t number : assembly_list_) {
+        if (Channel* ch = find(number); ch != nullptr && ch->assembly_listed) {
+            ch->assembly_listed = false;
+            if (ch->assembly) {  // else the decoder fills it: a frame is still arriving
+                ch->assembly.reset();
+                ch->assembly_frame = nullptr;
+            }
+        }
+    }
+    assembly_list_.clear();
 }
 
 bool Loop::still_decoding(const Channel& ch, std::uint16_t number) const noexcept {
@@ -398,11 +505,16 @@ void Loop::on_received(Channel& ch, MessagePtr msg) {
     if (ch.state == Channel::State::draining) {
         // Our ByeResponse is out; the application has nothing more to get. A crossing ByeResponse
         // still says the peer read everything we wrote before our ByeRequest.
-        if (msg->bhdr.proto.op_code == OpCode::bye_response) {
+        const bool bye_response = msg->bhdr.proto.op_code == OpCode::bye_response;
+        if (msg.get() == ch.assembly_frame) {
+            keep_assembly(ch, std::move(msg));
+        }
+        if (bye_response) {
             confirmed_by_bye_response(ch);
         }
         return;
     }
+    MessageAccess::set_source(*msg, source_tag(ch));  // posted back to this channel, it counts as an echo
     if (ch.confirming == Channel::Confirming::offered) {
         decline_confirmations(ch);  // a server that confirms makes a confirmation its first frame
     }
@@ -456,7 +568,8 @@ void Loop::flush_listed() {
     flush_list_.clear();
 }
 
-Gathered Loop::gather(const Channel& ch, std::span<native::IoSlice> parts, std::span<std::byte> staging) {
+Gathered Loop::gather(const Channel& ch, std::span<native::IoSlice> parts, std::size_t regular_budget,
+                      std::span<std::byte> staging) {
     // Without staging, the frame count is capped too: a completion backend tracks it per send.
     const std::size_t max_frames = staging.empty() ? max_frames_per_write : SIZE_MAX;
     Gathered g;
@@ -466,6 +579,12 @@ Gathered Loop::gather(const Channel& ch, std::span<native::IoSlice> parts, std::
     for (Message* m = ch.send_queue.front();
          m != nullptr && g.frames < max_frames && g.parts + 3 <= parts.size();
          m = MessageQueue::next_of(m), ++g.frames, skip = 0) {
+        // The send window counts what the peer must confirm: the application's regular frames,
+        // not our confirmations.
+        if (m != ch.confirmation_frame && m->bhdr.proto.type() == MessageType::regular &&
+            regular_budget-- == 0) {
+            break;
+        }
         const FrameParts frame = frame_parts(*m);
         const std::size_t left = frame.size() - skip;
         g.bytes += left;
@@ -492,6 +611,7 @@ Gathered Loop::gather(const Channel& ch, std::span<native::IoSlice> parts, std::
 
 bool Loop::retire(Channel& ch, std::size_t written) {
     // A partly written frame stays at the front.
+    ch.written += written;
     const std::uint16_t number = ch.number;
     while (written != 0) {
         Message* front = ch.send_queue.front();
@@ -507,13 +627,53 @@ bool Loop::retire(Channel& ch, std::size_t written) {
             return false;
         }
     }
-    if (ch.unconfirmed.size() > core_.options_.max_unconfirmed_frames) {
-        close(ch, AmpeStatus::communication_failed,
-              "the peer has not confirmed the last " + std::to_string(ch.unconfirmed.size()) +
-                  " frames written");
-        return false;
-    }
     return true;
+}
+
+std::size_t Loop::window(const Channel& ch) const noexcept {
+    if (ch.confirming == Channel::Confirming::off) {
+        return SIZE_MAX;
+    }
+    const std::size_t cap = core_.options_.max_unconfirmed_frames;
+    return ch.unconfirmed.size() < cap ? cap - ch.unconfirmed.size() : 0;
+}
+
+void Loop::shut_window(Channel& ch) {
+    ch.window_shut = true;
+    watch_stall(ch);
+}
+
+void Loop::open_window(Channel& ch) {
+    if (ch.window_shut && window(ch) != 0) {
+        ch.window_shut = false;
+        list_for_flush(ch);
+    }
+}
+
+void Loop::watch_stall(Channel& ch) {
+    // One timer per `stall_timeout` while output waits, not one per write: when it fires, it
+    // looks whether anything was written since (on_deadline). A channel with a timer of its own
+    // running (a handshake, a closing one's) is watched when that one is done.
+    if (core_.options_.stall_timeout.count() > 0 && ch.deadline == Clock::time_point{}) {
+        ch.stall_mark = ch.written;
+        arm(ch, core_.options_.stall_timeout);
+    }
+}
+
+void Loop::on_stall_deadline(Channel& ch) {
+    if (ch.send_queue.empty() && !sending(ch)) {
+        return;  // everything went out
+    }
+    if (ch.written != ch.stall_mark) {
+        watch_stall(ch);  // it moved: watch again from here
+        return;
+    }
+    const std::string what =
+        ch.window_shut
+            ? "confirmed none of the last " + std::to_string(ch.unconfirmed.size()) + " frames written"
+            : "read none of the " + std::to_string(ch.send_queue.size()) + " messages waiting for it";
+    close(ch, AmpeStatus::communication_failed,
+          "the peer " + what + " in " + std::to_string(core_.options_.stall_timeout.count()) + " ms");
 }
 
 void Loop::on_sent(Channel& ch, MessagePtr msg) {
@@ -525,6 +685,7 @@ void Loop::on_sent(Channel& ch, MessagePtr msg) {
         return;
     }
     on_frame_written(ch, *msg);
+    uncount_echo(ch, *msg);
     const OpCode op = msg->bhdr.proto.op_code;
     // Written: a spare for the reads, then back to the pool in a batch (return_spares).
     if (core_.pool().owns(*msg)) {
@@ -535,16 +696,6 @@ void Loop::on_sent(Channel& ch, MessagePtr msg) {
     if (op == OpCode::bye_response) {
         start_draining(ch);
     }
-}
-
-MessagePtr Loop::spare_or_pool() {
-    if (MessagePtr m = spares_.pop_front()) {
-        if (const Message* next = spares_.front(); next != nullptr) {
-            prefetch_message_and_body(next, next->body.data().data());  // the next read target
-        }
-        return m;  // the decoder resets it
-    }
-    return core_.pool().get(AllocationStrategy::pool_only);
 }
 
 void Loop::return_spares(std::size_t keep) {
@@ -563,8 +714,9 @@ void Loop::starve(Channel& ch, std::span<const std::byte> rest) {
     } else {
         if (ch.stash.capacity() < rest.size()) {
             // Doubling: a channel that starves again and again with a few more bytes each time
-            // does not allocate each time.
-            ch.stash.reserve(std::max(rest.size(), 2 * ch.stash.capacity()));
+            // does not allocate each time. Never past one read: the channel's budget.
+            ch.stash.reserve(
+                std::clamp(2 * ch.stash.capacity(), rest.size(), std::max(rest.size(), max_read_size)));
         }
         ch.stash.assign(rest.begin(), rest.end());
         ch.stash_used = 0;
@@ -604,9 +756,28 @@ void Loop::resume_starved() {
             std::vector<std::byte>{}.swap(ch->stash);  // a big stash is rare: give the memory back
         }
         ch->stash_used = 0;
-        set_interest(*ch, ch->interest | Trigger::recv);
+        if (may_read(*ch)) {
+            set_interest(*ch, ch->interest | Trigger::recv);
+        }
     }
     resuming_.clear();
+}
+
+void Loop::pause(Channel& ch) {
+    ch.paused = true;
+    Triggers want = ch.interest;
+    set_interest(ch, want.remove(Trigger::recv));
+}
+
+void Loop::unpause(Channel& ch) {
+    ch.paused = false;
+    if (may_read(ch) && (ch.state == Channel::State::open || ch.state == Channel::State::awaiting_hello)) {
+        set_interest(ch, ch.interest | Trigger::recv);
+    }
+}
+
+bool Loop::may_read(const Channel& ch) noexcept {
+    return ch.state == Channel::State::draining || (!ch.starved && !ch.paused);
 }
 
 // --- Closing ------------------------------------------------------------------------------------
@@ -628,18 +799,22 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail
     // Out of the group's reach first: posts from now on fail, and those already past their check
     // are in the inbox when this returns, so their messages come back here too.
     core_.owners_.hand_to_engine(ch.number);
+    for (Message* m = ch.send_queue.front(); m != nullptr; m = MessageQueue::next_of(m)) {
+        uncount_echo(ch, *m);  // (before the inbox's join them: their marks are inbox tickets)
+    }
     MessageQueue unsent = std::move(ch.send_queue);
     take_inbox_closing(ch, unsent);
-    Group* group = std::exchange(ch.group, nullptr);
     ch.head_written = 0;
     ch.report_pending = false;
+    Group* group = std::exchange(ch.group, nullptr);
     // Nothing is lost silently: every message the peer did not confirm, and every message not
     // written, comes back with the reason, in the order they were posted. After a graceful close
     // the reason is success, which a returned message must not claim.
     const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::send_failed : reason;
     return_unconfirmed(ch, *group, returned_status);
     // A send still in flight (completion backend) may have written the frames it reaches into:
-    // they come back as the unconfirmed ones do.
+    // they come back as the unconfirmed ones do. (Not in their own messages: the kernel may read
+    // them until the channel's operations are cancelled.)
     std::size_t in_flight = sending(ch) ? ch.frames_sending : 0;
     while (MessagePtr m = unsent.pop_front()) {
         const bool maybe_written = in_flight != 0;
@@ -649,7 +824,9 @@ void Loop::report_closed(Channel& ch, AmpeStatus reason, std::string_view detail
             continue;
         }
         if (maybe_written) {
-            return_as_unconfirmed(*group, ch.number, m->bhdr, returned_status);
+            MessagePtr report = core_.engine_message(OpCode::signal, returned_status, ch.number);
+            make_unconfirmed(*report, ch.number, m->bhdr, returned_status);
+            deliver(*group, std::move(report));
             continue;
         }
         if (m->bhdr.proto.op_code == OpCode::hello_request) {
@@ -680,6 +857,7 @@ void Loop::start_draining(Channel& ch) {
     shutdown_send(ch.socket);
     ch.state = Channel::State::draining;
     ch.starved = false;
+    ch.paused = false;
     std::vector<std::byte>{}.swap(ch.stash);
     arm(ch, drain_limit);
     set_interest(ch, Trigger::recv);
@@ -731,6 +909,8 @@ void Loop::on_deadline(Channel& ch) {
                 close(ch, ch.write_error);  // the peer's last words did not come
             } else if (ch.peer_end.ended()) {
                 (void)on_read(ch, std::exchange(ch.peer_end, {}), {});  // the send did not complete
+            } else {
+                on_stall_deadline(ch);
             }
             return;
         case Channel::State::connecting: return;
@@ -773,12 +953,28 @@ void Loop::shut_down() {
         const std::lock_guard lock{core_.lifecycle_mutex_};
         core_.loop_finished_ = true;
     }
+    core_.memory_answered_.notify_all();  // a `memory` call waiting gets the pool's counts
     // Whatever slipped in before loop_finished_ was set.
     return_posted();
     deliver_pending();
 }
 
 // --- Delivery and bookkeeping -------------------------------------------------------------------
+
+void Loop::answer_memory() {
+    EngineMemory counted;
+    const auto count = [&counted](std::size_t bytes) {
+        ++counted.channels;
+        counted.channel_bytes += bytes;
+        counted.largest_channel = std::max(counted.largest_channel, bytes);
+    };
+    for (const auto& slot : channels_) {
+        if (slot) {
+            count(held_bytes(*slot));
+        }
+    }
+    core_.answer_memory(counted);
+}
 
 void Loop::deliver(Group& group, MessagePtr msg) {
     group.pending.push_back(std::move(msg));
@@ -810,7 +1006,7 @@ Channel& Loop::install(std::unique_ptr<Channel> ch) {
 
 bool Loop::work_waiting() const noexcept {
     return !core_.inbox_.empty() || !posted_.empty() || core_.pool_refilled_.load() ||
-           core_.stop_requested_.load();
+           core_.stop_requested_.load() || core_.memory_wanted_.load();
 }
 
 bool Loop::spin_for_work(int timeout_ms) {

@@ -54,6 +54,12 @@ private:
     void on_hello(Group& group, MessagePtr msg);
     void on_destroy_group(Group& group);
     void enqueue(Channel& ch, MessagePtr msg);
+    /// Counts `msg` among `ch`'s echoes when it was read from `ch` itself, and stops reading `ch`
+    /// once they pass the channel's share (a peer that never reads cannot make us read on and
+    /// queue its answers, holding the pool's messages, without end).
+    void count_echo(Channel& ch, Message& msg);
+    /// A queued message of `ch` left its queue: an echo no longer counts.
+    void uncount_echo(Channel& ch, Message& msg);
 
     // I/O, one half per backend model (loop_readiness.cpp or loop_completion.cpp).
     /// Starts watching the notifier (constructor).
@@ -123,6 +129,22 @@ private:
     std::size_t read_size(Channel& ch, bool first, std::size_t limit);
     /// Takes read targets from the pool in one batch; returns how many the loop holds.
     std::size_t take_read_targets(const Channel& ch, std::size_t limit);
+    /// One message to decode into: a spare, an idle pool message, or a new one while the pool is
+    /// below its maximum; null when the pool is dry (its refill hook is then armed).
+    [[nodiscard]] MessagePtr read_target();
+    /// The message for the frame whose header was just decoded: a pool message when the rest of
+    /// the frame is at hand in `in`, else the channel's own (a frame still arriving lives in its
+    /// connection's budget, not in the pool).
+    [[nodiscard]] MessagePtr frame_target(Channel& ch, std::span<const std::byte> in);
+    /// The decoded frame, in a pool message: one assembled in the channel's own message trades
+    /// contents with a pool message (no copy). Null when the pool has none: the channel starves.
+    [[nodiscard]] MessagePtr take_frame(Channel& ch);
+    /// The channel's own message, made on first use.
+    [[nodiscard]] static MessagePtr take_assembly(Channel& ch);
+    /// Gives the channel its own message back (listed, so an idle loop lets it go).
+    void keep_assembly(Channel& ch, MessagePtr own);
+    /// Lets go of the channels' own messages that no frame is using (before the loop sleeps).
+    void release_assemblies();
     /// Handles what a read gave; true when the channel can take more (open, not starved).
     bool on_read(Channel& ch, const IoResult& r, std::span<const std::byte> data);
     bool decode(Channel& ch, std::span<const std::byte>& in);
@@ -132,8 +154,22 @@ private:
     /// Points `parts` at `ch`'s queued frames from the first unwritten byte. Small frames are
     /// copied into `staging` (when given; it must outlive the write) and share its slices; a write
     /// without staging covers at most `max_frames_per_write` frames.
-    static Gathered gather(const Channel& ch, std::span<native::IoSlice> parts,
+    /// Stops at the first Request, Response or Signal past `regular_budget` (the send window).
+    static Gathered gather(const Channel& ch, std::span<native::IoSlice> parts, std::size_t regular_budget,
                            std::span<std::byte> staging = {});
+    /// How many more Requests, Responses and Signals `ch` may write before its peer confirms: the
+    /// room left in its send window (no limit for a peer that does not confirm).
+    [[nodiscard]] std::size_t window(const Channel& ch) const noexcept;
+    /// The window is full: `ch` writes nothing more (and waits for no writability) until the peer
+    /// confirms, or `Options::stall_timeout` passes.
+    void shut_window(Channel& ch);
+    /// A confirmation made room: `ch` writes again.
+    void open_window(Channel& ch);
+    /// `ch` has output its peer is not taking now: unless it writes some within
+    /// `Options::stall_timeout`, it closes.
+    void watch_stall(Channel& ch);
+    /// The stall timer fired: closes `ch` if it wrote nothing since it was armed.
+    void on_stall_deadline(Channel& ch);
     /// Retires `written` bytes of `ch`'s queue; false when that closed or drained the channel.
     bool retire(Channel& ch, std::size_t written);
 
@@ -166,24 +202,29 @@ private:
     void send_owed_confirmations();
     /// Tells the peer what arrived, before the socket closes (best effort, one small write).
     static void confirm_before_closing(Channel& ch) noexcept;
-    /// Returns the frames the peer never confirmed to `group`, each as its binary header.
+    /// Returns the frames the peer never confirmed to `group`, each as its binary header: in an
+    /// idle pool message, else a standalone one (at most `max_unconfirmed_frames`, none of which
+    /// ever joins the pool).
     void return_unconfirmed(Channel& ch, Group& group, AmpeStatus status);
-    /// Returns one frame that was (or may have been) written to `group` as its binary header,
-    /// marked `~unconfirmed`: it may or may not have arrived.
-    void return_as_unconfirmed(Group& group, std::uint16_t channel, const BinaryHeader& written,
-                               AmpeStatus status);
+    /// Makes `m` (reset) the report of a frame that was (or may have been) written, as its binary
+    /// header marked `~unconfirmed`: it may or may not have arrived.
+    static void make_unconfirmed(Message& m, std::uint16_t channel, const BinaryHeader& written,
+                                 AmpeStatus status);
 
     // Writing.
     void list_for_flush(Channel& ch);
     void flush_listed();
     void on_sent(Channel& ch, MessagePtr msg);
-    /// A message to decode into: a spare, else one from the pool (null when empty).
-    [[nodiscard]] MessagePtr spare_or_pool();
     /// Returns all spares but the newest `keep` to the pool, in one batch.
     void return_spares(std::size_t keep);
 
     // Backpressure.
     void starve(Channel& ch, std::span<const std::byte> rest);
+    /// Stops reading `ch` until its echoes are written (`count_echo`).
+    void pause(Channel& ch);
+    void unpause(Channel& ch);
+    /// Reading `ch` is allowed: neither starved nor paused (a draining channel always reads).
+    [[nodiscard]] static bool may_read(const Channel& ch) noexcept;
     /// The `pool_empty` report for a starving channel: made from `report_spare_` when there is
     /// one, so starving (when the pool has nothing by definition) does not allocate.
     [[nodiscard]] MessagePtr pool_empty_report(std::uint16_t channel);
@@ -205,6 +246,8 @@ private:
     void shut_down();
 
     // Delivery and bookkeeping.
+    /// Counts what the engine holds (`Reactor::memory`) and answers.
+    void answer_memory();
     void deliver(Group& group, MessagePtr msg);
     void deliver_pending();
     [[nodiscard]] Channel* find(std::uint16_t number) const noexcept;
@@ -220,6 +263,7 @@ private:
     std::vector<std::uint16_t> starved_;              ///< channels waiting for the pool
     std::vector<std::uint16_t> resuming_;             ///< starved_ being resumed (kept for its capacity)
     std::vector<std::uint16_t> confirm_list_;         ///< channels owing their peer a confirmation
+    std::vector<std::uint16_t> assembly_list_;        ///< channels keeping their own message idle
     std::vector<std::uint16_t> owed_;                 ///< confirm_list_ being served (kept for its capacity)
     Clock::time_point confirm_due_;                   ///< when confirm_list_ is served
     ChannelTimers timers_;
@@ -238,6 +282,9 @@ private:
     /// batch; all go back before the loop sleeps.
     MessageQueue spares_;
     const std::size_t spares_kept_;  ///< spares that stay from one turn to the next
+    /// How many of a channel's own messages may wait in its send queue before it is not read
+    /// (`echo_share`; and at most `echo_share_bytes` of them).
+    const std::uint32_t echo_share_;
     /// One message kept back from the spares for the next `pool_empty` report.
     MessagePtr report_spare_;
     std::uint32_t next_serial_ = 0;  ///< the serial of the next channel installed

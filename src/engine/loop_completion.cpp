@@ -131,7 +131,7 @@ void Loop::on_accept_done(Channel* listener, const Completion& c) {
 // --- Reading ------------------------------------------------------------------------------------
 
 void Loop::start_read(Channel& ch) {
-    if (ch.interest.has(Trigger::recv) || ch.starved) {
+    if (ch.interest.has(Trigger::recv) || !may_read(ch)) {
         return;
     }
     std::size_t size = UringProactor::max_recv;
@@ -200,15 +200,21 @@ void Loop::flush(Channel& ch) {
     piggyback_confirmation(ch);
     const std::uint32_t index = write_slots_.take();
     WriteSlot& slot = write_slots_[index];
+    const Gathered g = gather(ch, slot.parts, window(ch));
+    if (g.frames == 0) {
+        write_slots_.give_back(index);
+        shut_window(ch);  // a confirmation opens it (and lists the channel for writing)
+        return;
+    }
     slot.channel = ch.number;
     slot.serial = ch.serial;
     slot.header = msghdr{};
     slot.header.msg_iov = slot.parts.data();
-    const Gathered g = gather(ch, slot.parts);
     slot.header.msg_iovlen = g.parts;
     poller_.send(ch.socket.fd(), slot.header, index);
     ch.frames_sending = static_cast<std::uint8_t>(g.frames);
     ch.interest |= Trigger::send;
+    watch_stall(ch);  // a send to a peer that reads nothing never completes
 }
 
 void Loop::on_write_done(const Completion& c) {

@@ -78,6 +78,7 @@ bool Loop::on_confirmation(Channel& ch, std::uint64_t count) {
     if (ch.report_pending && ch.unconfirmed.empty()) {
         report_closed(ch, AmpeStatus::success, {});  // the peer has everything: the close is complete
     }
+    open_window(ch);
     return true;
 }
 
@@ -198,17 +199,18 @@ void Loop::confirm_before_closing(Channel& ch) noexcept {
 
 void Loop::return_unconfirmed(Channel& ch, Group& group, AmpeStatus status) {
     for (; !ch.unconfirmed.empty(); ch.unconfirmed.pop_front()) {
-        return_as_unconfirmed(group, ch.number, ch.unconfirmed.front().header, status);
+        MessagePtr m = core_.engine_message(OpCode::signal, status, ch.number);
+        make_unconfirmed(*m, ch.number, ch.unconfirmed.front().header, status);
+        deliver(group, std::move(m));
     }
 }
 
-void Loop::return_as_unconfirmed(Group& group, std::uint16_t channel, const BinaryHeader& written,
-                                 AmpeStatus status) {
-    MessagePtr m = core_.engine_message(written.proto.op_code, status, channel);
-    m->bhdr.message_id = written.message_id;
-    m->bhdr.proto.more = written.proto.more;
-    (void)append_header(m->thdrs, header::unconfirmed, offer);  // a fresh message: fits
-    deliver(group, std::move(m));
+void Loop::make_unconfirmed(Message& m, std::uint16_t channel, const BinaryHeader& written,
+                            AmpeStatus status) {
+    EngineCore::stamp_engine_message(m, written.proto.op_code, status, channel);
+    m.bhdr.message_id = written.message_id;
+    m.bhdr.proto.more = written.proto.more;
+    (void)append_header(m.thdrs, header::unconfirmed, offer);  // headers reset: fits
 }
 
 }  // namespace tofu::detail

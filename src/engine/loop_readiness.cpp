@@ -2,6 +2,7 @@
 // and the loop makes the system call itself.
 #include <array>
 
+#include "engine/channel_budget.hpp"
 #include "engine/engine_core.hpp"
 #include "engine/loop.hpp"
 
@@ -9,7 +10,7 @@ namespace tofu::detail {
 namespace {
 
 /// One read takes up to this much: many small frames per system call.
-constexpr std::size_t read_buffer_size = std::size_t{256} * 1024;
+constexpr std::size_t read_buffer_size = max_read_size;
 /// Reads per readiness event, at most (each fills the read buffer, or it is the last).
 constexpr int max_reads_per_event = 4;
 /// Accepts per readiness event, so one busy listener cannot starve the rest of the loop.
@@ -62,8 +63,19 @@ void Loop::on_event(const PollEvent& ev) {
         flush(*ch);
         ch = find(number);
     }
-    if (ch != nullptr && ev.fired.any_of(Trigger::recv | Trigger::err)) {
-        on_readable(*ch);
+    if (ch == nullptr) {
+        return;
+    }
+    if (ch->interest.has(Trigger::recv)) {
+        if (ev.fired.any_of(Trigger::recv | Trigger::err)) {
+            on_readable(*ch);
+        }
+    } else if (ev.fired.has(Trigger::err)) {
+        // Not read now (starved, paused, or its window shut), and the peer reset or hung up: what
+        // it sent last is its own loss, and waiting to read it would hold this channel (and its
+        // share of the pool) for nothing. (A starved or paused channel's stash must come before
+        // anything the socket holds, so it is not read here.)
+        close(*ch, AmpeStatus::peer_disconnected, "the peer hung up while it was not being read");
     }
 }
 
@@ -100,7 +112,10 @@ void Loop::on_readable(Channel& ch) {
     // A few reads in a row while the socket keeps filling the buffer: bigger deliveries, so the
     // receiving thread is woken once for more messages. Bounded, so one busy channel cannot hold
     // up the others.
-    for (int i = 0; i < max_reads_per_event && read_once(ch, i == 0); ++i) {
+    // A channel whose application answers with the messages it reads takes one buffer a turn:
+    // should its peer stop reading, no more than that is read ahead of the answers that back up.
+    const int reads = ch.echoes ? 1 : max_reads_per_event;
+    for (int i = 0; i < reads && read_once(ch, i == 0); ++i) {
     }
 }
 
@@ -166,8 +181,12 @@ void Loop::flush(Channel& ch) {
     piggyback_confirmation(ch);
     std::array<native::IoSlice, max_parts_per_write> iov{};
     while (!ch.send_queue.empty()) {
-        // As many queued frames as fit go into one vectored write.
-        const Gathered g = gather(ch, iov, {write_staging_.get(), write_staging_size});
+        // As many queued frames as fit (and the peer's window allows) go into one vectored write.
+        const Gathered g = gather(ch, iov, window(ch), {write_staging_.get(), write_staging_size});
+        if (g.frames == 0) {
+            shut_window(ch);  // a confirmation opens it (and lists the channel for writing)
+            break;
+        }
         const IoResult r = write_vectored(ch.socket, {iov.data(), g.parts});
         if (!r.error.ok()) {
             write_failed(ch, r.error);
@@ -184,10 +203,11 @@ void Loop::flush(Channel& ch) {
         }
     }
     Triggers want = ch.interest;
-    if (ch.send_queue.empty()) {
-        want.remove(Trigger::send);
+    if (ch.send_queue.empty() || ch.window_shut) {
+        want.remove(Trigger::send);  // nothing to write, or nothing it may write: no writability to wait for
     } else {
         want |= Trigger::send;
+        watch_stall(ch);  // the socket is full: the peer is not reading as fast as we write
     }
     set_interest(ch, want);
 }
@@ -203,16 +223,21 @@ void Loop::write_failed(Channel& ch, const SocketError& error) {
 }
 
 void Loop::set_interest(Channel& ch, Triggers interest) {
-    if (interest.empty()) {
+    // A connection that waits for nothing (starved, paused, its window shut) stays registered for
+    // errors alone: a peer that resets it meanwhile is noticed at once. A listener at rest waits
+    // for nothing at all (not even error reports: no busy loop).
+    const Triggers registered =
+        interest.empty() && ch.kind == Channel::Kind::io ? Triggers{Trigger::err} : interest;
+    if (registered.empty()) {
         if (ch.registered) {
-            poller_.remove(ch.socket.fd());  // not even error reports while starved: no busy loop
+            poller_.remove(ch.socket.fd());
             ch.registered = false;
         }
     } else if (!ch.registered) {
-        poller_.add(ch.socket.fd(), ch.number, interest);
+        poller_.add(ch.socket.fd(), ch.number, registered);
         ch.registered = true;
     } else if (interest != ch.interest) {
-        poller_.modify(ch.socket.fd(), ch.number, interest);
+        poller_.modify(ch.socket.fd(), ch.number, registered);
     }
     ch.interest = interest;
 }

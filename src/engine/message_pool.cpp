@@ -98,6 +98,41 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
     }
 }
 
+MessagePtr MessagePool::try_get() {
+    Message* surplus = nullptr;
+    MessagePtr got;
+    {
+        const std::unique_lock lock = lock_briefly(mutex_);
+        if (free_.empty()) {
+            drain_and_arm_locked(surplus);
+        }
+        if (!free_.empty()) {
+            got = pop_locked();
+        }
+    }
+    free_surplus(surplus, nullptr);
+    return got;
+}
+
+MessagePtr MessagePool::grow() {
+    {
+        const std::lock_guard lock{mutex_};
+        if (closed_ || free_.size() + outstanding_ >= max_idle_) {
+            return {};
+        }
+        ++outstanding_;
+        ++handed_;
+    }
+    try {
+        return MessagePtr{make_message()};
+    } catch (...) {
+        const std::lock_guard lock{mutex_};
+        --outstanding_;
+        --handed_;
+        return {};
+    }
+}
+
 std::size_t MessagePool::take_idle(MessageQueue& into, std::size_t at_most) {
     Message* surplus = nullptr;
     std::size_t taken = 0;

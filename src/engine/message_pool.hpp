@@ -39,6 +39,15 @@ public:
     /// is armed), with `always`, a new message then.
     [[nodiscard]] MessagePtr get(AllocationStrategy strategy);
 
+    /// An idle message, or null when none is idle; never allocates, never arms the refill hook.
+    /// The engine's reports: made from an idle message when there is one.
+    [[nodiscard]] MessagePtr try_get();
+
+    /// A new message for the engine's reads while the pool's messages (idle and out together)
+    /// number fewer than `max_pool_msgs`; null at that cap. So reading grows the pool from
+    /// `initial_pool_msgs` to its maximum, and never past it.
+    [[nodiscard]] MessagePtr grow();
+
     /// Moves up to `at_most` idle messages to the back of `into` under one lock, without allocating
     /// and without arming the refill hook; returns how many. The engine's read targets.
     std::size_t take_idle(MessageQueue& into, std::size_t at_most);

@@ -22,6 +22,7 @@ public:
     void put(MessagePtr&& msg) noexcept override { core_->pool().put(std::move(msg)); }
     ChannelGroupPtr create() override { return core_->create_group(); }
     void destroy(ChannelGroupPtr&& group) noexcept override { group.reset(); }
+    EngineMemory memory() override { return core_->memory(); }
 
 private:
     std::shared_ptr<detail::EngineCore> core_;

@@ -22,6 +22,8 @@ public:
 
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    /// Entries the ring has room for (its memory: this many `Entry`s).
+    [[nodiscard]] std::size_t capacity() const noexcept { return ring_.size(); }
     [[nodiscard]] const Entry& front() const noexcept { return ring_[head_]; }
 
     void push_back(std::uint64_t frame, const BinaryHeader& header) {

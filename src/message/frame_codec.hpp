@@ -79,6 +79,9 @@ public:
     /// The completed message, after `message_ready`.
     [[nodiscard]] MessagePtr take() noexcept;
 
+    /// The message being filled (from `provide` until `take`), or null.
+    [[nodiscard]] const Message* filling() const noexcept { return msg_.get(); }
+
     /// The header being decoded; valid from `need_message` until the message is taken.
     [[nodiscard]] const BinaryHeader& pending_header() const noexcept { return header_; }
 

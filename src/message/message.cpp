@@ -153,6 +153,7 @@ void Message::reset() noexcept {
     thdrs.reset();
     body.reset();
     ahead_ = nullptr;
+    wire_header_ = {};  // also the engine's mark of where it was read (MessageAccess::source)
 }
 
 void MessageDeleter::operator()(Message* msg) const noexcept {

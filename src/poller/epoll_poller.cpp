@@ -84,8 +84,8 @@ std::span<const PollEvent> EpollPoller::wait(int timeout_ms) {
         if ((os.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
             fired |= interest & write_triggers;  // a failed connect reports as writable
         }
-        if ((os.events & EPOLLERR) != 0) {
-            fired |= Trigger::err;
+        if ((os.events & (EPOLLERR | EPOLLHUP)) != 0) {
+            fired |= Trigger::err;  // also for a socket registered for nothing else
         }
         events_[static_cast<std::size_t>(i)] = PollEvent{static_cast<std::uint32_t>(os.data.u64), fired};
     }

@@ -98,8 +98,8 @@ std::span<const PollEvent> PollPoller::wait(int timeout_ms) {
         if ((re & (POLLOUT | POLLHUP | POLLERR)) != 0) {
             fired |= e.interest & write_triggers;
         }
-        if ((re & (POLLERR | POLLNVAL)) != 0) {
-            fired |= Trigger::err;
+        if ((re & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+            fired |= Trigger::err;  // also for a socket registered for nothing else
         }
         events_.push_back(PollEvent{e.token, fired});
     }

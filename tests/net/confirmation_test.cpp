@@ -309,57 +309,73 @@ TEST_P(ConfirmationTest, AByeResponseNobodyAskedForConfirmsNothing) {
     EXPECT_EQ(unconfirmed, (std::vector<std::uint64_t>{4, 5, 6, 7, 8, 9, 10}));
 }
 
-TEST_P(ConfirmationTest, APeerThatStopsConfirmingIsClosedBeforeTheLogGrowsWithoutEnd) {
-    constexpr std::uint32_t limit = 1000;
+TEST_P(ConfirmationTest, NothingPastTheWindowIsWrittenAndAPeerThatNeverConfirmsIsClosedAfterTheTimeout) {
+    constexpr std::uint32_t window = 64;
     server_.reset();
-    engine_ = Reactor::create(Options{.max_unconfirmed_frames = limit});
+    engine_ = Reactor::create(Options{.max_unconfirmed_frames = window, .stall_timeout = 500ms});
     server_ = engine_->create();
     listener_ = start_listener(*engine_, *server_, GetParam());
     RawPeer peer{listener_.client_address};
     const std::uint16_t channel = accept_raw(peer, true);
-    // The peer reads everything and confirms nothing: past the limit the channel closes, and
-    // every Signal comes back, those written marked unconfirmed.
-    const std::uint64_t posted = std::uint64_t{3} * limit;
+    // The peer reads everything and confirms nothing: exactly one window of Signals reaches it,
+    // then the channel waits, and closes once the confirmation timeout passes. Every Signal
+    // comes back: the window's marked unconfirmed, the rest as never written.
+    std::uint64_t read = 0;
     std::string reader_failure;
-    std::jthread reader{[&peer, &reader_failure] {  // until the engine resets the connection
+    std::jthread reader{[&peer, &read, &reader_failure] {  // until the engine resets the connection
         try {
-            while (peer.read_frame()) {
+            while (const std::optional<RawFrame> f = peer.read_frame()) {
+                read += f->header.proto.op_code == OpCode::signal ? 1 : 0;
             }
         } catch (const TestFailure& e) {
             reader_failure = e.what();
         }
     }};
-    std::uint64_t accepted = 0;
-    for (std::uint64_t id = 1; id <= posted; ++id) {
-        MessagePtr m = engine_->get(AllocationStrategy::always);
-        m->bhdr.proto.op_code = OpCode::signal;
-        m->bhdr.channel_number = channel;
-        m->bhdr.message_id = id;
-        try {
-            (void)server_->post(m);
-            ++accepted;
-        } catch (const Error& e) {
-            EXPECT_EQ(e.status(), AmpeStatus::invalid_channel_number) << e.what();
-            break;  // closed already
-        }
-    }
+    constexpr std::uint64_t posted = std::uint64_t{3} * window;
+    post_signals(channel, 1, posted);
     std::vector<MessagePtr> before;
     const MessagePtr closed = wait_channel_closed(*server_, channel, &before);
     reader.join();
     EXPECT_EQ(reader_failure, "");
+    EXPECT_EQ(read, window) << "frames past the window were written";
     EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::communication_failed)) << describe(*closed);
-    EXPECT_NE(header_value(*closed, header::detail).find("not confirmed"), std::string::npos)
+    EXPECT_NE(header_value(*closed, header::detail).find("confirmed none"), std::string::npos)
         << describe(*closed);
     std::uint64_t unconfirmed = 0;
-    std::uint64_t unsent = 0;
+    std::uint64_t next_id = 1;
     for (const MessagePtr& m : before) {
-        if (m->bhdr.channel_number == channel && m->is_from_engine() &&
-            m->bhdr.proto.op_code == OpCode::signal) {
-            ++(header_value(*m, header::unconfirmed) == "1" ? unconfirmed : unsent);
+        if (m->bhdr.channel_number != channel || !m->is_from_engine() ||
+            m->bhdr.proto.op_code != OpCode::signal) {
+            continue;
         }
+        EXPECT_EQ(m->bhdr.message_id, next_id++) << "returned out of order";
+        EXPECT_EQ(header_value(*m, header::unconfirmed) == "1", m->bhdr.message_id <= window) << describe(*m);
+        unconfirmed += header_value(*m, header::unconfirmed) == "1" ? 1 : 0;
     }
-    EXPECT_GT(unconfirmed, limit);
-    EXPECT_EQ(unconfirmed + unsent, accepted) << "every Signal posted comes back";
+    EXPECT_EQ(unconfirmed, window);
+    EXPECT_EQ(next_id, posted + 1) << "every Signal posted comes back";
+}
+
+TEST_P(ConfirmationTest, AFullWindowOpensWhenThePeerConfirmsAndNothingIsClosed) {
+    constexpr std::uint32_t window = 64;
+    server_.reset();
+    engine_ = Reactor::create(Options{.max_unconfirmed_frames = window, .stall_timeout = 0ms});
+    server_ = engine_->create();
+    listener_ = start_listener(*engine_, *server_, GetParam());
+    RawPeer peer{listener_.client_address};
+    const std::uint16_t channel = accept_raw(peer, true);
+    post_signals(channel, 1, 3 * window);
+    // One window at a time: the peer reads it, confirms it (the HelloResponse and the Signals so
+    // far), and the next window comes; confirmed, nothing comes back when the peer then leaves.
+    for (std::uint64_t round = 0; round < 3; ++round) {
+        read_signals(peer, round * window + 1, (round + 1) * window);
+        ASSERT_TRUE(peer.send(confirmation(1 + (round + 1) * window)));
+    }
+    peer.reset();
+    std::vector<std::uint64_t> unconfirmed;
+    const MessagePtr closed = closed_with(channel, unconfirmed);
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::peer_disconnected)) << describe(*closed);
+    EXPECT_TRUE(unconfirmed.empty()) << unconfirmed.size() << " came back although confirmed";
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ConfirmationTest, ::testing::ValuesIn(tcp4_and_uds_transports()),

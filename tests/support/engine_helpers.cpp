@@ -903,6 +903,27 @@ bool RawPeer::send_byte_by_byte(std::span<const std::byte> bytes) {
     return true;
 }
 
+std::size_t RawPeer::send_until_blocked(std::span<const std::byte> frame, std::size_t max_bytes) {
+    std::size_t sent = 0;
+    std::size_t offset = 0;  // into `frame`: a send may stop inside it
+    while (sent < max_bytes) {
+        const long n = native::send_bytes(fd_, frame.data() + offset, frame.size() - offset);
+        if (n < 0) {
+            const int error = native::last_error();
+            if (error == native::err::interrupted) {
+                continue;
+            }
+            if (is_timeout_error(error) || is_closed_error(error)) {
+                return sent;  // blocked past the timeout, or gone
+            }
+            throw TestFailure{"raw peer: send: " + errno_text(error)};
+        }
+        sent += static_cast<std::size_t>(n);
+        offset = (offset + static_cast<std::size_t>(n)) % frame.size();
+    }
+    return sent;
+}
+
 void RawPeer::shutdown_write() {
     (void)::shutdown(native::handle(fd_), native::shut_write);
 }

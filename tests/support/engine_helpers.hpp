@@ -310,6 +310,10 @@ public:
     /// Sends the bytes one `send` call per byte (TCP_NODELAY is set), to split a frame everywhere.
     [[nodiscard]] bool send_byte_by_byte(std::span<const std::byte> bytes);
 
+    /// Sends `frame` again and again until a send waits longer than the send timeout (the other
+    /// side stopped reading), the connection ends, or `max_bytes` went; returns the bytes sent.
+    std::size_t send_until_blocked(std::span<const std::byte> frame, std::size_t max_bytes);
+
     /// Half-closes: the other side reads end of stream.
     void shutdown_write();
 

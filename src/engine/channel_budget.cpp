@@ -1,0 +1,40 @@
+#include "engine/channel_budget.hpp"
+
+#include "message/message_access.hpp"
+
+namespace tofu::detail {
+
+std::size_t message_bytes(const Message& m) noexcept {
+    return sizeof(Message) + MessageAccess::headers_buffer(m).capacity() + m.body.capacity();
+}
+
+std::size_t held_bytes(const Channel& ch) noexcept {
+    std::size_t n =
+        sizeof(Channel) + ch.stash.capacity() + ch.unconfirmed.capacity() * unconfirmed_entry_size;
+    if (ch.assembly_frame != nullptr) {
+        n += message_bytes(*ch.assembly_frame);
+    }
+    if (ch.confirmation_frame != nullptr) {
+        n += message_bytes(*ch.confirmation_frame);
+    }
+    return n;
+}
+
+}  // namespace tofu::detail
+
+namespace tofu {
+
+std::size_t channel_budget(const Options& options) noexcept {
+    using namespace detail;
+    // The record; its confirmation (a bare header); the frame it assembles (a message with room for
+    // the largest frame); one read kept back from a dry pool; and the window's log (a ring of
+    // power-of-two size: the window rounded up).
+    std::size_t log_entries = 4;
+    while (log_entries < options.max_unconfirmed_frames) {
+        log_entries *= 2;
+    }
+    return sizeof(Channel) + sizeof(Message) + (sizeof(Message) + max_frame_size) + max_read_size +
+           log_entries * unconfirmed_entry_size;
+}
+
+}  // namespace tofu
