@@ -130,6 +130,35 @@ TEST_P(HostileInputTest, ReservedAndMalformedHeadersOfAFullBlockAreDroppedWithou
     expect_still_serving("after a full block of bare-LF headers");
 }
 
+TEST_P(HostileInputTest, AHalfCloseEndsTheChannelAndNothingPostedAfterIsWritten) {
+    // Issue 26, finding 6: tofu has no half-open channels. The end of the peer's stream closes the
+    // channel once the engine reads it (`peer_disconnected`), on TCP as on a Unix socket; an answer
+    // posted after that is refused, and the peer reads no frame, only the end of the connection.
+    RawPeer peer{listener_.client_address};
+    ASSERT_TRUE(peer.send(hello_frame(1, 1)));
+    const std::uint16_t channel = accept_hello(*server_, wait_hello_request(*server_));
+    ASSERT_TRUE(peer.read_frame());
+    BinaryHeader h;
+    h.proto.op_code = OpCode::request;
+    h.message_id = 5;
+    ASSERT_TRUE(peer.send(encode_frame(h, {}, bytes_of("last words"))));
+    peer.shutdown_write();
+    MessagePtr request = wait_for_op(*server_, OpCode::request, channel);
+    EXPECT_EQ(request->body.text(), "last words");
+    const MessagePtr closed = wait_channel_closed(*server_, channel);
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::peer_disconnected)) << describe(*closed);
+    make_answer(*request);
+    std::error_code refused;
+    try {
+        (void)server_->post(request);
+    } catch (const Error& e) {
+        refused = e.code();
+    }
+    EXPECT_EQ(refused, make_error_code(AmpeStatus::invalid_channel_number));
+    EXPECT_EQ(peer.wait_closed(), 0U) << "the peer was sent something after its end";
+    expect_still_serving("after a half-close");
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, HostileInputTest, ::testing::ValuesIn(tcp4_and_uds_transports()),
                          transport_test_name);
 
