@@ -172,7 +172,11 @@ TEST_P(HostileMemory, ClientsThatNeverReadTheirAnswers) {
         for (std::size_t i = 0; i < attackers; ++i) {
             deaf.push_back(std::make_unique<RawPeer>(listener_.client_address, 200ms));
             ASSERT_TRUE(deaf.back()->send(hello_frame(1, 1)));
-            pushers.emplace_back([&, i] { sent[i] = deaf[i]->send_until_blocked(frame, volume()); });
+        }
+        for (std::size_t i = 0; i < attackers; ++i) {
+            pushers.emplace_back([&sent, &frame, peer = deaf[i].get(), i] {
+                sent[i] = peer->send_until_blocked(frame, volume());
+            });
         }
         pushers.clear();  // joined: every one of them is blocked
         for (const std::size_t n : sent) {
