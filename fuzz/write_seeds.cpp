@@ -2,6 +2,7 @@
 //   write_seeds <out-dir>  ->  <out-dir>/<target>/<seed name>
 // Each target starts from inputs that reach deep: whole frames for the decoders, the vectors' text
 // headers for the header reader, the address forms of DESIGN.md for the address parser.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -53,6 +54,45 @@ Bytes hello_offering(const tofu::test::ValidVector& hello) {
     return concat({frame, hello.text_headers, std::as_bytes(std::span{offer}), hello.body});
 }
 
+/// An engine recipe (engine_fuzz.cpp): "XPND", then records of a 16-bit count, an 8-bit length and
+/// that many bytes.
+class Recipe {
+public:
+    Recipe& add(std::span<const std::byte> bytes, std::uint16_t count = 1) {
+        for (std::size_t at = 0; at < bytes.size(); at += 255) {
+            const std::span<const std::byte> chunk =
+                bytes.subspan(at, std::min<std::size_t>(255, bytes.size() - at));
+            out_.push_back(static_cast<std::byte>(count >> 8U));
+            out_.push_back(static_cast<std::byte>(count & 0xFFU));
+            out_.push_back(static_cast<std::byte>(chunk.size()));
+            out_.insert(out_.end(), chunk.begin(), chunk.end());
+        }
+        return *this;
+    }
+    Recipe& add(std::string_view text, std::uint16_t count = 1) {
+        return add(std::as_bytes(std::span{text}), count);
+    }
+    [[nodiscard]] const Bytes& bytes() const noexcept { return out_; }
+
+private:
+    Bytes out_{std::byte{'X'}, std::byte{'P'}, std::byte{'N'}, std::byte{'D'}};
+};
+
+/// A 16-byte frame header.
+Bytes header(std::uint8_t op, std::uint64_t id, std::size_t headers_len, std::size_t body_len) {
+    Bytes h(16);
+    h[1] = std::byte{1};
+    h[2] = static_cast<std::byte>(op);
+    for (int i = 0; i < 8; ++i) {
+        h[11 - i] = static_cast<std::byte>((id >> (8 * i)) & 0xFFU);
+    }
+    h[12] = static_cast<std::byte>(headers_len >> 8U);
+    h[13] = static_cast<std::byte>(headers_len & 0xFFU);
+    h[14] = static_cast<std::byte>(body_len >> 8U);
+    h[15] = static_cast<std::byte>(body_len & 0xFFU);
+    return h;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,6 +137,18 @@ int main(int argc, char** argv) {
     write(out / "engine", "hello_offering_then_confirmations",
           concat({offering, confirmation(1), vectors.valid[2].frame, confirmation(1), confirmation(0)}));
     write(out / "engine", "hello_offering_then_all_valid", concat({offering, all_valid}));
+
+    // Recipes for text header blocks at their limit (issue 26): a Hello leaving no room for ~peer,
+    // and bare-LF lines beside a ~ header that rewriting with CR LF once grew past the limit.
+    constexpr std::size_t limit = 65535;
+    write(out / "engine", "recipe_hello_at_the_header_limit",
+          Recipe{}
+              .add(header(3, 1, limit - 5, 0))
+              .add("k:vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n", (limit - 5) / 47)
+              .add(std::string((limit - 5) % 47, 'v'))
+              .bytes());
+    write(out / "engine", "recipe_bare_line_feeds_at_the_limit",
+          Recipe{}.add(hello).add(header(2, 5, 3 + 3 * 21844, 0)).add("~:\n").add("a:\n", 21844).bytes());
 
     const std::string_view addresses[] = {
         "tcp|127.0.0.1|7099", "tcp|0.0.0.0|0",  "tcp|::1|7099",   "tcp|localhost|80",
