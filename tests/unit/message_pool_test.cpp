@@ -1161,6 +1161,46 @@ TEST(MessagePoolTakeIdle, MovesUpToTheAskedNumberWithoutAllocatingOrArmingTheHoo
     pool->set_refill_hook(nullptr);
 }
 
+TEST(MessagePoolTryGet, TakesAnIdleMessageOrNothingWithoutAllocatingOrArmingTheHook) {
+    const MessagePool::Ptr pool = make_pool(1, 4);
+    int calls = 0;
+    pool->set_refill_hook([&calls] { ++calls; });
+    MessagePtr one = pool->try_get();
+    ASSERT_NE(one, nullptr);
+    EXPECT_EQ(pool->try_get(), nullptr) << "none idle: nothing, and nothing made";
+    EXPECT_EQ(pool->outstanding(), 1U);
+    one.reset();
+    EXPECT_EQ(calls, 0) << "an empty try_get does not arm the refill hook";
+    EXPECT_EQ(pool->idle(), 1U);
+    pool->set_refill_hook(nullptr);
+}
+
+TEST(MessagePoolGrow, MakesMessagesUntilThePoolHoldsItsMaximumIdleAndOutTogether) {
+    const MessagePool::Ptr pool = make_pool(1, 3);
+    std::vector<MessagePtr> out;
+    out.push_back(pool->get(AllocationStrategy::pool_only));  // the one made at start
+    out.push_back(pool->grow());
+    out.push_back(pool->grow());
+    for (const MessagePtr& m : out) {
+        ASSERT_NE(m, nullptr);
+        EXPECT_TRUE(pool->owns(*m));
+    }
+    EXPECT_EQ(pool->grow(), nullptr) << "three out: the maximum";
+    out.pop_back();  // one back, idle: still three in all
+    EXPECT_EQ(pool->grow(), nullptr);
+    out.clear();
+    EXPECT_EQ(pool->idle(), 3U);
+    EXPECT_EQ(pool->grow(), nullptr) << "three idle: the maximum";
+}
+
+TEST(MessagePoolGrow, MessagesTheApplicationMadeCountTowardsTheMaximum) {
+    const MessagePool::Ptr pool = make_pool(0, 2);
+    MessagePtr made = pool->get(AllocationStrategy::always);
+    MessagePtr grown = pool->grow();
+    ASSERT_NE(grown, nullptr);
+    EXPECT_EQ(pool->grow(), nullptr);
+}
+
 TEST(MessagePoolTakeBackAll, ReturnsABatchResetAndHonoursMax) {
     const MessagePool::Ptr pool = make_pool(0, 3);
     tofu::detail::MessageQueue batch;
