@@ -95,12 +95,11 @@ struct Channel {
     State state;
     Triggers interest;  ///< what the poller waits for now (completion backend: operations in flight)
     Confirming confirming = Confirming::off;
-    bool registered = false;    ///< the socket is in the poller
-    bool flush_listed = false;  ///< in the loop's list of channels to write
-    bool starved = false;       ///< reading stopped until messages come back to the pool
-    bool paused = false;        ///< reading stopped until its echoes are written (echoes_queued)
-    bool echoes = false;        ///< its peer's messages have been posted back to it (read one buffer a turn)
-    bool window_shut = false;   ///< writing stopped until the peer confirms (max_unconfirmed_frames)
+    bool registered = false;       ///< the socket is in the poller
+    bool flush_listed = false;     ///< in the loop's list of channels to write
+    bool starved = false;          ///< reading stopped until messages come back to the pool
+    bool paused = false;           ///< reading stopped until its echoes are written (echoes_queued)
+    bool window_shut = false;      ///< writing stopped until the peer confirms (max_unconfirmed_frames)
     bool assembly_listed = false;  ///< in the loop's list of channels keeping an assembly message
     bool confirm_listed = false;   ///< in the loop's list of channels owing a confirmation
     /// Draining after our ByeResponse: channel_closed waits until the peer confirmed everything.

@@ -260,12 +260,13 @@ void Loop::enqueue(Channel& ch, MessagePtr msg) {
 }
 
 void Loop::count_echo(Channel& ch, Message& msg) {
-    if (MessageAccess::source(msg) != source_tag(ch)) {
+    // Only what a peer can keep asking for: a Request, Response or Signal (a HelloResponse made of
+    // the HelloRequest, or a ByeResponse, is one of a kind).
+    if (MessageAccess::source(msg) != source_tag(ch) || msg.bhdr.proto.type() != MessageType::regular) {
         MessageAccess::echo_mark(msg) = not_echo;
         return;
     }
     MessageAccess::echo_mark(msg) = echo;
-    ch.echoes = true;
     ++ch.echoes_queued;
     ch.echo_bytes += frame_bytes(msg);
     if (!ch.paused && (ch.echoes_queued > echo_share_ || ch.echo_bytes > echo_share_bytes)) {
@@ -363,10 +364,7 @@ MessagePtr Loop::read_target() {
         }
         return m;  // the decoder resets it
     }
-    if (MessagePtr m = core_.pool().get(AllocationStrategy::pool_only)) {  // when empty, arms the refill hook
-        return m;
-    }
-    return core_.pool().grow();
+    return core_.pool().get_for_read();  // null when dry: the refill hook is then armed
 }
 
 std::size_t Loop::read_size(Channel& ch, bool first, std::size_t limit) {

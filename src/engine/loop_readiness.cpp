@@ -112,10 +112,7 @@ void Loop::on_readable(Channel& ch) {
     // A few reads in a row while the socket keeps filling the buffer: bigger deliveries, so the
     // receiving thread is woken once for more messages. Bounded, so one busy channel cannot hold
     // up the others.
-    // A channel whose application answers with the messages it reads takes one buffer a turn:
-    // should its peer stop reading, no more than that is read ahead of the answers that back up.
-    const int reads = ch.echoes ? 1 : max_reads_per_event;
-    for (int i = 0; i < reads && read_once(ch, i == 0); ++i) {
+    for (int i = 0; i < max_reads_per_event && read_once(ch, i == 0); ++i) {
     }
 }
 

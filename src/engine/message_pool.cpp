@@ -59,14 +59,27 @@ MessagePtr MessagePool::pop_locked() noexcept {
 }
 
 MessagePtr MessagePool::get(AllocationStrategy strategy) {
+    return acquire(strategy == AllocationStrategy::always ? Make::always : Make::never);
+}
+
+MessagePtr MessagePool::get_for_read() {
+    return acquire(Make::below_max);
+}
+
+MessagePtr MessagePool::acquire(Make make) {
     Message* surplus = nullptr;
     MessagePtr got;
+    bool make_one = false;
     {
         const std::unique_lock lock = lock_briefly(mutex_);
         if (free_.empty()) {
             drain_and_arm_locked(surplus);
         }
-        if (free_.empty() && strategy == AllocationStrategy::pool_only) {
+        if (free_.empty()) {
+            make_one = make == Make::always ||
+                       (make == Make::below_max && !closed_ && free_.size() + outstanding_ < max_idle_);
+        }
+        if (free_.empty() && !make_one) {
             const bool starved_before = starved_;  // an earlier empty get still waits for the hook
             starved_ = true;
             settle_locked();  // armed: the next return calls the refill hook
@@ -79,13 +92,13 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
         }
         if (!free_.empty()) {
             got = pop_locked();
-        } else if (strategy == AllocationStrategy::always) {
+        } else if (make_one) {
             ++outstanding_;
             ++handed_;
         }
     }
     free_surplus(surplus, nullptr);
-    if (got || strategy == AllocationStrategy::pool_only) {
+    if (got || !make_one) {
         return got;
     }
     try {
@@ -94,7 +107,10 @@ MessagePtr MessagePool::get(AllocationStrategy strategy) {
         const std::lock_guard lock{mutex_};
         --outstanding_;
         --handed_;
-        throw;
+        if (make == Make::always) {
+            throw;
+        }
+        return {};
     }
 }
 
@@ -112,25 +128,6 @@ MessagePtr MessagePool::try_get() {
     }
     free_surplus(surplus, nullptr);
     return got;
-}
-
-MessagePtr MessagePool::grow() {
-    {
-        const std::lock_guard lock{mutex_};
-        if (closed_ || free_.size() + outstanding_ >= max_idle_) {
-            return {};
-        }
-        ++outstanding_;
-        ++handed_;
-    }
-    try {
-        return MessagePtr{make_message()};
-    } catch (...) {
-        const std::lock_guard lock{mutex_};
-        --outstanding_;
-        --handed_;
-        return {};
-    }
 }
 
 std::size_t MessagePool::take_idle(MessageQueue& into, std::size_t at_most) {

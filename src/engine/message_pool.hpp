@@ -43,10 +43,11 @@ public:
     /// The engine's reports: made from an idle message when there is one.
     [[nodiscard]] MessagePtr try_get();
 
-    /// A new message for the engine's reads while the pool's messages (idle and out together)
-    /// number fewer than `max_pool_msgs`; null at that cap. So reading grows the pool from
+    /// A message for the engine's reads: an idle one, else a new one while the pool's messages
+    /// (idle and out together) number fewer than `max_pool_msgs`; null at that cap, with the
+    /// refill hook armed as for an empty `pool_only` get. So reading grows the pool from
     /// `initial_pool_msgs` to its maximum, and never past it.
-    [[nodiscard]] MessagePtr grow();
+    [[nodiscard]] MessagePtr get_for_read();
 
     /// Moves up to `at_most` idle messages to the back of `into` under one lock, without allocating
     /// and without arming the refill hook; returns how many. The engine's read targets.
@@ -100,6 +101,12 @@ private:
     };
 
     explicit MessagePool(std::uint32_t max_idle) noexcept : max_idle_{max_idle} {}
+
+    /// When `acquire` finds no idle message: make none (and arm the refill hook), make one only
+    /// while the pool holds fewer than its maximum, or make one anyway.
+    enum class Make : std::uint8_t { never, below_max, always };
+    /// `get` and `get_for_read`, under one lock.
+    [[nodiscard]] MessagePtr acquire(Make make);
     ~MessagePool();
 
     /// Frees the idle messages; deletes the pool now if nothing is out, else when the last returns.

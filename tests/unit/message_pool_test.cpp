@@ -1175,30 +1175,33 @@ TEST(MessagePoolTryGet, TakesAnIdleMessageOrNothingWithoutAllocatingOrArmingTheH
     pool->set_refill_hook(nullptr);
 }
 
-TEST(MessagePoolGrow, MakesMessagesUntilThePoolHoldsItsMaximumIdleAndOutTogether) {
+TEST(MessagePoolGetForRead, MakesMessagesUntilThePoolHoldsItsMaximumIdleAndOutTogether) {
     const MessagePool::Ptr pool = make_pool(1, 3);
+    int calls = 0;
+    pool->set_refill_hook([&calls] { ++calls; });
     std::vector<MessagePtr> out;
-    out.push_back(pool->get(AllocationStrategy::pool_only));  // the one made at start
-    out.push_back(pool->grow());
-    out.push_back(pool->grow());
-    for (const MessagePtr& m : out) {
-        ASSERT_NE(m, nullptr);
-        EXPECT_TRUE(pool->owns(*m));
+    for (int i = 0; i < 3; ++i) {
+        out.push_back(pool->get_for_read());  // the one made at start, then two new ones
+        ASSERT_NE(out.back(), nullptr) << i;
+        EXPECT_TRUE(pool->owns(*out.back()));
     }
-    EXPECT_EQ(pool->grow(), nullptr) << "three out: the maximum";
-    out.pop_back();  // one back, idle: still three in all
-    EXPECT_EQ(pool->grow(), nullptr);
+    EXPECT_EQ(pool->get_for_read(), nullptr) << "three out: the maximum";
+    out.pop_back();  // one back: the refill hook says so, and a read takes it
+    EXPECT_EQ(calls, 1);
+    MessagePtr again = pool->get_for_read();
+    EXPECT_NE(again, nullptr);
+    again.reset();
     out.clear();
-    EXPECT_EQ(pool->idle(), 3U);
-    EXPECT_EQ(pool->grow(), nullptr) << "three idle: the maximum";
+    EXPECT_EQ(pool->idle(), 3U) << "never more than the maximum in all";
+    pool->set_refill_hook(nullptr);
 }
 
-TEST(MessagePoolGrow, MessagesTheApplicationMadeCountTowardsTheMaximum) {
+TEST(MessagePoolGetForRead, MessagesTheApplicationMadeCountTowardsTheMaximum) {
     const MessagePool::Ptr pool = make_pool(0, 2);
     MessagePtr made = pool->get(AllocationStrategy::always);
-    MessagePtr grown = pool->grow();
+    MessagePtr grown = pool->get_for_read();
     ASSERT_NE(grown, nullptr);
-    EXPECT_EQ(pool->grow(), nullptr);
+    EXPECT_EQ(pool->get_for_read(), nullptr);
 }
 
 TEST(MessagePoolTakeBackAll, ReturnsABatchResetAndHonoursMax) {
