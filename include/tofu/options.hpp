@@ -20,7 +20,9 @@ enum class AllocationStrategy : std::uint8_t {
 struct Options {
     /// Messages made when the engine starts.
     std::uint32_t initial_pool_msgs = 16;
-    /// Most messages the pool keeps; a message returned to a full pool is freed.
+    /// Most messages the pool keeps; a message returned to a full pool is freed. The engine's reads
+    /// make new messages only while the pool's messages (idle and out together) are fewer than
+    /// this, and its reports never join the pool, so no peer can grow it past this.
     /// Must be at least `initial_pool_msgs` and at least 1.
     std::uint32_t max_pool_msgs = 64;
 

@@ -221,10 +221,10 @@ void Loop::write_failed(Channel& ch, const SocketError& error) {
 
 void Loop::set_interest(Channel& ch, Triggers interest) {
     // A connection that waits for nothing (starved, paused, its window shut) stays registered for
-    // errors alone: a peer that resets it meanwhile is noticed at once. A listener at rest waits
-    // for nothing at all (not even error reports: no busy loop).
-    const Triggers registered =
-        interest.empty() && ch.kind == Channel::Kind::io ? Triggers{Trigger::err} : interest;
+    // errors alone where the backend can: a peer that resets it meanwhile is noticed at once. A
+    // listener at rest waits for nothing at all (not even error reports: no busy loop).
+    const bool errors_alone = Poller::watches_errors_alone && ch.kind == Channel::Kind::io;
+    const Triggers registered = interest.empty() && errors_alone ? Triggers{Trigger::err} : interest;
     if (registered.empty()) {
         if (ch.registered) {
             poller_.remove(ch.socket.fd());

@@ -27,6 +27,8 @@ public:
 
     /// The backend's name, for logs and benchmarks.
     static constexpr const char* name = "epoll";
+    /// A socket asked for no event still reports an error or a hang-up (EPOLLERR, EPOLLHUP).
+    static constexpr bool watches_errors_alone = true;
 
 private:
     static constexpr int max_events = 256;

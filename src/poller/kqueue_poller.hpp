@@ -32,6 +32,8 @@ public:
 
     /// The backend's name, for logs and benchmarks.
     static constexpr const char* name = "kqueue";
+    /// Errors come with a read or write filter's event: a socket with neither reports nothing.
+    static constexpr bool watches_errors_alone = false;
 
 private:
     static constexpr int max_events = 256;

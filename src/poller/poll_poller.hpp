@@ -28,8 +28,12 @@ public:
 
 #if defined(_WIN32)
     static constexpr const char* name = "wsapoll";
+    /// WSAPoll wants at least one event asked for each socket.
+    static constexpr bool watches_errors_alone = false;
 #else
     static constexpr const char* name = "poll";
+    /// A socket asked for no event still reports an error or a hang-up (POLLERR, POLLHUP).
+    static constexpr bool watches_errors_alone = true;
 #endif
 
 private:

@@ -196,6 +196,9 @@ TEST(LimitsOptions, OutOfRangeOptionsAreRefusedWithTheReason) {
     o.dead_peer_timeout = -1ms;
     refused(o, "dead_peer_timeout");
     o = Options{};
+    o.stall_timeout = -1ms;
+    refused(o, "stall_timeout");
+    o = Options{};
     o.uds_file_mode = 01777;
     refused(o, "uds_file_mode");
     using Spin = std::chrono::microseconds Options::*;
