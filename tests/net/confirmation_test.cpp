@@ -364,7 +364,7 @@ TEST_P(ConfirmationTest, AFullWindowOpensWhenThePeerConfirmsAndNothingIsClosed) 
     listener_ = start_listener(*engine_, *server_, GetParam());
     RawPeer peer{listener_.client_address};
     const std::uint16_t channel = accept_raw(peer, true);
-    post_signals(channel, 1, 3 * window);
+    post_signals(channel, 1, std::uint64_t{3} * window);
     // One window at a time: the peer reads it, confirms it (the HelloResponse and the Signals so
     // far), and the next window comes; confirmed, nothing comes back when the peer then leaves.
     for (std::uint64_t round = 0; round < 3; ++round) {
