@@ -8,14 +8,18 @@ std::size_t message_bytes(const Message& m) noexcept {
     return sizeof(Message) + MessageAccess::headers_buffer(m).capacity() + m.body.capacity();
 }
 
-std::size_t held_bytes(const Channel& ch) noexcept {
-    std::size_t n =
-        sizeof(Channel) + ch.stash.capacity() + ch.unconfirmed.capacity() * unconfirmed_entry_size;
-    if (ch.assembly_frame != nullptr) {
-        n += message_bytes(*ch.assembly_frame);
+std::size_t held_bytes(const Channel& channel) noexcept {
+    std::size_t n = sizeof(Channel);
+    const auto* ch = std::get_if<Connection>(&channel);
+    if (ch == nullptr) {
+        return n;  // a listener holds its record alone
     }
-    if (ch.confirmation_frame != nullptr) {
-        n += message_bytes(*ch.confirmation_frame);
+    n += ch->in.stash.capacity() + ch->confirms.unconfirmed.capacity() * unconfirmed_entry_size;
+    if (ch->in.assembly_frame != nullptr) {
+        n += message_bytes(*ch->in.assembly_frame);
+    }
+    if (ch->confirms.confirmation_frame != nullptr) {
+        n += message_bytes(*ch->confirms.confirmation_frame);
     }
     return n;
 }

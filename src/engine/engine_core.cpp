@@ -49,38 +49,26 @@ const Options& checked(const Options& options) {
 
 }  // namespace
 
-EngineCore::EngineCore(const Options& options)
-    : options_{checked(options)}, pool_{MessagePool::create(options)}, owners_{options.max_channels} {
-    pool_->set_refill_hook([this] {
-        pool_refilled_.store(true, std::memory_order_seq_cst);
-        wake();
-    });
-}
+EngineCore::EngineCore(const Options& options) : state_{checked(options)} {}
 
 EngineCore::~EngineCore() {
     stop();
-    // The hook points at this core: unhook before the notifier goes. Messages the application
-    // still holds keep the pool itself alive.
-    pool_->set_refill_hook(nullptr);
 }
 
 void EngineCore::start() {
-    loop_ = std::make_unique<Loop>(*this);
+    loop_ = std::make_unique<Loop>(state_);
     thread_ = std::thread{[this] { loop_->run(); }};
 }
 
 void EngineCore::stop() noexcept {
-    accepting_posts_.store(false);
-    stop_requested_.store(true, std::memory_order_seq_cst);
-    sleeping_.store(false);
-    notifier_.notify();
+    state_.request_stop();
     if (thread_.joinable()) {
         thread_.join();
     }
 }
 
 ChannelGroupPtr EngineCore::create_group() {
-    if (!accepting_posts_.load()) {
+    if (!state_.accepting_posts()) {
         throw Error{AmpeStatus::shutdown_started, "create a channel group"};
     }
     std::uint32_t id = next_group_id_.fetch_add(1);
@@ -88,69 +76,14 @@ ChannelGroupPtr EngineCore::create_group() {
         id = next_group_id_.fetch_add(1);
     }
     auto group = std::make_unique<Group>(shared_from_this(), id);
-    group->destroy_command = engine_message(OpCode::bye_signal, AmpeStatus::success, command_channel);
+    group->destroy_command =
+        engine_message(OpCode::bye_signal, AmpeStatus::success, EngineState::command_channel);
     MessageAccess::group_tag(*group->destroy_command) = group.get();
     return group;
 }
 
 bool EngineCore::request_group_destroy(Group& group) {
-    const std::lock_guard lock{lifecycle_mutex_};
-    if (loop_finished_ || !group.destroy_command) {
-        return false;
-    }
-    inbox_.push(std::move(group.destroy_command));
-    wake();
-    return true;
-}
-
-EngineMemory EngineCore::memory() {
-    std::unique_lock lock{lifecycle_mutex_};
-    if (!loop_finished_ && loop_) {
-        const std::uint64_t ticket = ++memory_asked_;
-        memory_wanted_.store(true, std::memory_order_seq_cst);
-        wake();
-        memory_answered_.wait(lock, [&] { return memory_answers_ >= ticket || loop_finished_; });
-        if (memory_answers_ >= ticket) {
-            return memory_answer_;
-        }
-    }
-    // The engine thread is gone: no channel is open, only the pool is left to count.
-    EngineMemory answer;
-    lock.unlock();
-    answer.pool_idle = pool_->idle();
-    answer.pool_out = pool_->outstanding();
-    return answer;
-}
-
-void EngineCore::answer_memory(EngineMemory counted) {
-    counted.pool_idle = pool_->idle();
-    counted.pool_out = pool_->outstanding();
-    {
-        const std::lock_guard lock{lifecycle_mutex_};
-        memory_answer_ = counted;
-        memory_answers_ = memory_asked_;
-    }
-    memory_answered_.notify_all();
-}
-
-MessagePtr EngineCore::engine_message(OpCode op, AmpeStatus status, std::uint16_t channel) {
-    // An idle pool message, else a standalone one: freed when released, so reports never add to
-    // the pool's messages (a report that joined the pool would be read into, and a peer that
-    // keeps the engine reporting would grow the pool without end).
-    MessagePtr m = pool_->try_get();
-    if (!m) {
-        m = Message::create();
-    }
-    stamp_engine_message(*m, op, status, channel);
-    return m;
-}
-
-void EngineCore::stamp_engine_message(Message& msg, OpCode op, AmpeStatus status,
-                                      std::uint16_t channel) noexcept {
-    msg.bhdr.proto.op_code = op;
-    msg.bhdr.proto.origin = Origin::engine;
-    msg.bhdr.status = status;
-    msg.bhdr.channel_number = channel;
+    return state_.push_command(group.destroy_command);
 }
 
 BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
@@ -178,7 +111,7 @@ BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
     if (msg->body.size() > max_part_size) {
         fail(AmpeStatus::invalid_body_len, "body over 65535 bytes");
     }
-    if (!accepting_posts_.load(std::memory_order_relaxed)) {
+    if (!state_.accepting_posts()) {
         fail(AmpeStatus::shutdown_started, "the engine is shutting down");
     }
 
@@ -197,7 +130,7 @@ BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
         flag = op == OpCode::bye_request    ? ChannelOwners::bye_request_posted
                : op == OpCode::bye_response ? ChannelOwners::bye_response_posted
                                             : 0;
-        ChannelOwners::Slot slot = owners_.load(ch);
+        ChannelOwners::Slot slot = state_.owners().load(ch);
         do {
             if (ChannelOwners::owner_of(slot) != group.id()) {
                 fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " is not open in this group");
@@ -214,15 +147,16 @@ BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
                     fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeRequest was posted");
                 }
             }
-        } while (!owners_.begin_post(ch, slot, flag));  // counted in until the push below
+        } while (!state_.owners().begin_post(ch, slot, flag));  // counted in until the push below
     }
 
     if (opens) {
         const std::uint16_t ch =
-            owners_.claim(group.id(), op == OpCode::welcome_request ? ChannelOwners::listener : 0);
+            state_.owners().claim(group.id(), op == OpCode::welcome_request ? ChannelOwners::listener : 0);
         if (ch == unassigned_channel) {
-            fail(AmpeStatus::allocation_failed,
-                 "the engine's limit of " + std::to_string(owners_.limit()) + " open channels is reached");
+            fail(AmpeStatus::allocation_failed, "the engine's limit of " +
+                                                    std::to_string(state_.owners().limit()) +
+                                                    " open channels is reached");
         }
         h.channel_number = ch;
     }
@@ -235,11 +169,11 @@ BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
     MessageAccess::group_tag(*msg) = &group;
 
     const BinaryHeader posted = h;
-    inbox_.push(std::move(msg));
+    state_.push(std::move(msg));
     if (!opens) {
-        owners_.end_post(posted.channel_number);
+        state_.owners().end_post(posted.channel_number);
     }
-    wake();
+    state_.wake();
     return posted;
 }
 

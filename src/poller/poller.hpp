@@ -7,7 +7,7 @@
 //   remove(fd)                   forget the socket (before closing it)
 //   wait(timeout_ms)             block up to timeout_ms (-1: no limit); returns the events
 // The completion backend (io_uring) takes operations instead and reports them done; the loop's
-// I/O half for it is engine/loop_completion.cpp (engine/loop_readiness.cpp for the others).
+// I/O driver for it is engine/completion_driver.cpp (engine/readiness_driver.cpp for the others).
 #pragma once
 
 #if defined(TOFU_POLLER_EPOLL)

@@ -1,0 +1,61 @@
+// The loop's I/O on a readiness backend (epoll, kqueue, poll): the poller says a socket is ready,
+// and the driver makes the system calls itself, through each connection's byte stream.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "engine/channel.hpp"
+#include "net/socket.hpp"
+#include "poller/poller.hpp"
+
+namespace tofu::detail {
+
+class Loop;
+
+class ReadinessDriver {
+public:
+    /// Starts watching the engine's notifier.
+    explicit ReadinessDriver(Loop& loop);
+
+    std::size_t run(int timeout_ms);
+    void begin_connect(Connection& ch, const SocketAddress& where);
+    void flush(Connection& ch);
+    void set_interest(Connection& ch, Triggers interest);
+    void set_interest(Listener& listener, Triggers interest);
+    void read_buffered(Connection& ch) { on_readable(ch); }
+    [[nodiscard]] static bool on_deadline(Connection& /*ch*/) noexcept { return false; }
+    void release(Endpoint& ch) noexcept;
+    /// Writes happen in the driver's own calls: none is ever pending.
+    [[nodiscard]] static bool sending(const Connection& /*ch*/) noexcept { return false; }
+    [[nodiscard]] static std::size_t frames_sending(const Connection& /*ch*/) noexcept { return 0; }
+
+private:
+    void on_event(const PollEvent& ev);
+    void on_accept(Listener& listener);
+    /// A connect finished: `result` says how.
+    void on_connected(Connection& ch, const SocketError& result);
+    void on_connection_event(Connection& ch, Triggers fired);
+    void on_readable(Connection& ch);
+    /// One read and its decoding; true when the read filled what it asked for and the connection
+    /// can take more (still open, not starved). Only the `first` read of an event starves the
+    /// connection when the pool is empty; a later one just stops.
+    bool read_once(Connection& ch, bool first);
+    /// The pool is dry: takes the confirmations waiting in the socket (they need no message) and
+    /// starves the connection if a frame that needs one waits behind them.
+    void take_confirmations_or_starve(Connection& ch);
+    void on_drain_readable(Connection& ch);
+    /// A write failed: the peer is gone. What it said before it left (its last confirmation, a
+    /// ByeResponse, its last data) is still readable, so that is read first; then `ch` closes
+    /// with `error` unless reading closed it.
+    void write_failed(Connection& ch, const SocketError& error);
+    /// Registers `registered` (what the socket must be watched for) and keeps `interest`.
+    void watch(Endpoint& ch, Triggers interest, Triggers registered);
+
+    Loop& loop_;
+    Poller poller_;
+    std::unique_ptr<std::byte[]> read_buffer_;    ///< one for all connections: reads happen one at a time
+    std::unique_ptr<std::byte[]> write_staging_;  ///< small frames of the write under way, copied
+};
+
+}  // namespace tofu::detail

@@ -1,0 +1,73 @@
+// The loop's reading: how much a read may ask for (bounded by the pool's messages at hand),
+// decoding what arrived into messages and handing them on, and the two reasons a connection is not
+// read for a while: starving (the pool is dry; resumed when messages come back) and pausing (its
+// echoes wait to be written; resumed when they are).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <tofu/message.hpp>
+
+#include "net/socket.hpp"
+
+namespace tofu::detail {
+
+class Loop;
+struct Connection;
+
+class Receiver {
+public:
+    explicit Receiver(Loop& loop) : loop_{loop} {}
+
+    /// Takes messages to decode into and says how many bytes one read may ask for (at most
+    /// `limit`); 0 when the connection must not read now: the pool is dry (for the `first` read of
+    /// a turn the pool's refill hook is then armed, and the caller starves the connection; a later
+    /// read just stops).
+    std::size_t read_size(Connection& ch, bool first, std::size_t limit);
+    /// Handles what a read gave; true when the connection can take more (open, not starved).
+    bool on_read(Connection& ch, const IoResult& r, std::span<const std::byte> data);
+
+    /// The pool is dry: `rest` (bytes read and not decoded) waits in the connection's stash, and
+    /// the connection is not read until messages come back.
+    void starve(Connection& ch, std::span<const std::byte> rest);
+    /// Messages came back to the pool: starved connections decode their stash and read again.
+    void resume_starved();
+    /// Stops reading `ch` until its echoes are written (Sender's echo count).
+    void pause(Connection& ch);
+    void unpause(Connection& ch);
+    /// Reading `ch` is allowed: neither starved nor paused (a draining connection always reads).
+    [[nodiscard]] static bool may_read(const Connection& ch) noexcept;
+    /// `ch` drains: it reads only for the peer's last words, and keeps nothing read.
+    static void drain(Connection& ch);
+    /// Lets go of the connections' own messages that no frame is using (before the loop sleeps).
+    void release_assemblies();
+
+private:
+    bool decode(Connection& ch, std::span<const std::byte>& in);
+    /// After a frame of `ch` (number `number`) was handled: decoding goes on.
+    [[nodiscard]] bool still_decoding(const Connection& ch, std::uint16_t number) const noexcept;
+    void on_received(Connection& ch, MessagePtr msg);
+    /// The first frame of an accepted connection: a HelloRequest, given `~peer`.
+    bool on_hello(Connection& ch, Message& hello);
+    /// The message for the frame whose header was just decoded: a pool message when the rest of
+    /// the frame is at hand in `in`, else the connection's own (a frame still arriving lives in
+    /// its connection's budget, not in the pool).
+    [[nodiscard]] MessagePtr frame_target(Connection& ch, std::span<const std::byte> in);
+    /// The decoded frame, in a pool message: one assembled in the connection's own message trades
+    /// contents with a pool message (no copy). Null when the pool has none: the connection starves.
+    [[nodiscard]] MessagePtr take_frame(Connection& ch);
+    /// The connection's own message, made on first use.
+    [[nodiscard]] static MessagePtr take_assembly(Connection& ch);
+    /// Gives the connection its own message back (listed, so an idle loop lets it go).
+    void keep_assembly(Connection& ch, MessagePtr own);
+
+    Loop& loop_;
+    std::vector<std::uint16_t> starved_;        ///< connections waiting for the pool
+    std::vector<std::uint16_t> resuming_;       ///< starved_ being resumed (kept for its capacity)
+    std::vector<std::uint16_t> assembly_list_;  ///< connections keeping their own message idle
+};
+
+}  // namespace tofu::detail

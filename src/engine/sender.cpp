@@ -1,0 +1,244 @@
+#include "engine/sender.hpp"
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "engine/channel_budget.hpp"
+#include "engine/engine_state.hpp"
+#include "engine/loop.hpp"
+#include "message/message_access.hpp"
+
+namespace tofu::detail {
+namespace {
+
+/// Marks a received message with the connection it was read from (never 0: numbers start at 1).
+std::uint64_t source_tag(const Connection& ch) noexcept {
+    return (std::uint64_t{ch.serial} << 16U) | ch.number;
+}
+
+/// A queued message's echo mark (`MessageAccess::echo_mark`).
+constexpr std::uint64_t not_echo = 0;
+constexpr std::uint64_t echo = 1;  ///< read from the connection it is queued on
+
+/// The bytes a frame of `m` takes on the wire.
+std::size_t frame_bytes(const Message& m) noexcept {
+    return BinaryHeader::wire_size + m.thdrs.size() + m.body.size();
+}
+
+/// Calls `fn` with each non-empty piece of `frame` after its first `skip` bytes.
+template <typename Fn>
+void for_each_unwritten(const FrameParts& frame, std::size_t skip, const Fn& fn) {
+    for (const std::span<const std::byte> part : frame.parts) {
+        if (skip >= part.size()) {
+            skip -= part.size();
+            continue;
+        }
+        fn(part.subspan(skip));
+        skip = 0;
+    }
+}
+
+}  // namespace
+
+Sender::Sender(Loop& loop) : loop_{loop}, echo_share_{echo_share(loop.engine().options().max_pool_msgs)} {}
+
+// --- Queueing -----------------------------------------------------------------------------------
+
+void Sender::enqueue(Connection& ch, MessagePtr msg) {
+    count_echo(ch, *msg);
+    encode_frame(*msg);  // over the source mark count_echo read
+    ch.out.queue.push_back(std::move(msg));
+    list_for_flush(ch);
+}
+
+void Sender::mark_source(const Connection& ch, Message& msg) noexcept {
+    MessageAccess::set_source(msg, source_tag(ch));
+}
+
+void Sender::count_echo(Connection& ch, Message& msg) {
+    // Only what a peer can keep asking for: a Request, Response or Signal (a HelloResponse made of
+    // the HelloRequest, or a ByeResponse, is one of a kind).
+    if (MessageAccess::source(msg) != source_tag(ch) || msg.bhdr.proto.type() != MessageType::regular) {
+        MessageAccess::echo_mark(msg) = not_echo;
+        return;
+    }
+    MessageAccess::echo_mark(msg) = echo;
+    ++ch.out.echoes;
+    ch.out.echo_bytes += frame_bytes(msg);
+    if (!ch.in.paused && (ch.out.echoes > echo_share_ || ch.out.echo_bytes > echo_share_bytes)) {
+        loop_.receiver().pause(ch);
+    }
+}
+
+void Sender::uncount_echo(Connection& ch, Message& msg) {
+    if (std::exchange(MessageAccess::echo_mark(msg), not_echo) == not_echo) {
+        return;
+    }
+    --ch.out.echoes;
+    ch.out.echo_bytes -= frame_bytes(msg);
+    // At half the share: not paused and unpaused again at every message.
+    if (ch.in.paused && ch.out.echoes <= echo_share_ / 2 && ch.out.echo_bytes <= echo_share_bytes / 2) {
+        loop_.receiver().unpause(ch);
+    }
+}
+
+MessageQueue Sender::take_queue(Connection& ch) {
+    for (Message* m = ch.out.queue.front(); m != nullptr; m = MessageQueue::next_of(m)) {
+        uncount_echo(ch, *m);  // (before the inbox's join them: their marks are inbox tickets)
+    }
+    ch.out.head_written = 0;
+    return std::move(ch.out.queue);
+}
+
+// --- Writing ------------------------------------------------------------------------------------
+
+void Sender::list_for_flush(Connection& ch) {
+    if (!ch.out.flush_listed) {
+        ch.out.flush_listed = true;
+        flush_list_.push_back(ch.number);
+    }
+}
+
+void Sender::flush_listed() {
+    // By index: a flush that lists a connection (a close, say) appends to the vector as we go.
+    for (std::size_t i = 0; i < flush_list_.size(); ++i) {  // NOLINT(modernize-loop-convert)
+        Connection* ch = loop_.connection(flush_list_[i]);
+        if (ch != nullptr && ch->out.flush_listed) {
+            ch->out.flush_listed = false;
+            if (!ch->interest.has(Trigger::send)) {  // else the socket is full: its readiness flushes
+                loop_.io().flush(*ch);
+            }
+        }
+    }
+    flush_list_.clear();
+}
+
+Gathered Sender::gather(const Connection& ch, std::span<native::IoSlice> parts, std::size_t regular_budget,
+                        std::span<std::byte> staging) {
+    // Without staging, the frame count is capped too: a completion backend tracks it per send.
+    const std::size_t max_frames = staging.empty() ? max_frames_per_write : SIZE_MAX;
+    Gathered g;
+    std::size_t skip = ch.out.head_written;  // of the front frame only
+    std::size_t staged = 0;                  // bytes copied into `staging`
+    const std::byte* run = nullptr;          // where the staged run the last slice covers begins
+    for (Message* m = ch.out.queue.front();
+         m != nullptr && g.frames < max_frames && g.parts + 3 <= parts.size();
+         m = MessageQueue::next_of(m), ++g.frames, skip = 0) {
+        // The send window counts what the peer must confirm: the application's regular frames,
+        // not our confirmations.
+        if (m != ch.confirms.confirmation_frame && m->bhdr.proto.type() == MessageType::regular &&
+            regular_budget-- == 0) {
+            break;
+        }
+        const FrameParts frame = frame_parts(*m);
+        const std::size_t left = frame.size() - skip;
+        g.bytes += left;
+        if (frame.size() <= max_staged_frame && left <= staging.size() - staged) {
+            if (run == nullptr) {
+                run = staging.data() + staged;
+                ++g.parts;
+            }
+            for_each_unwritten(frame, skip, [&](std::span<const std::byte> piece) {
+                std::memcpy(staging.data() + staged, piece.data(), piece.size());
+                staged += piece.size();
+            });
+            parts[g.parts - 1] =
+                native::io_slice(run, static_cast<std::size_t>(staging.data() + staged - run));
+            continue;
+        }
+        run = nullptr;
+        for_each_unwritten(frame, skip, [&](std::span<const std::byte> piece) {
+            parts[g.parts++] = native::io_slice(piece.data(), piece.size());
+        });
+    }
+    return g;
+}
+
+bool Sender::retire(Connection& ch, std::size_t written) {
+    // A partly written frame stays at the front.
+    ch.out.written += written;
+    const std::uint16_t number = ch.number;
+    while (written != 0) {
+        Message* front = ch.out.queue.front();
+        const std::size_t left = frame_parts(*front).size() - ch.out.head_written;
+        if (written < left) {
+            ch.out.head_written += written;
+            return true;
+        }
+        written -= left;
+        ch.out.head_written = 0;
+        on_sent(ch, ch.out.queue.pop_front());
+        if (!loop_.alive(ch, number) || ch.state == Connection::State::draining) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void Sender::on_sent(Connection& ch, MessagePtr msg) {
+    if (loop_.confirmations().on_written(ch, msg)) {
+        return;  // our confirmation, home again
+    }
+    loop_.confirmations().on_frame_written(ch, *msg);
+    uncount_echo(ch, *msg);
+    const OpCode op = msg->bhdr.proto.op_code;
+    loop_.targets().recycle(std::move(msg));
+    if (op == OpCode::bye_response) {
+        loop_.start_draining(ch);
+    }
+}
+
+// --- The send window and the stall watch --------------------------------------------------------
+
+std::size_t Sender::window(const Connection& ch) const noexcept {
+    if (ch.confirms.mode == ConfirmState::Mode::off) {
+        return SIZE_MAX;
+    }
+    const std::size_t cap = loop_.engine().options().max_unconfirmed_frames;
+    const std::size_t logged = ch.confirms.unconfirmed.size();
+    return logged < cap ? cap - logged : 0;
+}
+
+void Sender::shut_window(Connection& ch) {
+    ch.out.window_shut = true;
+    watch_stall(ch);
+}
+
+void Sender::open_window(Connection& ch) {
+    if (ch.out.window_shut && window(ch) != 0) {
+        ch.out.window_shut = false;
+        list_for_flush(ch);
+    }
+}
+
+void Sender::watch_stall(Connection& ch) {
+    // One timer per `stall_timeout` while output waits, not one per write: when it fires, it
+    // looks whether anything was written since. A connection with a timer of its own running (a
+    // handshake, a closing one's) is watched when that one is done.
+    const auto timeout = loop_.engine().options().stall_timeout;
+    if (timeout.count() > 0 && ch.deadline == Loop::Clock::time_point{}) {
+        ch.out.stall_mark = ch.out.written;
+        loop_.arm(ch, timeout);
+    }
+}
+
+void Sender::on_stall_deadline(Connection& ch) {
+    if (ch.out.queue.empty() && !IoDriver::sending(ch)) {
+        return;  // everything went out
+    }
+    if (ch.out.written != ch.out.stall_mark) {
+        watch_stall(ch);  // it moved: watch again from here
+        return;
+    }
+    const std::string what =
+        ch.out.window_shut
+            ? "confirmed none of the last " + std::to_string(ch.confirms.unconfirmed.size()) +
+                  " frames written"
+            : "read none of the " + std::to_string(ch.out.queue.size()) + " messages waiting for it";
+    loop_.close(
+        ch, AmpeStatus::communication_failed,
+        "the peer " + what + " in " + std::to_string(loop_.engine().options().stall_timeout.count()) + " ms");
+}
+
+}  // namespace tofu::detail

@@ -1,0 +1,72 @@
+// The seam between a connection's socket and the frame codec: the loop's sender and receiver move
+// stream bytes through a `ByteStream`, never through the socket directly. The plain stream (the
+// socket's own bytes) is the one implementation now; a TLS stream is meant to fit as a second one
+// without touching the loop, the codec or the confirmations. So the seam already says what such a
+// transport needs (docs/engine.md, "The byte-stream seam"):
+//   - input it holds that the socket will not signal again (`has_buffered_input`): a channel that
+//     resumes after starving is read without a socket event;
+//   - socket events other than the ones the channel asks for (`needs`, `serves`): a handshake or
+//     a key update writes while the channel only reads, or reads while it only writes;
+//   - its own writes, without SIGPIPE (every write goes through `write`);
+//   - the completion backend, where the kernel moves the socket's bytes and the stream works on
+//     memory (`absorb`, `seal`, `sent`).
+// Every call takes the socket: a stream that keeps no state of its own is shared by all channels.
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+#include "net/native_socket.hpp"
+#include "net/socket.hpp"
+
+namespace tofu::detail {
+
+/// Which ways a socket is (or must become) ready.
+struct Readiness {
+    bool readable = false;
+    bool writable = false;
+
+    friend constexpr bool operator==(Readiness, Readiness) noexcept = default;
+};
+
+class ByteStream {
+public:
+    ByteStream() = default;
+    virtual ~ByteStream() = default;
+    ByteStream(const ByteStream&) = delete;
+    ByteStream& operator=(const ByteStream&) = delete;
+    ByteStream(ByteStream&&) = delete;
+    ByteStream& operator=(ByteStream&&) = delete;
+
+    // --- Readiness backends: the stream makes the socket calls --------------------------------
+
+    /// Reads stream bytes into `into`, as many as are at hand.
+    virtual IoResult read(const Socket& s, std::span<std::byte> into) noexcept = 0;
+    /// Like `read`, but the bytes stay to be read again.
+    virtual IoResult peek(const Socket& s, std::span<std::byte> into) noexcept = 0;
+    /// Writes the stream bytes `parts` point at, in order, as far as the socket takes them now;
+    /// `bytes` counts stream bytes. Never raises SIGPIPE.
+    virtual IoResult write(const Socket& s, std::span<const native::IoSlice> parts) noexcept = 0;
+    /// Ends our direction after what was written (the peer reads the end of the stream).
+    virtual void shutdown_send(const Socket& s) noexcept = 0;
+
+    /// Stream bytes already taken from the socket and not yet read: the socket will not signal
+    /// them, so whoever stopped reading must read again without waiting for an event.
+    [[nodiscard]] virtual bool has_buffered_input() const noexcept = 0;
+    /// The readiness to wait for so that what the channel `wants` (to read, to write) can happen.
+    [[nodiscard]] virtual Readiness needs(Readiness wants) const noexcept = 0;
+    /// What the channel `wants` that the socket's readiness `fired` lets happen now.
+    [[nodiscard]] virtual Readiness serves(Readiness fired, Readiness wants) const noexcept = 0;
+
+    // --- The completion backend: the kernel moves the socket's bytes --------------------------
+
+    /// The stream bytes in what the kernel received, valid until the next call.
+    virtual std::span<const std::byte> absorb(std::span<const std::byte> received) = 0;
+    /// What to hand the kernel to send the stream bytes `parts` point at. The result, and what it
+    /// points to, must stay put until the send completes.
+    virtual std::span<const native::IoSlice> seal(std::span<const native::IoSlice> parts) = 0;
+    /// How many stream bytes a send that moved `kernel_bytes` carried.
+    [[nodiscard]] virtual std::size_t sent(std::size_t kernel_bytes) noexcept = 0;
+};
+
+}  // namespace tofu::detail
