@@ -1,5 +1,6 @@
-# Install rules: headers, library, an exported CMake package (find_package(tofu CONFIG)) and a
-# pkg-config file.
+# Install rules: headers, library, an exported CMake package (find_package(tofu CONFIG)), a
+# pkg-config file, and the license text (MIT) in share/doc/tofu/, which both package files name in
+# a comment line.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -12,6 +13,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/tofu
   FILES_MATCHING PATTERN "*.hpp")
 install(FILES ${PROJECT_BINARY_DIR}/include/tofu/version.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tofu)
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(tofu_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/tofu)
 install(EXPORT tofuTargets NAMESPACE tofu:: DESTINATION ${tofu_cmake_dir})
@@ -39,5 +41,7 @@ if(TOFU_POLLER STREQUAL "kqueue" AND TOFU_KQUEUE_LIBRARY)
   get_filename_component(tofu_kqueue_dir ${TOFU_KQUEUE_LIBRARY} DIRECTORY)
   string(APPEND TOFU_PC_SYSTEM_LIBS " ${TOFU_KQUEUE_LIBRARY} -Wl,-rpath,${tofu_kqueue_dir}")
 endif()
+# The license is a comment line, not a `License:` field: pkgconf reads that field from 1.9 on, and
+# Debian 12's 1.8.1 passes over it unread.
 configure_file(${PROJECT_SOURCE_DIR}/cmake/tofu.pc.in ${PROJECT_BINARY_DIR}/tofu.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tofu.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

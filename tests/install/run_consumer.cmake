@@ -1,5 +1,6 @@
-# Run by CTest: install tofu into WORK_DIR/prefix, then build and run the consumer twice, once
-# through find_package(tofu CONFIG) and once through pkg-config.
+# Run by CTest: install tofu into WORK_DIR/prefix (the license text included), then build and run
+# the consumer twice, once through find_package(tofu CONFIG) and once through pkg-config, which
+# must read the installed tofu.pc without a word on stderr.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 
@@ -12,6 +13,13 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${TOFU_BUILD_DIR} --prefix ${prefix})
+
+# The license text goes with the package.
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${LICENSE_FILE} ${prefix}/${DOCDIR}/LICENSE
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the install has no ${DOCDIR}/LICENSE, or not the source tree's")
+endif()
 
 # A cross-build's consumer is cross-built too, and runs through the same emulator (Wine).
 set(cross)
@@ -28,10 +36,13 @@ file(GLOB_RECURSE pc_files ${prefix}/*/tofu.pc)
 list(GET pc_files 0 pc_file)
 get_filename_component(pc_dir ${pc_file} DIRECTORY)
 set(ENV{PKG_CONFIG_PATH} ${pc_dir})
-execute_process(COMMAND pkg-config --cflags --libs tofu OUTPUT_VARIABLE pc_flags
+execute_process(COMMAND pkg-config --cflags --libs tofu OUTPUT_VARIABLE pc_flags ERROR_VARIABLE pc_err
                 RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "pkg-config does not find tofu in ${pc_dir}")
+  message(FATAL_ERROR "pkg-config does not find tofu in ${pc_dir}\n${pc_err}")
+endif()
+if(NOT pc_err STREQUAL "")
+  message(FATAL_ERROR "pkg-config warns about ${pc_file}:\n${pc_err}")
 endif()
 separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
 separate_arguments(extra UNIX_COMMAND "${CXX_FLAGS} ${EXE_LINKER_FLAGS}")
