@@ -29,6 +29,7 @@
 #include <tofu/options.hpp>
 #include <tofu/testing.hpp>
 
+// tofu's internal headers, for the raw-socket peer only (engine_helpers.hpp says what and why).
 #include "net/native_socket.hpp"
 #include "net/socket.hpp"
 

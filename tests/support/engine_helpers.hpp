@@ -1,7 +1,18 @@
-// Helpers for the engine's network tests (tests/net, tests/stress), written against tofu's public
-// API only: transports and their addresses, waiting for a message with a deadline, the listen /
-// connect / accept / close handshakes, a raw-socket peer for wire-hygiene tests, and fd / RSS
-// readings for leak checks.
+// Helpers for the engine's network tests (tests/net, tests/stress): transports and their
+// addresses, waiting for a message with a deadline, the listen / connect / accept / close
+// handshakes, a raw-socket peer for wire-hygiene tests, and fd / RSS readings for leak checks.
+//
+// What drives an engine here uses tofu's public API only, and this header includes nothing else of
+// tofu's. The raw-socket peer and listener are no part of tofu, but engine_helpers.cpp builds them
+// on two of tofu's internal headers (src/, on the test support library's include path):
+// - net/native_socket.hpp, where POSIX and Winsock differ: a socket held as an int (handle()
+//   makes it Winsock's SOCKET), the last error, close, setsockopt's argument type, send without
+//   SIGPIPE, recv, EINTR against WSAEINTR, SHUT_WR against SD_SEND, the errors that mean a peer is
+//   gone, Winsock's start-up, and the OS socket headers (ws2tcpip.h and afunix.h on Windows);
+// - net/socket.hpp, for detail::os_error_text alone: an OS error as text (FormatMessage on
+//   Windows, where strerror does not know Winsock's codes).
+// Writing these again here would make a second copy of that OS split to keep in step with the
+// engine's; chaos_proxy.cpp and net/connect_listen_test.cpp use net/native_socket.hpp too.
 //
 // Failure style: a helper that cannot do what it promises throws `TestFailure` with a message that
 // says what was expected and what arrived instead. GoogleTest reports an exception escaping a test
@@ -290,7 +301,7 @@ struct RawFrame {
 /// (TCP_NODELAY on TCP). Throws `TestFailure` when it cannot connect.
 [[nodiscard]] int connect_raw(const Address& to, std::chrono::milliseconds io_timeout);
 
-/// A peer made of a plain blocking POSIX socket (receive and send timeouts set), that speaks to a
+/// A peer made of a plain blocking socket (receive and send timeouts set), that speaks to a
 /// tofu listener byte by byte: to send what a conforming peer never would and read what comes back.
 class RawPeer {
 public:
