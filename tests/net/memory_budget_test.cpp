@@ -23,7 +23,6 @@
 #include <tofu/options.hpp>
 #include <tofu/status.hpp>
 
-#include "message/frame_codec.hpp"
 #include "support/engine_helpers.hpp"
 
 namespace tofu::test {
