@@ -1,6 +1,6 @@
 // Wakes the engine thread from other threads: an eventfd on Linux, a pipe on other POSIX systems,
-// a pair of loopback UDP sockets on Windows (WSAPoll waits on sockets only). The
-// reactor registers `fd()` with its poller under the notify trigger.
+// a pair of loopback UDP sockets on Windows (WSAPoll waits on sockets only); one file per OS under
+// platform/. The reactor registers `fd()` with its poller under the notify trigger.
 #pragma once
 
 namespace tofu::detail {

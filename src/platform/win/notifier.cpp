@@ -1,3 +1,5 @@
+// engine/notifier.hpp on Windows: a pair of loopback UDP sockets, since WSAPoll waits on sockets
+// only.
 #include "engine/notifier.hpp"
 
 #include <array>
@@ -9,12 +11,6 @@
 #include "net/native_socket.hpp"
 #include "net/socket.hpp"
 
-#if defined(__linux__)
-#include <sys/eventfd.h>
-#elif !defined(_WIN32)
-#include <fcntl.h>
-#endif
-
 namespace tofu::detail {
 namespace {
 
@@ -22,7 +18,6 @@ namespace {
     throw Error{AmpeStatus::notification_failed, std::string{what} + ": " + os_error_text(os_error)};
 }
 
-#if defined(_WIN32)
 /// A UDP socket on 127.0.0.1 (an ephemeral port); blocking or not.
 SOCKET open_loopback_udp(bool blocking, sockaddr_in& bound) {
     const SOCKET s = ::WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_NO_HANDLE_INHERIT);
@@ -72,67 +67,29 @@ void open_udp_pair(int& read_fd, int& write_fd) {
     read_fd = static_cast<int>(reader);
     write_fd = static_cast<int>(writer);
 }
-#endif
 
 }  // namespace
 
 Notifier::Notifier() {
-#if defined(__linux__)
-    read_fd_ = write_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (read_fd_ < 0) {
-        fail("eventfd", errno);
-    }
-#elif defined(_WIN32)
     open_udp_pair(read_fd_, write_fd_);
-#else
-    std::array<int, 2> fds{};
-    if (::pipe(fds.data()) != 0) {
-        fail("pipe", errno);
-    }
-    for (const int fd : fds) {
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    read_fd_ = fds[0];
-    write_fd_ = fds[1];
-#endif
 }
 
 Notifier::~Notifier() {
     native::close_socket(read_fd_);
-    if (write_fd_ != read_fd_) {
-        native::close_socket(write_fd_);
-    }
+    native::close_socket(write_fd_);
 }
 
 void Notifier::notify() noexcept {
-    // A full pipe, a saturated eventfd or a full socket buffer already means "wake up": a
-    // failure to add one more is fine to ignore.
-#if defined(__linux__)
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto n = ::write(write_fd_, &one, sizeof one);
-#elif defined(_WIN32)
+    // A full socket buffer already means "wake up": a failure to add one more is fine to ignore.
     const char one = 1;
     ::send(native::handle(write_fd_), &one, 1, 0);  // blocking: it waits for the stack, not the reader
-#else
-    const char one = 1;
-    [[maybe_unused]] const auto n = ::write(write_fd_, &one, 1);
-#endif
 }
 
 void Notifier::drain() noexcept {
-    std::array<std::uint64_t, 16> sink{};
-#if defined(_WIN32)
     // One datagram per recv: read until none is left.
+    std::array<std::uint64_t, 16> sink{};
     while (::recv(native::handle(read_fd_), reinterpret_cast<char*>(sink.data()), sizeof sink, 0) > 0) {
     }
-#else
-    while (::read(read_fd_, sink.data(), sizeof sink) > 0) {
-#if defined(__linux__)
-        break;  // one read empties an eventfd
-#endif
-    }
-#endif
 }
 
 }  // namespace tofu::detail
