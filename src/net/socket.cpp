@@ -513,26 +513,12 @@ IoResult peek_some(const Socket& s, std::span<std::byte> into) noexcept {
 }
 
 IoResult write_vectored(const Socket& s, std::span<const native::IoSlice> parts) noexcept {
-#if defined(_WIN32)
-    DWORD sent = 0;
-    const bool ok = ::WSASend(native::handle(s.fd()), const_cast<WSABUF*>(parts.data()),
-                              static_cast<DWORD>(parts.size()), &sent, 0, nullptr, nullptr) == 0;
-    return write_result(ok ? static_cast<long>(sent) : -1, ok ? 0 : native::last_error());
-#else
-    msghdr msg{};
-    msg.msg_iov = const_cast<iovec*>(parts.data());  // sendmsg does not write through it
-    msg.msg_iovlen = parts.size();
-    const ssize_t n = ::sendmsg(s.fd(), &msg, send_flags());
-    return write_result(n, n < 0 ? errno : 0);
-#endif
+    const long n = native::send_vectored(s.fd(), parts);
+    return write_result(n, n < 0 ? native::last_error() : 0);
 }
 
 int send_flags() noexcept {
-#if defined(MSG_NOSIGNAL)
-    return MSG_NOSIGNAL;  // a reset peer must not raise SIGPIPE
-#else
-    return 0;
-#endif
+    return native::send_flags;
 }
 
 void remove_socket_file(const std::string& path) noexcept {
