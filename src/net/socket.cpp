@@ -1,36 +1,21 @@
+// What the engine does with sockets, the same on every OS: what differs is in net/native_socket.hpp
+// and net/socket_os.hpp.
 #include "net/socket.hpp"
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
-#if !defined(_WIN32)
-#include <fcntl.h>
-#include <sys/stat.h>
-#endif
+#include "net/native_socket.hpp"
+#include "net/socket_os.hpp"
 
 namespace tofu::detail {
 namespace {
-
-#if defined(_WIN32)
-// Winsock's names for the TCP options of Windows 10 1709 and later, where mingw-w64 lacks them.
-#if !defined(TCP_KEEPIDLE)
-constexpr int TCP_KEEPIDLE = 3;  // NOLINT(readability-identifier-naming): the OS's name
-#endif
-#if !defined(TCP_KEEPCNT)
-constexpr int TCP_KEEPCNT = 16;  // NOLINT(readability-identifier-naming)
-#endif
-#if !defined(TCP_KEEPINTVL)
-constexpr int TCP_KEEPINTVL = 17;  // NOLINT(readability-identifier-naming)
-#endif
-#endif
 
 SocketError os_failure(AmpeStatus status) noexcept {
     return SocketError{status, native::last_error()};
@@ -65,24 +50,10 @@ SocketError set_dead_peer_timeout(const Socket& s, std::chrono::milliseconds tim
     const int idle = whole_seconds(timeout / 2);      // quiet this long, then probe
     const int interval = whole_seconds(timeout / 6);  // between probes
     const int probes = 3;                             // unanswered probes before giving up
-    if (!set_option(s, SOL_SOCKET, SO_KEEPALIVE, on)) {
+    if (!set_option(s, SOL_SOCKET, SO_KEEPALIVE, on) ||
+        !os::set_dead_peer_options(s, idle, interval, probes, timeout)) {
         return os_failure(AmpeStatus::setsockopt_failed);
     }
-#if defined(TCP_KEEPIDLE) || defined(_WIN32)
-    if (!set_option(s, IPPROTO_TCP, TCP_KEEPIDLE, idle)) {
-        return os_failure(AmpeStatus::setsockopt_failed);
-    }
-#endif
-    if (!set_option(s, IPPROTO_TCP, TCP_KEEPINTVL, interval) ||
-        !set_option(s, IPPROTO_TCP, TCP_KEEPCNT, probes)) {
-        return os_failure(AmpeStatus::setsockopt_failed);
-    }
-#if defined(TCP_USER_TIMEOUT)
-    const auto user_timeout = static_cast<unsigned>(timeout.count());
-    if (!set_option(s, IPPROTO_TCP, TCP_USER_TIMEOUT, user_timeout)) {
-        return os_failure(AmpeStatus::setsockopt_failed);
-    }
-#endif
     return {};
 }
 
@@ -117,42 +88,10 @@ std::optional<std::pair<std::string, std::uint16_t>> ip_endpoint(const sockaddr_
     return std::nullopt;
 }
 
-#if !defined(__linux__)  // Linux sets both flags as it makes the socket (socket, accept4)
-/// Makes a socket non-blocking and keeps it out of child processes (where the OS did not already).
-bool make_private_and_nonblocking(const Socket& s) noexcept {
-#if defined(_WIN32)
-    u_long on = 1;
-    return ::ioctlsocket(native::handle(s.fd()), FIONBIO, &on) == 0 &&
-           ::SetHandleInformation(reinterpret_cast<HANDLE>(native::handle(s.fd())), HANDLE_FLAG_INHERIT, 0) !=
-               0;
-#else
-    return ::fcntl(s.fd(), F_SETFL, ::fcntl(s.fd(), F_GETFL) | O_NONBLOCK) == 0 &&
-           ::fcntl(s.fd(), F_SETFD, FD_CLOEXEC) == 0;
-#endif
-}
-#endif
-
-/// A new stream socket, non-blocking and private to this process.
-Socket new_stream_socket(int family) noexcept {
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-    return Socket{::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
-#else
-#if defined(_WIN32)
-    Socket s{static_cast<int>(::WSASocketW(family, SOCK_STREAM, 0, nullptr, 0, WSA_FLAG_NO_HANDLE_INHERIT))};
-#else
-    Socket s{::socket(family, SOCK_STREAM, 0)};
-#endif
-    if (s.valid() && !make_private_and_nonblocking(s)) {
-        s.close();
-    }
-    return s;
-#endif
-}
-
 /// A non-blocking stream socket with SO_LINGER 0 (so close() resets and reconnect loops never
 /// meet TIME_WAIT).
 SocketError make_socket(int family, Socket& out, AmpeStatus failure_status) {
-    Socket s = new_stream_socket(family);
+    Socket s = os::new_stream_socket(family);
     if (!s.valid()) {
         return os_failure(failure_status);
     }
@@ -230,32 +169,14 @@ bool is_filesystem_uds(const SocketAddress& a) noexcept {
     return a.family() == AF_UNIX && un->sun_path[0] != '\0';
 }
 
-enum class PathKind : std::uint8_t { absent, socket_file, other };
-
-/// What a UDS path names now (Windows marks a socket file as a reparse point).
-PathKind path_kind(const char* path) noexcept {
-#if defined(_WIN32)
-    const DWORD attributes = ::GetFileAttributesA(path);
-    if (attributes == INVALID_FILE_ATTRIBUTES) {
-        return PathKind::absent;
-    }
-    return (attributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0 ? PathKind::socket_file : PathKind::other;
-#else
-    struct stat st {};
-    if (::lstat(path, &st) != 0) {
-        return PathKind::absent;
-    }
-    return S_ISSOCK(st.st_mode) ? PathKind::socket_file : PathKind::other;
-#endif
-}
-
 /// Removes a UDS socket file nobody listens on. Fails for a live listener or a non-socket file.
 SocketError clear_stale_uds(const SocketAddress& where) {
     const char* path = reinterpret_cast<const sockaddr_un*>(&where.storage)->sun_path;
-    switch (path_kind(path)) {
-        case PathKind::absent: return {};
-        case PathKind::other: return SocketError{AmpeStatus::listen_failed, native::err::not_a_socket_file};
-        case PathKind::socket_file: break;
+    switch (os::path_kind(path)) {
+        case os::PathKind::absent: return {};
+        case os::PathKind::other:
+            return SocketError{AmpeStatus::listen_failed, native::err::not_a_socket_file};
+        case os::PathKind::socket_file: break;
     }
     Socket probe;
     if (const auto e = make_socket(AF_UNIX, probe, AmpeStatus::listen_failed); !e.ok()) {
@@ -274,17 +195,6 @@ SocketError clear_stale_uds(const SocketAddress& where) {
 }
 
 }  // namespace
-
-#if defined(_WIN32)
-int native::start_sockets() noexcept {
-    // Once per process, never undone: sockets may live until exit, and exit releases Winsock.
-    static const int result = [] {
-        WSADATA data{};
-        return ::WSAStartup(MAKEWORD(2, 2), &data);
-    }();
-    return result;
-}
-#endif
 
 void Socket::close() noexcept {
     if (fd_ >= 0) {
@@ -318,35 +228,22 @@ SocketError open_listener(const SocketAddress& where, const SocketSettings& sett
     if (const auto e = make_socket(where.family(), s, AmpeStatus::listen_failed); !e.ok()) {
         return e;
     }
-#if !defined(_WIN32)
-    // A restarted server binds its port even while old connections sit in TIME_WAIT. Not on
-    // Windows, where SO_REUSEADDR would let a second listener take a port already bound.
-    if (where.family() != AF_UNIX) {
-        const int on = 1;
-        if (!set_option(s, SOL_SOCKET, SO_REUSEADDR, on)) {
-            return os_failure(AmpeStatus::setsockopt_failed);
-        }
+    if (where.family() != AF_UNIX && !os::allow_quick_rebind(s)) {
+        return os_failure(AmpeStatus::setsockopt_failed);
     }
-#endif
     if (::bind(s.fd(), where.get(), where.length) != 0) {
         const SocketError e = os_failure(AmpeStatus::listen_failed);
         const bool missing_dir = where.family() == AF_UNIX && native::missing_path(e.os_error);
         return missing_dir ? SocketError{AmpeStatus::uds_path_not_found, e.os_error} : e;
     }
-#if !defined(_WIN32)
-    // Before listen(): until then nobody can connect, so no one slips in under a wider mode.
-    // (Windows guards a socket file with the directory's ACL instead.)
     if (is_filesystem_uds(where)) {
         const auto* sun = reinterpret_cast<const sockaddr_un*>(where.get());
-        if (::chmod(sun->sun_path, static_cast<mode_t>(settings.uds_file_mode)) != 0) {
+        if (!os::set_socket_file_mode(sun->sun_path, settings.uds_file_mode)) {
             const SocketError e = os_failure(AmpeStatus::listen_failed);
             remove_socket_file(sun->sun_path);
             return e;
         }
     }
-#else
-    (void)settings;
-#endif
     if (::listen(s.fd(), SOMAXCONN) != 0) {
         return os_failure(AmpeStatus::listen_failed);
     }
@@ -399,14 +296,10 @@ SocketError finish_connect(const Socket& s) {
 }
 
 SocketError accept_one(const Socket& listener, const SocketSettings& settings, Socket& out) {
-#if defined(__linux__)
-    Socket s{::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)};
-#else
-    Socket s{static_cast<int>(::accept(listener.fd(), nullptr, nullptr))};
-    if (s.valid() && !make_private_and_nonblocking(s)) {
-        return os_failure(AmpeStatus::accept_failed);
+    Socket s;
+    if (const auto e = os::accept_socket(listener, s); !e.ok()) {
+        return e;
     }
-#endif
     if (!s.valid()) {
         const int error = native::last_error();
         if (native::would_block(error) || error == native::err::connection_aborted) {
@@ -455,25 +348,7 @@ std::string describe_peer(const Socket& s) {
     if (const auto ip = ip_endpoint(peer)) {
         return "tcp|" + ip->first + "|" + std::to_string(ip->second);
     }
-#if defined(SO_PEERCRED)
-    ucred cred{};
-    socklen_t cred_len = sizeof cred;
-    if (::getsockopt(s.fd(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
-        return "uds|uid=" + std::to_string(cred.uid) + "|gid=" + std::to_string(cred.gid) +
-               "|pid=" + std::to_string(cred.pid);
-    }
-#elif !defined(_WIN32)
-    uid_t uid = 0;
-    gid_t gid = 0;
-    if (::getpeereid(s.fd(), &uid, &gid) == 0) {
-        return "uds|uid=" + std::to_string(uid) + "|gid=" + std::to_string(gid);
-    }
-#else
-    if (peer.ss_family == AF_UNIX) {
-        return "uds";  // Windows does not tell who is at the other end
-    }
-#endif
-    return {};
+    return os::describe_uds_peer(s, peer.ss_family);
 }
 
 IoResult read_result(long n, int os_error) noexcept {
@@ -522,47 +397,12 @@ int send_flags() noexcept {
 }
 
 void remove_socket_file(const std::string& path) noexcept {
-#if defined(_WIN32)
-    ::DeleteFileA(path.c_str());
-#else
-    ::unlink(path.c_str());
-#endif
+    os::remove_file(path.c_str());
 }
-
-namespace {
-
-/// Which file `path` names now: {device, file number}, or nothing when that cannot be told.
-std::optional<std::pair<std::uint64_t, std::uint64_t>> file_identity(const std::string& path) noexcept {
-#if defined(_WIN32)
-    // A socket file is a reparse point: opened as itself, not followed.
-    const HANDLE h = ::CreateFileA(
-        path.c_str(), FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-        OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr);
-    if (h == INVALID_HANDLE_VALUE) {
-        return std::nullopt;
-    }
-    BY_HANDLE_FILE_INFORMATION info{};
-    const bool known = ::GetFileInformationByHandle(h, &info) != 0;
-    ::CloseHandle(h);
-    if (!known) {
-        return std::nullopt;
-    }
-    return std::pair{std::uint64_t{info.dwVolumeSerialNumber},
-                     (std::uint64_t{info.nFileIndexHigh} << 32U) | info.nFileIndexLow};
-#else
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-        return std::nullopt;
-    }
-    return std::pair{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
-#endif
-}
-
-}  // namespace
 
 SocketFile SocketFile::bound_at(std::string path) noexcept {
     SocketFile file;
-    if (const auto id = file_identity(path)) {
+    if (const auto id = os::file_identity(path)) {
         file.device_ = id->first;
         file.number_ = id->second;
         file.identified_ = true;
@@ -578,7 +418,7 @@ void SocketFile::remove() noexcept {
     // Another listener may have bound the path since (after removing ours as stale, or after
     // someone deleted it): its file is not ours to remove. When the file could not be told apart
     // at bind time, it is removed as before.
-    const auto now = file_identity(path_);
+    const auto now = os::file_identity(path_);
     if (!identified_ || (now && now->first == device_ && now->second == number_)) {
         remove_socket_file(path_);
     }
@@ -593,20 +433,7 @@ std::string os_error_text(int os_error) {
     if (os_error == 0) {
         return {};
     }
-#if defined(_WIN32)
-    // Winsock's errors are Windows error codes: FormatMessage knows them, strerror does not.
-    std::array<char, 256> text{};
-    const DWORD n = ::FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
-                                     static_cast<DWORD>(os_error), 0, text.data(), text.size(), nullptr);
-    std::string message{text.data(), n};
-    while (!message.empty() && (message.back() == '\n' || message.back() == '\r' || message.back() == '.')) {
-        message.pop_back();
-    }
-    return message.empty() ? "Windows error " + std::to_string(os_error) : message;
-#else
-    // system_category().message() is thread-safe, unlike strerror().
-    return std::system_category().message(os_error);
-#endif
+    return os::error_text(os_error);
 }
 
 }  // namespace tofu::detail

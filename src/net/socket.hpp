@@ -1,6 +1,7 @@
 // Sockets as the engine uses them: non-blocking, not inherited by child processes, closed
 // abortively (SO_LINGER 0), TCP_NODELAY on TCP. Every failure is a status plus the OS error, never
-// an exception. POSIX and Winsock alike (net/native_socket.hpp holds the differences).
+// an exception. POSIX and Winsock alike (net/native_socket.hpp and net/socket_os.hpp hold the
+// differences).
 #pragma once
 
 #include <chrono>
