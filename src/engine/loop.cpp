@@ -119,7 +119,13 @@ void Loop::on_posted(MessagePtr msg) {
         return;
     }
     Channel* ch = find(msg->bhdr.channel_number);
-    if (ch == nullptr || endpoint(*ch).group != &group) {
+    if (ch != nullptr && endpoint(*ch).group == &group && op == OpCode::bye_signal) {
+        close(*ch, AmpeStatus::shutdown_started);
+        return;
+    }
+    // `post` refuses anything but ByeSignal for a listener.
+    auto* connection = ch != nullptr ? std::get_if<Connection>(ch) : nullptr;
+    if (connection == nullptr || connection->group != &group) {
         // Not expected: a closing channel takes its posts from the inbox (report_closed). Kept so
         // that a message never vanishes.
         msg->bhdr.status = AmpeStatus::invalid_channel_number;
@@ -127,12 +133,7 @@ void Loop::on_posted(MessagePtr msg) {
         deliver(group, std::move(msg));
         return;
     }
-    if (op == OpCode::bye_signal) {
-        close(*ch, AmpeStatus::shutdown_started);
-        return;
-    }
-    // Posts to a listener other than ByeSignal are refused before they reach the engine.
-    sender_.enqueue(std::get<Connection>(*ch), std::move(msg));
+    sender_.enqueue(*connection, std::move(msg));
 }
 
 void Loop::on_hello(Group& group, MessagePtr msg) {
