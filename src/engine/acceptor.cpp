@@ -2,10 +2,10 @@
 
 #include <string>
 
-#include "engine/engine_state.hpp"
-#include "engine/group.hpp"
 #include "engine/loop.hpp"
 #include "message/reserved_headers.hpp"
+#include "shared/engine_state.hpp"
+#include "shared/receive_queue.hpp"
 
 namespace tofu::detail {
 namespace {
@@ -28,7 +28,7 @@ std::string filesystem_uds_path(const Address& address) {
 
 }  // namespace
 
-void Acceptor::open(Group& group, MessagePtr welcome) {
+void Acceptor::open(ReceiveQueue& group, MessagePtr welcome) {
     Listener& listener = loop_.install(Listener{welcome->bhdr.channel_number, &group, Socket{}});
     const ParsedAddress parsed = parse_address(*welcome);
     SocketError result{parsed.status, 0};

@@ -11,7 +11,7 @@
 
 namespace tofu::detail {
 
-class Group;
+class ReceiveQueue;
 class Loop;
 struct Listener;
 
@@ -21,7 +21,7 @@ public:
 
     /// Opens the listener a WelcomeRequest asks for and answers with a WelcomeResponse (or
     /// returns the request with the reason, and closes the channel).
-    void open(Group& group, MessagePtr welcome);
+    void open(ReceiveQueue& group, MessagePtr welcome);
     /// Takes a connection `listener` accepted into a new channel (or refuses it past the limit).
     void adopt(Listener& listener, Socket accepted);
     /// Reports `accept_failed` with `why` on a listener, once until it accepts again.

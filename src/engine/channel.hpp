@@ -20,14 +20,14 @@
 
 namespace tofu::detail {
 
-class Group;
+class ReceiveQueue;
 
 /// What listeners and connections have in common.
 struct Endpoint {
-    Endpoint(std::uint16_t n, Group* g, Socket sock) noexcept
+    Endpoint(std::uint16_t n, ReceiveQueue* g, Socket sock) noexcept
         : group{g}, socket{std::move(sock)}, number{n} {}
 
-    Group* group;  ///< null once the application was told the channel closed
+    ReceiveQueue* group;  ///< null once the application was told the channel closed
     Socket socket;
     /// When the channel's timer fires (see Loop::on_deadline); the default: no timer.
     std::chrono::steady_clock::time_point deadline;
@@ -54,7 +54,7 @@ struct Connection : Endpoint {
         draining,        ///< closed for the application; waiting for the peer's end after our ByeResponse
     };
 
-    Connection(std::uint16_t n, State s, Group* g, Socket sock) noexcept
+    Connection(std::uint16_t n, State s, ReceiveQueue* g, Socket sock) noexcept
         : Endpoint{n, g, std::move(sock)}, state{s} {}
 
     /// How the frames' bytes travel on the socket (net/byte_stream.hpp).

@@ -7,8 +7,8 @@
 
 #include <unistd.h>
 
-#include "engine/engine_state.hpp"
 #include "engine/loop.hpp"
+#include "shared/engine_state.hpp"
 
 namespace tofu::detail {
 namespace {

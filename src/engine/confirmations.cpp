@@ -3,9 +3,9 @@
 #include <array>
 #include <string>
 
-#include "engine/engine_state.hpp"
 #include "engine/loop.hpp"
 #include "message/reserved_headers.hpp"
+#include "shared/engine_state.hpp"
 
 namespace tofu::detail {
 namespace {
@@ -239,7 +239,7 @@ void Confirmations::confirm_before_closing(Connection& ch) noexcept {
 
 // --- What never was confirmed -------------------------------------------------------------------
 
-void Confirmations::return_unconfirmed(Connection& ch, Group& group, AmpeStatus status) {
+void Confirmations::return_unconfirmed(Connection& ch, ReceiveQueue& group, AmpeStatus status) {
     for (UnconfirmedLog& log = ch.confirms.unconfirmed; !log.empty(); log.pop_front()) {
         MessagePtr m = loop_.engine().engine_message(OpCode::signal, status, ch.number);
         make_unconfirmed(*m, ch.number, log.front().header, status);

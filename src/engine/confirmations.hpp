@@ -18,7 +18,7 @@
 
 namespace tofu::detail {
 
-class Group;
+class ReceiveQueue;
 class Loop;
 struct Connection;
 
@@ -65,7 +65,7 @@ public:
     /// Returns the frames the peer never confirmed to `group`, each as its binary header: in an
     /// idle pool message, else a standalone one (at most `max_unconfirmed_frames`, none of which
     /// ever joins the pool).
-    void return_unconfirmed(Connection& ch, Group& group, AmpeStatus status);
+    void return_unconfirmed(Connection& ch, ReceiveQueue& group, AmpeStatus status);
     /// Makes `m` (reset) the report of a frame that was (or may have been) written, as its binary
     /// header marked `~unconfirmed`: it may or may not have arrived.
     static void make_unconfirmed(Message& m, std::uint16_t channel, const BinaryHeader& written,

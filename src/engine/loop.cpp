@@ -8,10 +8,10 @@
 #include <utility>
 
 #include "engine/channel_budget.hpp"
-#include "engine/engine_state.hpp"
-#include "engine/group.hpp"
 #include "message/message_access.hpp"
 #include "message/reserved_headers.hpp"
+#include "shared/engine_state.hpp"
+#include "shared/receive_queue.hpp"
 
 namespace tofu::detail {
 namespace {
@@ -93,7 +93,7 @@ void Loop::take_inbox() {
     }
 }
 
-void Loop::take_inbox_closing(std::uint16_t number, const Group* group, MessageQueue& unsent) {
+void Loop::take_inbox_closing(std::uint16_t number, const ReceiveQueue* group, MessageQueue& unsent) {
     engine_.take_claimed(posted_);  // every post past its check is in the inbox by now
     MessageQueue others;
     while (MessagePtr m = posted_.pop_front()) {
@@ -104,7 +104,7 @@ void Loop::take_inbox_closing(std::uint16_t number, const Group* group, MessageQ
 }
 
 void Loop::on_posted(MessagePtr msg) {
-    Group& group = *static_cast<Group*>(MessageAccess::group_tag(*msg));
+    ReceiveQueue& group = *static_cast<ReceiveQueue*>(MessageAccess::group_tag(*msg));
     const OpCode op = msg->bhdr.proto.op_code;
     if (msg->bhdr.channel_number == EngineState::command_channel) {
         on_destroy_group(group);
@@ -136,7 +136,7 @@ void Loop::on_posted(MessagePtr msg) {
     sender_.enqueue(*connection, std::move(msg));
 }
 
-void Loop::on_hello(Group& group, MessagePtr msg) {
+void Loop::on_hello(ReceiveQueue& group, MessagePtr msg) {
     Connection& ch =
         install(Connection{msg->bhdr.channel_number, Connection::State::connecting, &group, Socket{}});
     const ParsedAddress parsed = parse_address(*msg);
@@ -154,7 +154,7 @@ void Loop::on_hello(Group& group, MessagePtr msg) {
     io_.begin_connect(ch, where);
 }
 
-void Loop::on_destroy_group(Group& group) {
+void Loop::on_destroy_group(ReceiveQueue& group) {
     for (auto& slot : channels_) {
         if (slot && endpoint(*slot).group == &group) {
             close(*slot, AmpeStatus::shutdown_started);
@@ -185,7 +185,7 @@ void Loop::close(Connection& ch, const SocketError& error) {
 }
 
 void Loop::close(Listener& listener, AmpeStatus reason, std::string_view detail, MessagePtr returned) {
-    if (Group* group = std::exchange(listener.group, nullptr); group != nullptr) {
+    if (ReceiveQueue* group = std::exchange(listener.group, nullptr); group != nullptr) {
         engine_.owners().hand_to_engine(listener.number);  // posts from now on fail
         MessageQueue unsent;
         if (returned) {
@@ -214,7 +214,7 @@ void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view det
     MessageQueue unsent = sender_.take_queue(ch);
     take_inbox_closing(ch.number, ch.group, unsent);
     ch.report_pending = false;
-    Group& group = *std::exchange(ch.group, nullptr);
+    ReceiveQueue& group = *std::exchange(ch.group, nullptr);
     // Nothing is lost silently: every message the peer did not confirm, and every message not
     // written, comes back with the reason, in the order they were posted. After a graceful close
     // the reason is success, which a returned message must not claim.
@@ -244,14 +244,14 @@ void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view det
     report_channel_closed(group, ch.number, reason, detail);
 }
 
-void Loop::return_unsent(Group& group, std::uint16_t number, MessagePtr msg, AmpeStatus status) {
+void Loop::return_unsent(ReceiveQueue& group, std::uint16_t number, MessagePtr msg, AmpeStatus status) {
     msg->bhdr.status = status;
     msg->bhdr.proto.origin = Origin::engine;
     msg->bhdr.channel_number = number;
     deliver(group, std::move(msg));
 }
 
-void Loop::report_channel_closed(Group& group, std::uint16_t number, AmpeStatus reason,
+void Loop::report_channel_closed(ReceiveQueue& group, std::uint16_t number, AmpeStatus reason,
                                  std::string_view detail) {
     MessagePtr closed = engine_.engine_message(OpCode::signal, AmpeStatus::channel_closed, number);
     (void)append_header(closed->thdrs, header::reason, status_name(reason));  // a fresh message: fits
@@ -345,11 +345,11 @@ void Loop::on_deadline(Connection& ch) {
 
 void Loop::shut_down() {
     engine_.stop_accepting_posts();
-    // Posted but never processed: back to their groups. Group destroy commands are honoured.
+    // Posted but never processed: back to their groups. Commands to let go of a group are honoured.
     const auto return_posted = [this] {
         engine_.take_claimed(posted_);
         while (MessagePtr m = posted_.pop_front()) {
-            Group& group = *static_cast<Group*>(MessageAccess::group_tag(*m));
+            ReceiveQueue& group = *static_cast<ReceiveQueue*>(MessageAccess::group_tag(*m));
             if (m->bhdr.channel_number == EngineState::command_channel) {
                 on_destroy_group(group);
                 continue;
@@ -387,7 +387,7 @@ void Loop::answer_memory() {
     engine_.answer_memory(counted);
 }
 
-void Loop::deliver(Group& group, MessagePtr msg) {
+void Loop::deliver(ReceiveQueue& group, MessagePtr msg) {
     group.pending.push_back(std::move(msg));
     if (!group.pending_listed) {
         group.pending_listed = true;
@@ -396,7 +396,7 @@ void Loop::deliver(Group& group, MessagePtr msg) {
 }
 
 void Loop::deliver_pending() {
-    for (Group* group : delivery_list_) {
+    for (ReceiveQueue* group : delivery_list_) {
         group->pending_listed = false;
         MessageQueue batch = group->pending.take();
         group->deliver(batch);

@@ -24,15 +24,15 @@
 #include "engine/channel_timers.hpp"
 #include "engine/confirmations.hpp"
 #include "engine/io_driver.hpp"
-#include "engine/message_queue.hpp"
 #include "engine/read_targets.hpp"
 #include "engine/receiver.hpp"
 #include "engine/sender.hpp"
+#include "shared/message_queue.hpp"
 
 namespace tofu::detail {
 
 class EngineState;
-class Group;
+class ReceiveQueue;
 
 class Loop {
 public:
@@ -71,7 +71,7 @@ public:
     Connection& install(Connection connection);
 
     /// Queues `msg` for `group`'s receivers; the turn delivers each group's batch at once.
-    void deliver(Group& group, MessagePtr msg);
+    void deliver(ReceiveQueue& group, MessagePtr msg);
     /// Closes `ch`: reports it to its group (`detail` goes into `~detail`) and frees it.
     void close(Connection& ch, AmpeStatus reason, std::string_view detail = {});
     void close(Connection& ch, const SocketError& error);
@@ -92,14 +92,14 @@ private:
     /// Moves the messages `group` posted to channel `number` from the inbox and `posted_` to
     /// `unsent` (the channel is closing: they come back with the rest, before channel_closed); the
     /// others wait in `posted_`.
-    void take_inbox_closing(std::uint16_t number, const Group* group, MessageQueue& unsent);
+    void take_inbox_closing(std::uint16_t number, const ReceiveQueue* group, MessageQueue& unsent);
     void on_posted(MessagePtr msg);
-    void on_hello(Group& group, MessagePtr msg);
-    void on_destroy_group(Group& group);
+    void on_hello(ReceiveQueue& group, MessagePtr msg);
+    void on_destroy_group(ReceiveQueue& group);
     void close(Channel& ch, AmpeStatus reason);
     /// A message posted to channel `number` and never written comes back to `group` with `status`.
-    void return_unsent(Group& group, std::uint16_t number, MessagePtr msg, AmpeStatus status);
-    void report_channel_closed(Group& group, std::uint16_t number, AmpeStatus reason,
+    void return_unsent(ReceiveQueue& group, std::uint16_t number, MessagePtr msg, AmpeStatus status);
+    void report_channel_closed(ReceiveQueue& group, std::uint16_t number, AmpeStatus reason,
                                std::string_view detail);
     void forget(Endpoint& ch);
 
@@ -125,7 +125,7 @@ private:
     const SocketSettings settings_;                   ///< from the engine's options
     std::vector<std::unique_ptr<Channel>> channels_;  ///< by channel number
     ChannelTimers timers_;
-    std::vector<Group*> delivery_list_;  ///< groups with pending deliveries
+    std::vector<ReceiveQueue*> delivery_list_;  ///< groups with pending deliveries
     /// Posted messages taken from the inbox and not yet handled, oldest first.
     MessageQueue posted_;
     std::uint32_t next_serial_ = 0;  ///< the serial of the next channel installed

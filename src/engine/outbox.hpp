@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/message_queue.hpp"
+#include "shared/message_queue.hpp"
 
 namespace tofu::detail {
 

@@ -4,8 +4,8 @@
 
 #include "engine/channel.hpp"
 #include "engine/channel_budget.hpp"
-#include "engine/engine_state.hpp"
-#include "engine/prefetch.hpp"
+#include "shared/engine_state.hpp"
+#include "shared/prefetch.hpp"
 
 namespace tofu::detail {
 

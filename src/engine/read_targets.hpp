@@ -9,7 +9,7 @@
 
 #include <tofu/message.hpp>
 
-#include "engine/message_queue.hpp"
+#include "shared/message_queue.hpp"
 
 namespace tofu::detail {
 

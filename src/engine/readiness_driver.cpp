@@ -3,8 +3,8 @@
 #include <array>
 
 #include "engine/channel_budget.hpp"
-#include "engine/engine_state.hpp"
 #include "engine/loop.hpp"
+#include "shared/engine_state.hpp"
 
 namespace tofu::detail {
 namespace {

@@ -4,10 +4,10 @@
 #include <string>
 
 #include "engine/channel_budget.hpp"
-#include "engine/group.hpp"
 #include "engine/loop.hpp"
 #include "message/message_access.hpp"
 #include "message/reserved_headers.hpp"
+#include "shared/receive_queue.hpp"
 
 namespace tofu::detail {
 namespace {

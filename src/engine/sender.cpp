@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "engine/channel_budget.hpp"
-#include "engine/engine_state.hpp"
 #include "engine/loop.hpp"
 #include "message/message_access.hpp"
+#include "shared/engine_state.hpp"
 
 namespace tofu::detail {
 namespace {

@@ -12,9 +12,9 @@
 
 #include <tofu/message.hpp>
 
-#include "engine/message_queue.hpp"
 #include "engine/write_batch.hpp"
 #include "net/native_socket.hpp"
+#include "shared/message_queue.hpp"
 
 namespace tofu::detail {
 

@@ -1,4 +1,4 @@
-// Unit tests of a group's turn of deliveries (src/engine/delivery_batch.hpp): the messages keep
+// Unit tests of a group's turn of deliveries (src/shared/delivery_batch.hpp): the messages keep
 // their order, and each points at the one `prefetch_distance` places behind it, or at none.
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 
 #include <tofu/message.hpp>
 
-#include "engine/delivery_batch.hpp"
-#include "engine/message_queue.hpp"
+#include "shared/delivery_batch.hpp"
+#include "shared/message_queue.hpp"
 #include "message/message_access.hpp"
 
 namespace {

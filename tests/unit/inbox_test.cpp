@@ -1,4 +1,4 @@
-// Unit tests of the engine's inbox (src/engine/inbox.hpp): the ring of tickets and its overflow
+// Unit tests of the engine's inbox (src/shared/inbox.hpp): the ring of tickets and its overflow
 // stack give back every post once, in post order per posting thread. Small rings reach the
 // overflow on purpose. Bounded loops only; the thread test is for ThreadSanitizer too.
 #include <gtest/gtest.h>
@@ -12,8 +12,8 @@
 
 #include <tofu/message.hpp>
 
-#include "engine/inbox.hpp"
-#include "engine/message_queue.hpp"
+#include "shared/inbox.hpp"
+#include "shared/message_queue.hpp"
 #include "support/latch.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-// Unit tests of the engine's message pool (src/engine/message_pool.{hpp,cpp}) and of the message
+// Unit tests of the engine's message pool (src/shared/message_pool.{hpp,cpp}) and of the message
 // ownership it relies on (MessagePtr, MessageDeleter, detail::MessageHome).
 //
 // Every test here must be clean under AddressSanitizer (no leak, no use-after-free) and under
@@ -28,8 +28,8 @@
 #include <tofu/options.hpp>
 #include <tofu/status.hpp>
 
-#include "engine/message_pool.hpp"
-#include "engine/message_queue.hpp"
+#include "shared/message_pool.hpp"
+#include "shared/message_queue.hpp"
 #include "message/message_access.hpp"
 #include "support/latch.hpp"
 

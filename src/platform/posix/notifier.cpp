@@ -1,6 +1,6 @@
-// engine/notifier.hpp on POSIX systems: an eventfd on Linux (one descriptor, a counter that one
+// shared/notifier.hpp on POSIX systems: an eventfd on Linux (one descriptor, a counter that one
 // read empties), a non-blocking pipe elsewhere.
-#include "engine/notifier.hpp"
+#include "shared/notifier.hpp"
 
 #include <unistd.h>
 

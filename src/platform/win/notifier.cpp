@@ -1,6 +1,6 @@
-// engine/notifier.hpp on Windows: a pair of loopback UDP sockets, since WSAPoll waits on sockets
+// shared/notifier.hpp on Windows: a pair of loopback UDP sockets, since WSAPoll waits on sockets
 // only.
-#include "engine/notifier.hpp"
+#include "shared/notifier.hpp"
 
 #include <array>
 #include <cstdint>

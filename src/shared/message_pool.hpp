@@ -15,7 +15,7 @@
 #include <tofu/message.hpp>
 #include <tofu/options.hpp>
 
-#include "engine/message_queue.hpp"
+#include "shared/message_queue.hpp"
 
 namespace tofu::detail {
 

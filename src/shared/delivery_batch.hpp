@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <utility>
 
-#include "engine/message_queue.hpp"
 #include "message/message_access.hpp"
+#include "shared/message_queue.hpp"
 
 namespace tofu::detail {
 

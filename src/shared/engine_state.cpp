@@ -1,4 +1,4 @@
-#include "engine/engine_state.hpp"
+#include "shared/engine_state.hpp"
 
 namespace tofu::detail {
 

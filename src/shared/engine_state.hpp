@@ -11,10 +11,10 @@
 
 #include <tofu/ampe.hpp>
 
-#include "engine/channel_owners.hpp"
-#include "engine/inbox.hpp"
-#include "engine/message_pool.hpp"
-#include "engine/notifier.hpp"
+#include "shared/channel_owners.hpp"
+#include "shared/inbox.hpp"
+#include "shared/message_pool.hpp"
+#include "shared/notifier.hpp"
 
 namespace tofu::detail {
 

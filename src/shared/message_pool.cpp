@@ -1,13 +1,13 @@
-#include "engine/message_pool.hpp"
+#include "shared/message_pool.hpp"
 
 #include <algorithm>
 #include <new>
 #include <string>
 
-#include "engine/brief_lock.hpp"
-#include "engine/deadline.hpp"
-#include "engine/prefetch.hpp"
 #include "message/message_access.hpp"
+#include "shared/brief_lock.hpp"
+#include "shared/deadline.hpp"
+#include "shared/prefetch.hpp"
 
 namespace tofu::detail {
 

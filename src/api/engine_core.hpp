@@ -12,12 +12,12 @@
 
 #include <tofu/ampe.hpp>
 
-#include "engine/engine_state.hpp"
+#include "shared/engine_state.hpp"
 
 namespace tofu::detail {
 
-class Group;
 class Loop;
+class ReceiveQueue;
 
 class EngineCore : public std::enable_shared_from_this<EngineCore> {
 public:
@@ -37,12 +37,12 @@ public:
     [[nodiscard]] const Options& options() const noexcept { return state_.options(); }
     [[nodiscard]] ChannelGroupPtr create_group();
 
-    /// `ChannelGroup::post` for `group` (see channel_group.hpp for the contract).
-    BinaryHeader post(Group& group, MessagePtr& msg);
+    /// `ChannelGroup::post` for the group of `group` (see channel_group.hpp for the contract).
+    BinaryHeader post(ReceiveQueue& group, MessagePtr& msg);
 
-    /// Asks the engine to drop `group`; false when the engine has already stopped (nothing to
-    /// wait for), true when the group must wait for `Group::acknowledge_destroy`.
-    bool request_group_destroy(Group& group);
+    /// Asks the engine to let go of `group`; false when the engine has already stopped (nothing to
+    /// wait for), true when the group must wait for `ReceiveQueue::acknowledge_destroy`.
+    bool request_group_destroy(ReceiveQueue& group);
 
     /// `Reactor::memory`: asks the engine thread to count, and waits for its answer. Any thread.
     [[nodiscard]] EngineMemory memory() { return state_.memory(loop_ != nullptr); }

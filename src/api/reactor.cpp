@@ -1,7 +1,7 @@
 // `Reactor`: the public face of an engine. It owns the engine's lifetime; groups share its core.
 #include <tofu/ampe.hpp>
 
-#include "engine/engine_core.hpp"
+#include "api/engine_core.hpp"
 
 namespace tofu {
 namespace {

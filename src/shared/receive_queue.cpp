@@ -1,12 +1,11 @@
-#include "engine/group.hpp"
+#include "shared/receive_queue.hpp"
 
 #include <algorithm>
 #include <thread>
 #include <utility>
 
-#include "engine/deadline.hpp"
-#include "engine/engine_core.hpp"
-#include "engine/prefetch.hpp"
+#include "shared/deadline.hpp"
+#include "shared/prefetch.hpp"
 
 namespace tofu::detail {
 namespace {
@@ -23,36 +22,30 @@ MessagePtr prefetching_ahead(MessagePtr msg) noexcept {
 
 }  // namespace
 
-Group::Group(std::shared_ptr<EngineCore> core, std::uint32_t id) : core_{std::move(core)}, id_{id} {}
-
-Group::~Group() {
-    if (core_->request_group_destroy(*this)) {
-        std::unique_lock lock{mutex_};
-        ready_.wait(lock, [this] { return released_by_engine_; });
-    }
+ReceiveQueue::~ReceiveQueue() {
     taken_.clear();  // back to the pool
     queue_.clear();
 }
 
-void Group::acknowledge_destroy() {
+void ReceiveQueue::acknowledge_destroy() {
     const std::lock_guard lock{mutex_};
     released_by_engine_ = true;
     ready_.notify_all();
 }
 
-BinaryHeader Group::post(MessagePtr& msg) {
-    return core_->post(*this, msg);
+void ReceiveQueue::wait_released() {
+    std::unique_lock lock{mutex_};
+    ready_.wait(lock, [this] { return released_by_engine_; });
 }
 
-MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
+MessagePtr ReceiveQueue::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) {
     if (MessagePtr msg = taken_.pop_front()) {
         return prefetching_ahead(std::move(msg));
     }
     if (timeout > std::chrono::nanoseconds::zero()) {
         // Look for a delivery a little while before sleeping: a sleeper costs its waker a system
         // call and itself a wake-up. Yielding, so whoever would deliver can run.
-        const auto spin = std::min<std::chrono::nanoseconds>(core_->options().receive_spin, timeout);
-        const auto until = std::chrono::steady_clock::now() + spin;
+        const auto until = std::chrono::steady_clock::now() + std::min(spin, timeout);
         while (!queued_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until) {
             std::this_thread::yield();
         }
@@ -74,18 +67,10 @@ MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
     return prefetching_ahead(taken_.pop_front());
 }
 
-void Group::update_receiver(MessagePtr msg) {
-    if (!msg) {
-        msg = core_->engine_message(OpCode::signal, AmpeStatus::receiver_update, unassigned_channel);
-    }
-    msg->bhdr.status = AmpeStatus::receiver_update;
-    deliver(std::move(msg));
-}
-
 // Both deliver()s notify after unlocking: a receiver woken under the lock would only block again
-// on the mutex the engine still holds. The group outlives every delivery (its destructor waits
-// for the engine to let go), so the condition variable is still there.
-void Group::deliver(MessagePtr msg) {
+// on the mutex the engine still holds. The queue outlives every delivery (its group's destructor
+// waits for the engine to let go), so the condition variable is still there.
+void ReceiveQueue::deliver(MessagePtr msg) {
     bool wake = false;
     {
         const std::lock_guard lock{mutex_};
@@ -98,7 +83,7 @@ void Group::deliver(MessagePtr msg) {
     }
 }
 
-void Group::deliver(MessageQueue& batch) {
+void ReceiveQueue::deliver(MessageQueue& batch) {
     bool wake = false;
     {
         const std::lock_guard lock{mutex_};

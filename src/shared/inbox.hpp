@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/message_queue.hpp"
-#include "engine/prefetch.hpp"
+#include "shared/message_queue.hpp"
+#include "shared/prefetch.hpp"
 
 namespace tofu::detail {
 

@@ -1,12 +1,13 @@
-#include "engine/engine_core.hpp"
+#include "api/engine_core.hpp"
 
 #include <chrono>
 #include <string>
 #include <string_view>
 
-#include "engine/group.hpp"
+#include "api/group.hpp"
 #include "engine/loop.hpp"
 #include "message/message_access.hpp"
+#include "shared/receive_queue.hpp"
 
 namespace tofu::detail {
 namespace {
@@ -76,17 +77,17 @@ ChannelGroupPtr EngineCore::create_group() {
         id = next_group_id_.fetch_add(1);
     }
     auto group = std::make_unique<Group>(shared_from_this(), id);
-    group->destroy_command =
+    group->queue().destroy_command =
         engine_message(OpCode::bye_signal, AmpeStatus::success, EngineState::command_channel);
-    MessageAccess::group_tag(*group->destroy_command) = group.get();
+    MessageAccess::group_tag(*group->queue().destroy_command) = &group->queue();
     return group;
 }
 
-bool EngineCore::request_group_destroy(Group& group) {
+bool EngineCore::request_group_destroy(ReceiveQueue& group) {
     return state_.push_command(group.destroy_command);
 }
 
-BinaryHeader EngineCore::post(Group& group, MessagePtr& msg) {
+BinaryHeader EngineCore::post(ReceiveQueue& group, MessagePtr& msg) {
     if (!msg) {
         throw Error{AmpeStatus::null_message, "post"};
     }

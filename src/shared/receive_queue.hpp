@@ -1,0 +1,65 @@
+// A channel group's receive queue: the engine thread delivers into it (a batch per loop turn,
+// under one lock, with one wake-up), the application's receiver waits on it. It is all the engine
+// knows of a group: channels, posted messages and deliveries name their group by its queue.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+#include <tofu/message.hpp>
+
+#include "shared/delivery_batch.hpp"
+#include "shared/message_queue.hpp"
+
+namespace tofu::detail {
+
+class ReceiveQueue {
+public:
+    explicit ReceiveQueue(std::uint32_t id) noexcept : id_{id} {}
+    ReceiveQueue(const ReceiveQueue&) = delete;
+    ReceiveQueue& operator=(const ReceiveQueue&) = delete;
+    ReceiveQueue(ReceiveQueue&&) = delete;
+    ReceiveQueue& operator=(ReceiveQueue&&) = delete;
+    ~ReceiveQueue();
+
+    /// The group's id in the engine's channel-owner table.
+    [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
+
+    /// The next message, waiting up to `timeout` (looking for one for up to `spin` first, without
+    /// sleeping); null when none came. One receiver at a time.
+    [[nodiscard]] MessagePtr wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin);
+    /// Puts a message in the queue and wakes a waiting receiver. Any thread.
+    void deliver(MessagePtr msg);
+    /// Moves a batch into the queue under one lock, with one wake-up. Any thread.
+    void deliver(MessageQueue& batch);
+
+    /// Engine thread: messages gathered during one loop turn, delivered together by the engine.
+    DeliveryBatch pending;
+    bool pending_listed = false;
+
+    /// Made with the group, so destroying it never needs to allocate: the command that asks the
+    /// engine to let go of this queue.
+    MessagePtr destroy_command;
+    /// Engine thread: the engine let go of this queue (it will not touch it again).
+    void acknowledge_destroy();
+    /// Waits until the engine let go of this queue.
+    void wait_released();
+
+private:
+    const std::uint32_t id_;
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    MessageQueue queue_;  ///< guarded by mutex_
+    /// `queue_` holds messages: what a receiver looking for work before it sleeps watches.
+    std::atomic<bool> queued_{false};
+    /// Taken from `queue_` by `wait` in one go and handed out from here without the lock. Only
+    /// `wait` touches it, and it runs on one thread at a time.
+    MessageQueue taken_;
+    int waiting_ = 0;
+    bool released_by_engine_ = false;
+};
+
+}  // namespace tofu::detail
