@@ -8,9 +8,9 @@
 
 #include <tofu/message.hpp>
 
+#include "message/message_access.hpp"
 #include "shared/delivery_batch.hpp"
 #include "shared/message_queue.hpp"
-#include "message/message_access.hpp"
 
 namespace {
 

@@ -28,9 +28,9 @@
 #include <tofu/options.hpp>
 #include <tofu/status.hpp>
 
+#include "message/message_access.hpp"
 #include "shared/message_pool.hpp"
 #include "shared/message_queue.hpp"
-#include "message/message_access.hpp"
 #include "support/latch.hpp"
 
 namespace {
