@@ -72,10 +72,16 @@ using Channel = std::variant<Listener, Connection>;
 
 /// The part every channel has.
 [[nodiscard]] inline Endpoint& endpoint(Channel& ch) noexcept {
-    return std::visit([](Endpoint& e) -> Endpoint& { return e; }, ch);
+    if (auto* listener = std::get_if<Listener>(&ch)) {
+        return *listener;
+    }
+    return *std::get_if<Connection>(&ch);
 }
 [[nodiscard]] inline const Endpoint& endpoint(const Channel& ch) noexcept {
-    return std::visit([](const Endpoint& e) -> const Endpoint& { return e; }, ch);
+    if (const auto* listener = std::get_if<Listener>(&ch)) {
+        return *listener;
+    }
+    return *std::get_if<Connection>(&ch);
 }
 
 }  // namespace tofu::detail

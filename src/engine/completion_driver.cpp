@@ -170,10 +170,14 @@ void CompletionDriver::on_read_done(Connection& ch, const Completion& c) {
         loop_.arm(ch, last_words_wait);
         return;
     }
+    const std::uint16_t number = ch.number;
     const std::span<const std::byte> data = ch.stream->absorb(c.data.first(r.bytes));
     IoResult got = r;
     got.bytes = data.size();
     on_input(ch, got, data);
+    if (loop_.alive(ch, number) && ch.stream->has_output()) {
+        flush(ch);  // what it received made the stream answer (a handshake, a key update)
+    }
 }
 
 void CompletionDriver::read_buffered(Connection& ch) {
@@ -210,7 +214,8 @@ void CompletionDriver::on_input(Connection& ch, const IoResult& r, std::span<con
 
 void CompletionDriver::flush(Connection& ch) {
     if (ch.state == Connection::State::connecting || ch.state == Connection::State::draining ||
-        ch.interest.has(Trigger::send) || ch.out.queue.empty() || !ch.io.write_error.ok()) {
+        ch.interest.has(Trigger::send) || (ch.out.queue.empty() && !ch.stream->has_output()) ||
+        !ch.io.write_error.ok()) {
         return;  // not yet, not any more, or its send in flight flushes again when done
     }
     Sender& sender = loop_.sender();
@@ -218,9 +223,11 @@ void CompletionDriver::flush(Connection& ch) {
     const std::uint32_t index = write_slots_.take();
     WriteSlot& slot = write_slots_[index];
     const Gathered g = Sender::gather(ch, slot.parts, sender.window(ch));
-    if (g.frames == 0) {
-        write_slots_.give_back(index);
+    if (g.frames == 0 && !ch.out.queue.empty()) {
         sender.shut_window(ch);  // a confirmation opens it (and lists the connection for writing)
+    }
+    if (g.frames == 0 && !ch.stream->has_output()) {
+        write_slots_.give_back(index);
         return;
     }
     const std::span<const native::IoSlice> sealed = ch.stream->seal({slot.parts.data(), g.parts});

@@ -140,7 +140,7 @@ void Loop::on_hello(ReceiveQueue& group, MessagePtr msg) {
     Connection& ch =
         install(Connection{msg->bhdr.channel_number, Connection::State::connecting, &group, Socket{}});
     const ParsedAddress parsed = parse_address(*msg);
-    confirmations_.offer(ch, *msg);
+    Confirmations::offer(ch, *msg);
     sender_.enqueue(ch, std::move(msg));  // the HelloRequest is the first frame on the wire
     SocketError result{parsed.status, 0};
     SocketAddress where;
@@ -171,11 +171,15 @@ void Loop::on_destroy_group(ReceiveQueue& group) {
 // --- Closing ------------------------------------------------------------------------------------
 
 void Loop::close(Channel& ch, AmpeStatus reason) {
-    std::visit([&](auto& c) { close(c, reason); }, ch);
+    if (auto* listener = std::get_if<Listener>(&ch)) {
+        close(*listener, reason);
+    } else {
+        close(*std::get_if<Connection>(&ch), reason);
+    }
 }
 
 void Loop::close(Connection& ch, AmpeStatus reason, std::string_view detail) {
-    confirmations_.confirm_before_closing(ch);
+    Confirmations::confirm_before_closing(ch);
     report_closed(ch, reason, detail);
     forget(ch);
 }
@@ -227,7 +231,7 @@ void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view det
     while (MessagePtr m = unsent.pop_front()) {
         const bool maybe_written = in_flight != 0;
         in_flight -= maybe_written ? 1 : 0;
-        if (confirmations_.take_home(ch, m)) {
+        if (Confirmations::take_home(ch, m)) {
             continue;  // the engine's own confirmation frame: not the application's
         }
         if (maybe_written) {
@@ -265,14 +269,14 @@ void Loop::start_draining(Connection& ch) {
     // Our ByeResponse is written: the channel is closed for the application, once the peer has
     // confirmed what we wrote before it (it confirms after reading our ByeResponse). The socket
     // stays a little longer so the peer reads the ByeResponse before our end goes away.
-    if (confirmations_.awaited(ch)) {
+    if (Confirmations::awaited(ch)) {
         ch.report_pending = true;
     } else {
         report_closed(ch, AmpeStatus::success, {});
     }
     ch.stream->shutdown_send(ch.socket);
     ch.state = Connection::State::draining;
-    receiver_.drain(ch);
+    Receiver::drain(ch);
     arm(ch, drain_limit);
     io_.set_interest(ch, Trigger::recv);
 }
@@ -316,7 +320,7 @@ void Loop::expire_timers() {
         if (auto* listener = std::get_if<Listener>(ch)) {
             acceptor_.rest_over(*listener);
         } else {
-            on_deadline(std::get<Connection>(*ch));
+            on_deadline(*std::get_if<Connection>(ch));
         }
     });
 }
@@ -418,7 +422,7 @@ T& Loop::install_slot(T channel) {
     channel.serial = next_serial_++;
     auto& slot = channels_[channel.number];
     slot = std::make_unique<Channel>(std::in_place_type<T>, std::move(channel));
-    return std::get<T>(*slot);
+    return *std::get_if<T>(slot.get());
 }
 
 Listener& Loop::install(Listener listener) {

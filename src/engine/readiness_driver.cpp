@@ -69,7 +69,7 @@ void ReadinessDriver::on_event(const PollEvent& ev) {
         }
         return;
     }
-    Connection& conn = std::get<Connection>(*ch);
+    auto& conn = *std::get_if<Connection>(ch);
     switch (conn.state) {
         case Connection::State::connecting:
             on_connected(conn, ev.os_error != 0 ? SocketError{AmpeStatus::connect_failed, ev.os_error}

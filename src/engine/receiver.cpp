@@ -174,7 +174,7 @@ void Receiver::on_received(Connection& ch, MessagePtr msg) {
         return;
     }
     Sender::mark_source(ch, *msg);  // posted back to this connection, it counts as an echo
-    confirmations.first_frame_read(ch);
+    Confirmations::first_frame_read(ch);
     msg->bhdr.channel_number = ch.number;  // the peer's number means nothing here
     const std::size_t frame = BinaryHeader::wire_size + msg->thdrs.size() + msg->body.size();
     ch.in.average_frame = ch.in.average_frame == 0 ? frame : (ch.in.average_frame * 7 + frame) / 8;

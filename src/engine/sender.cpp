@@ -180,7 +180,7 @@ void Sender::on_sent(Connection& ch, MessagePtr msg) {
     if (loop_.confirmations().on_written(ch, msg)) {
         return;  // our confirmation, home again
     }
-    loop_.confirmations().on_frame_written(ch, *msg);
+    Confirmations::on_frame_written(ch, *msg);
     uncount_echo(ch, *msg);
     const OpCode op = msg->bhdr.proto.op_code;
     loop_.targets().recycle(std::move(msg));

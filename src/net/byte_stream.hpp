@@ -9,7 +9,8 @@
 //     a key update writes while the channel only reads, or reads while it only writes;
 //   - its own writes, without SIGPIPE (every write goes through `write`);
 //   - the completion backend, where the kernel moves the socket's bytes and the stream works on
-//     memory (`absorb`, `seal`, `sent`).
+//     memory (`absorb`, `seal`, `sent`), and bytes of its own must be sent though the channel
+//     has nothing queued (`has_output`).
 // Every call takes the socket: a stream that keeps no state of its own is shared by all channels.
 #pragma once
 
@@ -67,6 +68,9 @@ public:
     virtual std::span<const native::IoSlice> seal(std::span<const native::IoSlice> parts) = 0;
     /// How many stream bytes a send that moved `kernel_bytes` carried.
     [[nodiscard]] virtual std::size_t sent(std::size_t kernel_bytes) noexcept = 0;
+    /// Bytes of its own wait to be sent (a handshake, a key update, the end of the stream): the
+    /// driver sends `seal` of what the channel has queued, even if that is nothing.
+    [[nodiscard]] virtual bool has_output() const noexcept = 0;
 };
 
 }  // namespace tofu::detail

@@ -23,6 +23,7 @@ public:
     std::span<const std::byte> absorb(std::span<const std::byte> received) override { return received; }
     std::span<const native::IoSlice> seal(std::span<const native::IoSlice> parts) override { return parts; }
     [[nodiscard]] std::size_t sent(std::size_t kernel_bytes) noexcept override { return kernel_bytes; }
+    [[nodiscard]] bool has_output() const noexcept override { return false; }
 };
 
 }  // namespace tofu::detail
