@@ -180,7 +180,12 @@ void Loop::close(Channel& ch, AmpeStatus reason) {
 
 void Loop::close(Connection& ch, AmpeStatus reason, std::string_view detail) {
     Confirmations::confirm_before_closing(ch);
-    report_closed(ch, reason, detail);
+    // A send in flight (completion backend) reaches into the front of the queue, and the kernel
+    // may read those messages until the channel's operations are cancelled: that comes first,
+    // before they go back to the application or the pool (where anyone may write into them).
+    const std::size_t in_flight = IoDriver::frames_sending(ch);
+    io_.release(ch);
+    report_closed(ch, reason, detail, in_flight);
     forget(ch);
 }
 
@@ -208,7 +213,7 @@ void Loop::close(Listener& listener, const SocketError& error, MessagePtr return
     close(listener, error.status, os_error_text(error.os_error), std::move(returned));
 }
 
-void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view detail) {
+void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view detail, std::size_t in_flight) {
     if (ch.group == nullptr) {
         return;
     }
@@ -224,10 +229,8 @@ void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view det
     // the reason is success, which a returned message must not claim.
     const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::send_failed : reason;
     confirmations_.return_unconfirmed(ch, group, returned_status);
-    // A send still in flight (completion backend) may have written the frames it reaches into:
-    // they come back as the unconfirmed ones do. (Not in their own messages: the kernel may read
-    // them until the channel's operations are cancelled.)
-    std::size_t in_flight = IoDriver::frames_sending(ch);
+    // A send that was in flight (completion backend) may have written the frames it reached
+    // into: they come back as the unconfirmed ones do, as their headers.
     while (MessagePtr m = unsent.pop_front()) {
         const bool maybe_written = in_flight != 0;
         in_flight -= maybe_written ? 1 : 0;

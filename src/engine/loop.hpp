@@ -79,8 +79,9 @@ public:
     /// first, with the reason.
     void close(Listener& listener, AmpeStatus reason, std::string_view detail = {}, MessagePtr returned = {});
     void close(Listener& listener, const SocketError& error, MessagePtr returned = {});
-    /// Tells the group `ch` closed, with everything it did not write or the peer did not confirm.
-    void report_closed(Connection& ch, AmpeStatus reason, std::string_view detail);
+    /// Tells the group `ch` closed, with everything it did not write or the peer did not confirm;
+    /// the first `in_flight` queued frames were in a send the kernel may have made (cancelled by now).
+    void report_closed(Connection& ch, AmpeStatus reason, std::string_view detail, std::size_t in_flight = 0);
     /// Our ByeResponse is written: the channel waits for the peer's end (and confirmation).
     void start_draining(Connection& ch);
     void finish_draining(Connection& ch);

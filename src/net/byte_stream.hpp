@@ -11,7 +11,8 @@
 //   - the completion backend, where the kernel moves the socket's bytes and the stream works on
 //     memory (`absorb`, `seal`, `sent`), and bytes of its own must be sent though the channel
 //     has nothing queued (`has_output`).
-// Every call takes the socket: a stream that keeps no state of its own is shared by all channels.
+// The calls that touch the socket take it: a stream that keeps no state of its own is shared by
+// all channels.
 #pragma once
 
 #include <cstddef>
