@@ -63,7 +63,7 @@ void CompletionDriver::on_completion(const Completion& c) {
         case IoOp::connect:
             if (auto* conn = ch != nullptr ? std::get_if<Connection>(ch) : nullptr) {
                 conn->interest.remove(Trigger::connect);
-                on_connected(*conn, c.result < 0 ? connect_failure(-c.result) : SocketError{});
+                loop_.on_connected(*conn, c.result < 0 ? connect_failure(-c.result) : SocketError{});
             }
             return;
         case IoOp::recv:
@@ -85,16 +85,6 @@ void CompletionDriver::begin_connect(Connection& ch, const SocketAddress& where)
     ch.socket = std::move(connecting);
     poller_.connect(ch.socket.fd(), where, tag_of(ch));
     ch.interest |= Trigger::connect;
-}
-
-void CompletionDriver::on_connected(Connection& ch, const SocketError& result) {
-    if (!result.ok()) {
-        loop_.close(ch, result);
-        return;
-    }
-    ch.state = Connection::State::open;
-    set_interest(ch, Trigger::recv);
-    flush(ch);
 }
 
 void CompletionDriver::start_accept(Listener& listener) {

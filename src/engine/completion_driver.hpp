@@ -43,7 +43,6 @@ public:
 
 private:
     void on_completion(const Completion& c);
-    void on_connected(Connection& ch, const SocketError& result);
     void start_read(Connection& ch);
     void start_accept(Listener& listener);
     void on_read_done(Connection& ch, const Completion& c);

@@ -268,6 +268,16 @@ void Loop::report_channel_closed(ReceiveQueue& group, std::uint16_t number, Ampe
     deliver(group, std::move(closed));
 }
 
+void Loop::on_connected(Connection& ch, const SocketError& result) {
+    if (!result.ok()) {
+        close(ch, result);
+        return;
+    }
+    ch.state = Connection::State::open;
+    io_.set_interest(ch, Trigger::recv);
+    io_.flush(ch);
+}
+
 void Loop::start_draining(Connection& ch) {
     // Our ByeResponse is written: the channel is closed for the application, once the peer has
     // confirmed what we wrote before it (it confirms after reading our ByeResponse). The socket

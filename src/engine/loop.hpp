@@ -82,6 +82,8 @@ public:
     /// Tells the group `ch` closed, with everything it did not write or the peer did not confirm;
     /// the first `in_flight` queued frames were in a send the kernel may have made (cancelled by now).
     void report_closed(Connection& ch, AmpeStatus reason, std::string_view detail, std::size_t in_flight = 0);
+    /// A connect finished (`result` says how): the connection opens and writes what waits, or closes.
+    void on_connected(Connection& ch, const SocketError& result);
     /// Our ByeResponse is written: the channel waits for the peer's end (and confirmation).
     void start_draining(Connection& ch);
     void finish_draining(Connection& ch);

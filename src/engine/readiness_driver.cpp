@@ -72,8 +72,8 @@ void ReadinessDriver::on_event(const PollEvent& ev) {
     auto& conn = *std::get_if<Connection>(ch);
     switch (conn.state) {
         case Connection::State::connecting:
-            on_connected(conn, ev.os_error != 0 ? SocketError{AmpeStatus::connect_failed, ev.os_error}
-                                                : finish_connect(conn.socket));
+            loop_.on_connected(conn, ev.os_error != 0 ? SocketError{AmpeStatus::connect_failed, ev.os_error}
+                                                      : finish_connect(conn.socket));
             return;
         case Connection::State::draining: on_drain_readable(conn); return;
         case Connection::State::awaiting_hello:
@@ -119,18 +119,8 @@ void ReadinessDriver::begin_connect(Connection& ch, const SocketAddress& where) 
     if (in_progress) {
         set_interest(ch, Trigger::connect);
     } else {
-        on_connected(ch, {});
+        loop_.on_connected(ch, {});
     }
-}
-
-void ReadinessDriver::on_connected(Connection& ch, const SocketError& result) {
-    if (!result.ok()) {
-        loop_.close(ch, result);
-        return;
-    }
-    ch.state = Connection::State::open;
-    set_interest(ch, Trigger::recv);
-    flush(ch);
 }
 
 void ReadinessDriver::on_accept(Listener& listener) {

@@ -35,8 +35,6 @@ public:
 private:
     void on_event(const PollEvent& ev);
     void on_accept(Listener& listener);
-    /// A connect finished: `result` says how.
-    void on_connected(Connection& ch, const SocketError& result);
     void on_connection_event(Connection& ch, Triggers fired);
     void on_readable(Connection& ch);
     /// One read and its decoding; true when the read filled what it asked for and the connection
