@@ -39,21 +39,24 @@ tofu::MessagePtr next(tofu::ChannelGroup& group) {
     return msg;
 }
 
-// Server thread: one loop for both listeners. Accepts clients, answers each Request with the
-// transport the client came over, acknowledges goodbyes; returns once `clients` channels closed.
-void serve(tofu::ChannelGroup& group, int clients) {
+// Server thread: one loop for both listeners (`transport_of`: listener channel -> "tcp" or "uds").
+// Accepts clients, answers each Request with the transport of the listener the client came
+// through, acknowledges goodbyes; returns once `clients` channels closed.
+void serve(tofu::ChannelGroup& group, const std::map<std::string, std::string>& transport_of, int clients) {
     std::map<std::uint16_t, std::string> transport;  // channel -> "tcp" or "uds"
     while (clients > 0) {
         tofu::MessagePtr msg = next(group);
         const std::uint16_t channel = msg->bhdr.channel_number;
         switch (msg->bhdr.proto.op_code) {
             case tofu::OpCode::hello_request: {
-                // The engine writes `~peer` on every HelloRequest it delivers: who connected, as it
-                // saw them (e.g. "tcp|127.0.0.1|50412", "uds|uid=1000|gid=1000|pid=42"); its scheme
-                // tells the transport. (tofu does not say which listener accepted it.)
+                // The engine writes on every HelloRequest it delivers `~listener`, the channel number
+                // of the listener that accepted it, and `~peer`, who connected as it saw them (e.g.
+                // "tcp|127.0.0.1|50412", "uds|uid=1000|gid=1000|pid=42").
+                const std::string listener{msg->thdrs.find(tofu::header::listener).value_or("?")};
                 const std::string_view peer = msg->thdrs.find(tofu::header::peer).value_or("?");
-                transport[channel] = std::string{peer.substr(0, peer.find('|'))};
-                std::cout << "server: channel " << channel << " connected from " << peer << '\n';
+                transport[channel] = transport_of.at(listener);
+                std::cout << "server: channel " << channel << " came through listener " << listener
+                          << " from " << peer << '\n';
                 msg->bhdr.proto.op_code = tofu::OpCode::hello_response;
                 group.post(msg);
                 break;
@@ -77,13 +80,18 @@ void serve(tofu::ChannelGroup& group, int clients) {
     }
 }
 
-// Posts a WelcomeRequest for `where` and waits for its WelcomeResponse; returns `~listen_on`.
-std::string listen(tofu::Ampe& engine, tofu::ChannelGroup& group, const tofu::Address& where) {
+struct Listening {
+    std::uint16_t channel;  // the listener's channel: what `~listener` names
+    std::string bound;      // `~listen_on`: the address actually bound
+};
+
+// Posts a WelcomeRequest for `where` and waits for its WelcomeResponse.
+Listening listen(tofu::Ampe& engine, tofu::ChannelGroup& group, const tofu::Address& where) {
     tofu::MessagePtr welcome = engine.get(tofu::AllocationStrategy::always);
     tofu::format(*welcome, where);
-    group.post(welcome);
+    const std::uint16_t channel = group.post(welcome).channel_number;
     tofu::MessagePtr ready = next(group);  // throws if the listen failed
-    return std::string{ready->thdrs.find(tofu::header::listen_on).value_or("")};
+    return {channel, std::string{ready->thdrs.find(tofu::header::listen_on).value_or("")}};
 }
 
 int run() {
@@ -91,14 +99,16 @@ int run() {
     tofu::ChannelGroupPtr server = engine->create();
 
     // Two listeners in one group: TCP on a port the OS picks, UDS on a fresh temporary path.
-    const std::string tcp_bound = listen(*engine, *server, tofu::TcpServerAddress{"127.0.0.1", 0});
+    const Listening tcp_listener = listen(*engine, *server, tofu::TcpServerAddress{"127.0.0.1", 0});
     const std::string uds_path = tofu::testing::temp_uds_path("multi-listener");
-    const std::string uds_bound = listen(*engine, *server, tofu::UdsServerAddress{uds_path});
-    std::cout << "listening on " << tcp_bound << " and " << uds_bound << '\n';
-    const tofu::ParsedAddress tcp = tofu::parse_address(tcp_bound, tofu::AddressRole::server);
+    const Listening uds_listener = listen(*engine, *server, tofu::UdsServerAddress{uds_path});
+    std::cout << "listening on " << tcp_listener.bound << " and " << uds_listener.bound << '\n';
+    const tofu::ParsedAddress tcp = tofu::parse_address(tcp_listener.bound, tofu::AddressRole::server);
     const auto port = std::get<tofu::TcpServerAddress>(tcp.address).port;
+    const std::map<std::string, std::string> transport_of{{std::to_string(tcp_listener.channel), "tcp"},
+                                                          {std::to_string(uds_listener.channel), "uds"}};
 
-    auto served = std::async(std::launch::async, serve, std::ref(*server), 2);
+    auto served = std::async(std::launch::async, serve, std::ref(*server), std::cref(transport_of), 2);
 
     // Two connections in one client group; each Request is posted right after its HelloRequest.
     tofu::ChannelGroupPtr client = engine->create();

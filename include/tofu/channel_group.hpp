@@ -39,9 +39,10 @@ inline constexpr std::string_view detail = "~detail";
 ///   `uds_path_not_found`, then `channel_closed`. Messages may be posted on the new channel
 ///   right after the HelloRequest; they follow it on the wire.
 /// - a peer's HelloRequest on a listener of this group arrives with a new channel number and the
-///   peer's text headers and body, plus `~peer` (who connected, as the engine saw it; a peer's
-///   own `~` headers are dropped); answer with HelloResponse (accept) or ByeSignal (reject). A
-///   connection that sends no HelloRequest within `Options::handshake_timeout` is closed.
+///   peer's text headers and body, plus `~listener` (the channel number of the listener that
+///   accepted it) and `~peer` (who connected, as the engine saw it); a peer's own `~` headers are
+///   dropped. Answer with HelloResponse (accept) or ByeSignal (reject). A connection that sends
+///   no HelloRequest within `Options::handshake_timeout` is closed.
 /// - a listener that cannot take a connection (out of descriptors, or `Options::max_channels`
 ///   reached) sends one engine Signal with status `accept_failed` and a `~detail` on its channel,
 ///   and stays open; it reports again only after it has accepted once more.

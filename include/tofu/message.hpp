@@ -418,6 +418,10 @@ inline constexpr std::string_view listen_on = "~listen_on";    ///< WelcomeReque
 /// peer claims): `tcp|IP|PORT`, or `uds|uid=U|gid=G|pid=P` from the socket's credentials (`uds`
 /// alone on Windows, which does not give them).
 inline constexpr std::string_view peer = "~peer";
+/// On every HelloRequest a listener delivers: the channel number of the listener that accepted the
+/// connection (e.g. `~listener:3`), the number its WelcomeRequest was given, so a group with
+/// several listeners knows which one a client came through. Written by the engine only.
+inline constexpr std::string_view listener = "~listener";
 /// On a message that comes back because its channel closed: the engine had written it, but the
 /// peer's engine never confirmed receiving it, so it may or may not have arrived (value `1`). A
 /// message without it was never written. Such a message comes back as its binary header alone.

@@ -71,6 +71,7 @@ void Acceptor::adopt(Listener& listener, Socket accepted) {
     listener.refusing = false;
     Connection& ch = loop_.install(
         Connection{number, Connection::State::awaiting_hello, listener.group, std::move(accepted)});
+    ch.listener = listener.number;
     loop_.io().set_interest(ch, Trigger::recv);
     if (const auto timeout = loop_.engine().options().handshake_timeout; timeout.count() > 0) {
         loop_.arm(ch, timeout);

@@ -63,6 +63,8 @@ struct Connection : Endpoint {
     Inflow in;
     ConfirmState confirms;
     State state;
+    /// Server: the channel number of the listener that accepted it (`~listener` on its Hello).
+    std::uint16_t listener = 0;
     /// Draining after our ByeResponse: channel_closed waits until the peer confirmed everything.
     bool report_pending = false;
 };

@@ -205,8 +205,14 @@ bool Receiver::on_hello(Connection& ch, Message& hello) {
     ch.deadline = {};  // the handshake timer no longer applies
     loop_.confirmations().take_offer(ch, hello);
     clean_received_headers(hello.thdrs);
-    // Who connected, as we saw it. A Hello whose headers leave no room for it is refused: the
-    // application must never take a Hello without it for one that has it.
+    // Which listener took it, then who connected, as we saw it (`~peer` last). A Hello whose
+    // headers leave no room for them is refused: the application must never take a Hello without
+    // them for one that has them.
+    if (!append_header(hello.thdrs, header::listener, std::to_string(ch.listener))) {
+        loop_.close(ch, AmpeStatus::invalid_headers_len,
+                    "the HelloRequest's text headers leave no room for ~listener");
+        return false;
+    }
     if (const std::string peer = describe_peer(ch.socket);
         !peer.empty() && !append_header(hello.thdrs, header::peer, peer)) {
         loop_.close(ch, AmpeStatus::invalid_headers_len,
