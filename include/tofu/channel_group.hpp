@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <system_error>
 
 #include <tofu/message.hpp>
 
@@ -103,11 +104,23 @@ public:
     /// @throws Error on a validation failure; `msg` then stays with the caller with its status
     /// set to the same status: `null_message`, `invalid_op_code` (undefined op code, or one only
     /// the engine sends), `invalid_message_id` (a response with id 0), `invalid_more_usage`,
+    /// `invalid_headers_len` / `invalid_body_len` (a part over 65535 bytes),
     /// `invalid_channel_number` (0 on anything but HelloRequest / WelcomeRequest, or a channel
     /// not open in this group), `invalid_address` (HelloRequest / WelcomeRequest without its
     /// address header), `not_allowed` (a message after this side's ByeRequest or ByeResponse on
-    /// the channel), `shutdown_started` (the engine is going away). On success `msg` is empty.
+    /// the channel), `allocation_failed` (`Options::max_channels` open channels reached, on
+    /// HelloRequest / WelcomeRequest), `shutdown_started` (the engine is going away). On success
+    /// `msg` is empty.
     virtual BinaryHeader post(MessagePtr& msg) = 0;
+
+    /// `post` without exceptions (Asio's convention), for the ordinary race of a peer that just
+    /// left (`invalid_channel_number`): the same checks and the same outcome.
+    ///
+    /// @param ec cleared on success; on a refusal it holds the status (`make_error_code`, tofu's
+    /// category) and `msg` stays with the caller with its status set to the same status.
+    /// @return the header as posted; on a refusal, `msg`'s header as it is (a default header for
+    /// a null `msg`).
+    virtual BinaryHeader post(MessagePtr& msg, std::error_code& ec) noexcept = 0;
 
     /// The next message for this group, or null when `timeout` passes first.
     /// Pass `wait_forever` to wait without limit.

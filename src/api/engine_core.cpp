@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "api/group.hpp"
+#include "api/post_refusal.hpp"
 #include "engine/loop.hpp"
 #include "message/message_access.hpp"
 #include "shared/receive_queue.hpp"
@@ -14,10 +15,6 @@ namespace {
 
 /// Message ids are unique across the process, so ids from several engines never collide.
 std::atomic<std::uint64_t> next_message_id{1};
-
-std::string channel_text(std::uint16_t ch) {
-    return "channel " + std::to_string(ch);
-}
 
 /// Throws `not_allowed` naming the option unless `spin` is 0 to 10 ms.
 void check_spin(std::chrono::microseconds spin, std::string_view name) {
@@ -88,64 +85,74 @@ bool EngineCore::request_group_destroy(ReceiveQueue& group) {
 }
 
 BinaryHeader EngineCore::post(ReceiveQueue& group, MessagePtr& msg) {
+    PostRefusal why = PostRefusal::none;
+    const BinaryHeader posted = try_post(group, msg, why);
+    if (why != PostRefusal::none) {
+        throw Error{status_of(why), refusal_text(why, posted, state_.owners().limit())};
+    }
+    return posted;
+}
+
+BinaryHeader EngineCore::try_post(ReceiveQueue& group, MessagePtr& msg, PostRefusal& why) noexcept {
     if (!msg) {
-        throw Error{AmpeStatus::null_message, "post"};
+        why = PostRefusal::null_message;
+        return {};
     }
     BinaryHeader& h = msg->bhdr;
-    const auto fail = [&h](AmpeStatus status, const std::string& context) {
-        h.status = status;
-        throw Error{status, "post " + std::string{op_code_name(h.proto.op_code)} + ": " + context};
+    // Every refusal leaves through here: the status on the message, the message with the caller.
+    const auto refuse = [&h, &why](PostRefusal refusal) {
+        why = refusal;
+        h.status = status_of(refusal);
+        return h;
     };
     const OpCode op = h.proto.op_code;
     if (!is_defined(op) || op == OpCode::welcome_response) {
-        fail(AmpeStatus::invalid_op_code, "this op code cannot be posted");
+        return refuse(PostRefusal::op_code);
     }
     if (h.proto.role() == MessageRole::response && h.message_id == 0) {
-        fail(AmpeStatus::invalid_message_id, "a response needs the message id of its request");
+        return refuse(PostRefusal::response_without_id);
     }
     if (h.proto.more && h.proto.type() != MessageType::regular) {
-        fail(AmpeStatus::invalid_more_usage, "'more' is for Request, Response and Signal only");
+        return refuse(PostRefusal::more_on_command);
     }
     if (msg->thdrs.size() > max_part_size) {
-        fail(AmpeStatus::invalid_headers_len, "text headers over 65535 bytes");
+        return refuse(PostRefusal::headers_too_long);
     }
     if (msg->body.size() > max_part_size) {
-        fail(AmpeStatus::invalid_body_len, "body over 65535 bytes");
+        return refuse(PostRefusal::body_too_long);
     }
     if (!state_.accepting_posts()) {
-        fail(AmpeStatus::shutdown_started, "the engine is shutting down");
+        return refuse(PostRefusal::shutting_down);
     }
 
     const bool opens = op == OpCode::hello_request || op == OpCode::welcome_request;
-    ChannelOwners::Slot flag = 0;
     if (opens) {
         const std::string_view name = op == OpCode::hello_request ? header::connect_to : header::listen_on;
         if (!msg->thdrs.find(name)) {
-            fail(AmpeStatus::invalid_address, "no " + std::string{name} + " header");
+            return refuse(PostRefusal::no_address);
         }
     } else {
         const std::uint16_t ch = h.channel_number;
         if (ch == unassigned_channel || ch > max_channel) {
-            fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " is not a channel");
+            return refuse(PostRefusal::not_a_channel);
         }
-        flag = op == OpCode::bye_request    ? ChannelOwners::bye_request_posted
-               : op == OpCode::bye_response ? ChannelOwners::bye_response_posted
-                                            : 0;
+        const ChannelOwners::Slot flag = op == OpCode::bye_request    ? ChannelOwners::bye_request_posted
+                                         : op == OpCode::bye_response ? ChannelOwners::bye_response_posted
+                                                                      : 0;
         ChannelOwners::Slot slot = state_.owners().load(ch);
         do {
             if (ChannelOwners::owner_of(slot) != group.id()) {
-                fail(AmpeStatus::invalid_channel_number, channel_text(ch) + " is not open in this group");
+                return refuse(PostRefusal::not_in_group);
             }
             if (op != OpCode::bye_signal) {
                 if ((slot & ChannelOwners::listener) != 0) {
-                    fail(AmpeStatus::not_allowed,
-                         channel_text(ch) + " is a listener: only ByeSignal closes it");
+                    return refuse(PostRefusal::listener);
                 }
                 if ((slot & ChannelOwners::bye_response_posted) != 0) {
-                    fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeResponse was posted");
+                    return refuse(PostRefusal::bye_response_posted);
                 }
                 if ((slot & ChannelOwners::bye_request_posted) != 0 && op != OpCode::bye_response) {
-                    fail(AmpeStatus::not_allowed, channel_text(ch) + " is closing: ByeRequest was posted");
+                    return refuse(PostRefusal::bye_request_posted);
                 }
             }
         } while (!state_.owners().begin_post(ch, slot, flag));  // counted in until the push below
@@ -155,9 +162,7 @@ BinaryHeader EngineCore::post(ReceiveQueue& group, MessagePtr& msg) {
         const std::uint16_t ch =
             state_.owners().claim(group.id(), op == OpCode::welcome_request ? ChannelOwners::listener : 0);
         if (ch == unassigned_channel) {
-            fail(AmpeStatus::allocation_failed, "the engine's limit of " +
-                                                    std::to_string(state_.owners().limit()) +
-                                                    " open channels is reached");
+            return refuse(PostRefusal::channel_limit);
         }
         h.channel_number = ch;
     }

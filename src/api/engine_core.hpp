@@ -12,6 +12,7 @@
 
 #include <tofu/ampe.hpp>
 
+#include "api/post_refusal.hpp"
 #include "shared/engine_state.hpp"
 
 namespace tofu::detail {
@@ -39,6 +40,9 @@ public:
 
     /// `ChannelGroup::post` for the group of `group` (see channel_group.hpp for the contract).
     BinaryHeader post(ReceiveQueue& group, MessagePtr& msg);
+    /// `post` without exceptions: `why` stays `none` on success, else names the refusal (the
+    /// status is set on `msg`, which stays with the caller) and the return is `msg`'s header.
+    BinaryHeader try_post(ReceiveQueue& group, MessagePtr& msg, PostRefusal& why) noexcept;
 
     /// Asks the engine to let go of `group`; false when the engine has already stopped (nothing to
     /// wait for), true when the group must wait for `ReceiveQueue::acknowledge_destroy`.

@@ -18,6 +18,13 @@ BinaryHeader Group::post(MessagePtr& msg) {
     return core_->post(queue_, msg);
 }
 
+BinaryHeader Group::post(MessagePtr& msg, std::error_code& ec) noexcept {
+    PostRefusal why = PostRefusal::none;
+    const BinaryHeader posted = core_->try_post(queue_, msg, why);
+    ec = why == PostRefusal::none ? std::error_code{} : make_error_code(status_of(why));
+    return posted;
+}
+
 MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
     return queue_.wait(timeout, core_->options().receive_spin);
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <system_error>
 
 #include <tofu/channel_group.hpp>
 
@@ -25,6 +26,7 @@ public:
     Group& operator=(Group&&) = delete;
 
     BinaryHeader post(MessagePtr& msg) override;
+    BinaryHeader post(MessagePtr& msg, std::error_code& ec) noexcept override;
     [[nodiscard]] MessagePtr wait_receive(std::chrono::nanoseconds timeout) override;
     void update_receiver(MessagePtr msg) override;
 

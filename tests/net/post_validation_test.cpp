@@ -1,7 +1,8 @@
 // The synchronous checks of `ChannelGroup::post` (channel_group.hpp, DESIGN.md section 3, "post()
 // validation"): a refused message throws `tofu::Error` with the status, stays with the caller and
 // carries the same status; an accepted one is assigned what is missing and forced to origin
-// application, status 0.
+// application, status 0. Every refusal is also checked through the non-throwing
+// `post(msg, error_code&)`: the same status in the error code, the message left the same way.
 //
 // The fixture opens a real connection (one engine, a server group and a client group) so the
 // checks run against channels that are really open.
@@ -49,9 +50,18 @@ protected:
     }
 
     /// Posts `msg` on `group` and expects a refusal with `status`, the message left with the caller
-    /// with its status set.
+    /// with its status set: first without exceptions, then with.
     static void expect_refused(ChannelGroup& group, MessagePtr& msg, AmpeStatus status) {
         const std::string before = msg ? describe(*msg) : std::string{"null"};
+        std::error_code ec = make_error_code(AmpeStatus::unknown_error);
+        (void)group.post(msg, ec);
+        EXPECT_EQ(ec, make_error_code(status)) << before << ": " << ec.message();
+        EXPECT_EQ(&ec.category(), &ampe_category()) << before;
+        if (status != AmpeStatus::null_message) {
+            ASSERT_NE(msg, nullptr) << "a refused message must stay with the caller (no throw): " << before;
+            EXPECT_EQ(msg->bhdr.status, status) << describe(*msg);
+            msg->bhdr.status = AmpeStatus::success;  // so the status below is the throwing post's
+        }
         try {
             const BinaryHeader posted = group.post(msg);
             ADD_FAILURE() << "post accepted " << before << " (assigned channel " << posted.channel_number
@@ -278,6 +288,51 @@ TEST_F(PostValidation, PostForcesOriginAndStatusAndAssignsIds) {
     EXPECT_EQ(got_signal->bhdr.message_id, second.message_id);
     MessagePtr got_max = wait_for_op(*server_, OpCode::request, connection_.server);
     EXPECT_EQ(got_max->bhdr.message_id, std::numeric_limits<std::uint64_t>::max());
+}
+
+TEST_F(PostValidation, PostWithoutExceptionsClearsTheErrorCodeOnSuccess) {
+    MessagePtr msg = make_message(*engine_, OpCode::request, connection_.client, 0, "no throw");
+    std::error_code ec = make_error_code(AmpeStatus::invalid_channel_number);  // left from before
+    const BinaryHeader posted = client_->post(msg, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(msg, nullptr) << "an accepted message must leave the caller";
+    EXPECT_EQ(posted.channel_number, connection_.client);
+    EXPECT_NE(posted.message_id, 0U);
+    MessagePtr got = wait_for_op(*server_, OpCode::request, connection_.server);
+    EXPECT_EQ(got->bhdr.message_id, posted.message_id);
+    EXPECT_EQ(got->body.text(), "no throw");
+
+    MessagePtr hello = hello_message(*engine_, listener_.client_address);
+    const BinaryHeader opened = client_->post(hello, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_NE(opened.channel_number, unassigned_channel) << "a HelloRequest gets its channel";
+}
+
+TEST(PostWithoutExceptions, TheEnginesChannelLimitAndItsShutdownAreErrorCodes) {
+    Options options;
+    options.max_channels = 1;
+    auto engine = Reactor::create(options);
+    ChannelGroupPtr group = engine->create();
+    MessagePtr first = engine->get(AllocationStrategy::always);
+    format(*first, TcpServerAddress{"127.0.0.1", 0});
+    std::error_code ec;
+    (void)group->post(first, ec);
+    ASSERT_FALSE(ec) << ec.message();
+
+    // The one channel is taken: the second listener is refused at once.
+    MessagePtr second = engine->get(AllocationStrategy::always);
+    format(*second, TcpServerAddress{"127.0.0.1", 0});
+    (void)group->post(second, ec);
+    EXPECT_EQ(ec, make_error_code(AmpeStatus::allocation_failed)) << ec.message();
+    EXPECT_TRUE(ec == AmpeStatus::allocation_failed) << "compares with the status itself";
+    ASSERT_NE(second, nullptr);
+    EXPECT_EQ(second->bhdr.status, AmpeStatus::allocation_failed);
+
+    engine.reset();  // the group outlives its engine
+    (void)group->post(second, ec);
+    EXPECT_EQ(ec, make_error_code(AmpeStatus::shutdown_started)) << ec.message();
+    ASSERT_NE(second, nullptr);
+    EXPECT_EQ(second->bhdr.status, AmpeStatus::shutdown_started);
 }
 
 TEST_F(PostValidation, HelloAndWelcomeGetFreshChannelNumbers) {
