@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <system_error>
 
@@ -12,6 +13,10 @@ namespace tofu {
 
 /// Wait forever in `ChannelGroup::wait_receive`.
 inline constexpr std::chrono::nanoseconds wait_forever = std::chrono::nanoseconds::max();
+
+/// Names a timer set by `ChannelGroup::update_receiver(msg, delay)`, for `cancel_timer`. Unique
+/// within its engine while the timer is pending; 0 never names a timer.
+using TimerId = std::uint64_t;
 
 /// Reserved text header names of engine reports.
 namespace header {
@@ -27,8 +32,8 @@ inline constexpr std::string_view detail = "~detail";
 /// A set of channels that share one receive queue. Made by `Ampe::create`; destroying the handle
 /// destroys the group: its channels are closed, its queued messages go back to the pool.
 ///
-/// Thread safety: `post` and `update_receiver` from any thread; `wait_receive` from one thread at
-/// a time.
+/// Thread safety: `post`, `update_receiver` and `cancel_timer` from any thread (not from a signal
+/// handler: they may lock and allocate); `wait_receive` from one thread at a time.
 ///
 /// Every outcome of a posted message arrives through `wait_receive`:
 /// - listen (WelcomeRequest): the request comes back as WelcomeResponse with origin engine.
@@ -91,6 +96,12 @@ inline constexpr std::string_view detail = "~detail";
 /// `invalid_channel_number`. When the engine is destroyed, each open channel reports
 /// `channel_closed`; a group with no channel gets nothing, so wake a thread blocked in
 /// `wait_receive` with `update_receiver`.
+///
+/// Timers are messages: `update_receiver(msg, delay)` puts `msg` into the receive queue once
+/// `delay` has passed, as the engine thread's work (no thread needs to wait in `wait_receive` for
+/// it to fire), and `cancel_timer` takes it back before then. Cheap enough for one per request in
+/// flight. A group's pending timers go back to the pool when it is destroyed, and all of them when
+/// the engine is.
 class ChannelGroup {
 public:
     /// Validates `msg`, assigns what is missing and hands it to the engine; the message is sent
@@ -126,17 +137,37 @@ public:
     /// Pass `wait_forever` to wait without limit.
     [[nodiscard]] virtual MessagePtr wait_receive(std::chrono::nanoseconds timeout) = 0;
 
-    /// Wakes `wait_receive`: puts `msg` (status set to `receiver_update`) into the receive queue,
-    /// or, with no message, an engine Signal with status `receiver_update`. FIFO with everything
-    /// else in the queue.
+    /// Wakes `wait_receive`: puts `msg` (status set to `receiver_update`, origin application)
+    /// into the receive queue, or, with no message, an engine Signal with status
+    /// `receiver_update`. FIFO with everything else in the queue.
     virtual void update_receiver(MessagePtr msg = {}) = 0;
+
+    /// A timer: puts `msg` (status set to `receiver_update`, origin application, the rest as the
+    /// application left it) into the receive queue once `delay` has passed, FIFO with whatever
+    /// the engine delivers then. Timers due at the same time come out in the order they were
+    /// set. With no message, a Signal (origin application, status `receiver_update`, channel 0)
+    /// is made for it.
+    ///
+    /// A `delay` of zero or less delivers at once, as `update_receiver(msg)` does; so does any
+    /// delay once the engine has stopped (nothing would fire it). No timer is then pending and
+    /// the call returns 0.
+    ///
+    /// @return the timer's id for `cancel_timer`, or 0 when `msg` was delivered at once.
+    /// @throws std::bad_alloc when the timer table cannot grow (`msg` is then released).
+    virtual TimerId update_receiver(MessagePtr msg, std::chrono::nanoseconds delay) = 0;
+
+    /// Drops a pending timer of this group: its message goes back to the pool and never arrives.
+    /// @return true when it was pending; false when it already fired, was cancelled, belongs to
+    /// another group, or `id` names none (0 included).
+    virtual bool cancel_timer(TimerId id) noexcept = 0;
 
     ChannelGroup(const ChannelGroup&) = delete;
     ChannelGroup& operator=(const ChannelGroup&) = delete;
     ChannelGroup(ChannelGroup&&) = delete;
     ChannelGroup& operator=(ChannelGroup&&) = delete;
-    /// Closes the group's channels and returns its queued messages to the pool. Blocks until the
-    /// engine has let go of the group. Safe while channels are open or traffic is in flight.
+    /// Closes the group's channels and returns its queued messages and pending timers to the
+    /// pool. Blocks until the engine has let go of the group. Safe while channels are open or
+    /// traffic is in flight.
     virtual ~ChannelGroup() = default;
 
 protected:

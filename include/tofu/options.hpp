@@ -100,6 +100,7 @@ struct EngineMemory {
     std::size_t largest_channel = 0;  ///< bytes held for the one that holds most: at most `channel_budget`
     std::size_t pool_idle = 0;        ///< messages idle in the pool
     std::size_t pool_out = 0;         ///< pool messages handed out (to the application, queues, reads)
+    std::size_t timers = 0;           ///< timers pending (`ChannelGroup::update_receiver` with a delay)
 };
 
 }  // namespace tofu

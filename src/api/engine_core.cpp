@@ -84,6 +84,31 @@ bool EngineCore::request_group_destroy(ReceiveQueue& group) {
     return state_.push_command(group.destroy_command);
 }
 
+TimerId EngineCore::set_timer(ReceiveQueue& group, MessagePtr& msg, std::chrono::nanoseconds delay) {
+    using Clock = AppTimers::Clock;
+    const Clock::time_point now = Clock::now();
+    // Saturating: a delay past the clock's range (`wait_forever`) is a timer that never fires.
+    const Clock::time_point when = delay >= Clock::time_point::max() - now
+                                       ? Clock::time_point::max()
+                                       : now + std::chrono::duration_cast<Clock::duration>(delay);
+    MessageAccess::group_tag(*msg) = &group;
+    const AppTimers::Set set = state_.timers().set(msg, when);
+    if (set.earliest) {
+        state_.timer_set_earliest();
+    }
+    return set.id;
+}
+
+bool EngineCore::cancel_timer(const ReceiveQueue& group, TimerId id) noexcept {
+    const MessagePtr dropped = state_.timers().cancel(id, &group);  // released here, unlocked
+    return dropped != nullptr;
+}
+
+void EngineCore::drop_timers(const ReceiveQueue& group) noexcept {
+    MessageQueue dropped;  // released as it goes, after the table's lock
+    state_.timers().drop_group(&group, dropped);
+}
+
 BinaryHeader EngineCore::post(ReceiveQueue& group, MessagePtr& msg) {
     PostRefusal why = PostRefusal::none;
     const BinaryHeader posted = try_post(group, msg, why);

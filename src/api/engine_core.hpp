@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -43,6 +44,14 @@ public:
     /// `post` without exceptions: `why` stays `none` on success, else names the refusal (the
     /// status is set on `msg`, which stays with the caller) and the return is `msg`'s header.
     BinaryHeader try_post(ReceiveQueue& group, MessagePtr& msg, PostRefusal& why) noexcept;
+
+    /// Keeps `msg` (made ready for delivery) for `group` until `delay` has passed; 0, with `msg`
+    /// left with the caller, when the engine has stopped and no timer can fire.
+    TimerId set_timer(ReceiveQueue& group, MessagePtr& msg, std::chrono::nanoseconds delay);
+    /// `ChannelGroup::cancel_timer` for `group`.
+    bool cancel_timer(const ReceiveQueue& group, TimerId id) noexcept;
+    /// Releases `group`'s pending timers (the engine thread is gone and will not).
+    void drop_timers(const ReceiveQueue& group) noexcept;
 
     /// Asks the engine to let go of `group`; false when the engine has already stopped (nothing to
     /// wait for), true when the group must wait for `ReceiveQueue::acknowledge_destroy`.

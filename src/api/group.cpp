@@ -10,7 +10,9 @@ Group::Group(std::shared_ptr<EngineCore> core, std::uint32_t id) : core_{std::mo
 
 Group::~Group() {
     if (core_->request_group_destroy(queue_)) {
-        queue_.wait_released();
+        queue_.wait_released();  // the engine dropped this group's timers too
+    } else {
+        core_->drop_timers(queue_);  // the engine has stopped: no timer may outlive the queue
     }
 }
 
@@ -32,9 +34,30 @@ MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
 void Group::update_receiver(MessagePtr msg) {
     if (!msg) {
         msg = core_->engine_message(OpCode::signal, AmpeStatus::receiver_update, unassigned_channel);
+    } else {
+        msg->bhdr.proto.origin = Origin::application;  // the application's, whatever it was before
     }
     msg->bhdr.status = AmpeStatus::receiver_update;
     queue_.deliver(std::move(msg));
+}
+
+TimerId Group::update_receiver(MessagePtr msg, std::chrono::nanoseconds delay) {
+    if (!msg) {
+        msg = core_->engine_message(OpCode::signal, AmpeStatus::receiver_update, unassigned_channel);
+    }
+    msg->bhdr.proto.origin = Origin::application;
+    msg->bhdr.status = AmpeStatus::receiver_update;
+    if (delay > std::chrono::nanoseconds::zero()) {
+        if (const TimerId id = core_->set_timer(queue_, msg, delay); id != 0) {
+            return id;
+        }
+    }
+    queue_.deliver(std::move(msg));  // now: no delay, or no engine left to wait for it
+    return 0;
+}
+
+bool Group::cancel_timer(TimerId id) noexcept {
+    return core_->cancel_timer(queue_, id);
 }
 
 }  // namespace tofu::detail

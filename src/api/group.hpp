@@ -18,7 +18,8 @@ class EngineCore;
 class Group final : public ChannelGroup {
 public:
     Group(std::shared_ptr<EngineCore> core, std::uint32_t id);
-    /// Asks the engine to close this group's channels and waits until it let go of the group.
+    /// Asks the engine to close this group's channels and drop its timers, and waits until it let
+    /// go of the group.
     ~Group() override;
     Group(const Group&) = delete;
     Group& operator=(const Group&) = delete;
@@ -29,6 +30,8 @@ public:
     BinaryHeader post(MessagePtr& msg, std::error_code& ec) noexcept override;
     [[nodiscard]] MessagePtr wait_receive(std::chrono::nanoseconds timeout) override;
     void update_receiver(MessagePtr msg) override;
+    TimerId update_receiver(MessagePtr msg, std::chrono::nanoseconds delay) override;
+    bool cancel_timer(TimerId id) noexcept override;
 
     [[nodiscard]] ReceiveQueue& queue() noexcept { return queue_; }
 

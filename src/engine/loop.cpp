@@ -10,6 +10,7 @@
 #include "engine/channel_budget.hpp"
 #include "message/message_access.hpp"
 #include "message/reserved_headers.hpp"
+#include "shared/app_timers.hpp"
 #include "shared/engine_state.hpp"
 #include "shared/receive_queue.hpp"
 
@@ -45,6 +46,7 @@ void Loop::run() noexcept {
             deliver_pending();
             targets_.keep_report_spare();
 
+            (void)engine_.take_timer_change();  // the deadline below is the newest
             int timeout = wait_timeout_ms();
             if (timeout != 0 && (work_waiting() || spin_for_work(timeout))) {
                 timeout = 0;
@@ -161,6 +163,10 @@ void Loop::on_destroy_group(ReceiveQueue& group) {
         }
     }
     (void)group.pending.take();  // nobody will read them: back to the pool
+    {
+        MessageQueue timers;  // back to the pool, after the timer table's lock
+        engine_.timers().drop_group(&group, timers);
+    }
     if (group.pending_listed) {
         std::erase(delivery_list_, &group);
         group.pending_listed = false;
@@ -324,7 +330,8 @@ void Loop::arm(Endpoint& ch, Clock::duration after) {
 }
 
 void Loop::expire_timers() {
-    timers_.expire(Clock::now(), [this](std::uint16_t number, Clock::time_point when) {
+    const Clock::time_point now = Clock::now();
+    timers_.expire(now, [this](std::uint16_t number, Clock::time_point when) {
         Channel* ch = find(number);
         if (ch == nullptr || endpoint(*ch).deadline != when) {
             return;  // the channel moved on, or is another one
@@ -336,6 +343,21 @@ void Loop::expire_timers() {
             on_deadline(*std::get_if<Connection>(ch));
         }
     });
+    expire_app_timers(now);
+}
+
+void Loop::expire_app_timers(Clock::time_point now) {
+    AppTimers& timers = engine_.timers();
+    if (timers.earliest() > now) {
+        return;  // one atomic load: no lock while no timer is due
+    }
+    MessageQueue due;
+    timers.take_due(now, due);
+    while (MessagePtr m = due.pop_front()) {
+        // The group is alive: destroying it drops its timers first (on_destroy_group).
+        ReceiveQueue& group = *static_cast<ReceiveQueue*>(MessageAccess::group_tag(*m));
+        deliver(group, std::move(m));
+    }
 }
 
 void Loop::on_deadline(Connection& ch) {
@@ -362,6 +384,10 @@ void Loop::on_deadline(Connection& ch) {
 
 void Loop::shut_down() {
     engine_.stop_accepting_posts();
+    {
+        MessageQueue timers;  // nothing will fire them: back to the pool; later ones deliver at once
+        engine_.timers().close(timers);
+    }
     // Posted but never processed: back to their groups. Commands to let go of a group are honoured.
     const auto return_posted = [this] {
         engine_.take_claimed(posted_);
@@ -472,6 +498,10 @@ int Loop::wait_timeout_ms() const {
     std::optional<Clock::time_point> earliest = timers_.earliest();
     if (const auto due = confirmations_.due(); due && (!earliest || *due < *earliest)) {
         earliest = due;
+    }
+    if (const auto app = engine_.timers().earliest();
+        app != Clock::time_point::max() && (!earliest || app < *earliest)) {
+        earliest = app;
     }
     if (!earliest) {
         return -1;

@@ -107,6 +107,8 @@ private:
     void forget(Endpoint& ch);
 
     void expire_timers();
+    /// The application's timers due by `now` go to their groups (`ChannelGroup::update_receiver`).
+    void expire_app_timers(Clock::time_point now);
     /// A channel's timer fired: a handshake, a drain, a stall watch or a listener's rest is over.
     void on_deadline(Connection& ch);
     void shut_down();

@@ -49,12 +49,14 @@ EngineMemory EngineState::memory(bool loop_started) {
     lock.unlock();
     answer.pool_idle = pool_->idle();
     answer.pool_out = pool_->outstanding();
+    answer.timers = timers_.pending();
     return answer;
 }
 
 void EngineState::answer_memory(EngineMemory counted) {
     counted.pool_idle = pool_->idle();
     counted.pool_out = pool_->outstanding();
+    counted.timers = timers_.pending();
     {
         const std::lock_guard lock{lifecycle_mutex_};
         memory_answer_ = counted;

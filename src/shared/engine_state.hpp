@@ -1,7 +1,7 @@
 // What application threads and the engine thread share, and the only door between them: the
-// options, the pool, the channel-owner table, the inbox and the wake-up protocol. `EngineCore`
-// (application threads) and `Loop` (the engine thread) each hold it; neither sees the other's
-// insides.
+// options, the pool, the channel-owner table, the inbox, the application's timers and the wake-up
+// protocol. `EngineCore` (application threads) and `Loop` (the engine thread) each hold it; neither
+// sees the other's insides.
 #pragma once
 
 #include <atomic>
@@ -11,6 +11,7 @@
 
 #include <tofu/ampe.hpp>
 
+#include "shared/app_timers.hpp"
 #include "shared/channel_owners.hpp"
 #include "shared/inbox.hpp"
 #include "shared/message_pool.hpp"
@@ -36,6 +37,8 @@ public:
     [[nodiscard]] const Options& options() const noexcept { return options_; }
     [[nodiscard]] MessagePool& pool() noexcept { return *pool_; }
     [[nodiscard]] ChannelOwners& owners() noexcept { return owners_; }
+    /// The application's timers (`ChannelGroup::update_receiver(msg, delay)`).
+    [[nodiscard]] AppTimers& timers() noexcept { return timers_; }
 
     /// A message made by the engine (origin engine): an idle pool message, else a standalone one
     /// (never a new pool message).
@@ -55,6 +58,12 @@ public:
             sleeping_.exchange(false, std::memory_order_seq_cst)) {
             notifier_.notify();
         }
+    }
+    /// A timer was set that is due before every other: the engine looks at the deadlines again
+    /// before it sleeps (and is woken if it sleeps already).
+    void timer_set_earliest() noexcept {
+        timer_changed_.store(true, std::memory_order_seq_cst);
+        wake();
     }
     [[nodiscard]] bool accepting_posts() const noexcept {
         return accepting_posts_.load(std::memory_order_relaxed);
@@ -89,13 +98,20 @@ public:
     }
     /// True once after the pool's refill hook ran.
     [[nodiscard]] bool take_refill() noexcept { return pool_refilled_.exchange(false); }
+    /// True once after `timer_set_earliest`: the loop takes the timers' earliest deadline again.
+    /// Written only when set, as `mark_awake`.
+    [[nodiscard]] bool take_timer_change() noexcept {
+        return timer_changed_.load(std::memory_order_relaxed) && timer_changed_.exchange(false);
+    }
     /// True once when a `memory` call waits for an answer.
     [[nodiscard]] bool take_memory_request() noexcept { return memory_wanted_.exchange(false); }
     /// Answers every `memory` call waiting (the pool's counts are added here).
     void answer_memory(EngineMemory counted);
-    /// Posted messages, a refill, a count or a stop wait: the loop must not sleep.
+    /// Posted messages, a refill, a count, a stop or a new earliest timer wait: the loop must not
+    /// sleep.
     [[nodiscard]] bool work_waiting() const noexcept {
-        return !inbox_.empty() || pool_refilled_.load() || stop_requested_.load() || memory_wanted_.load();
+        return !inbox_.empty() || pool_refilled_.load() || stop_requested_.load() || memory_wanted_.load() ||
+               timer_changed_.load();
     }
     /// From now on posts fail with `shutdown_started`.
     void stop_accepting_posts() noexcept { accepting_posts_.store(false); }
@@ -107,6 +123,7 @@ private:
     MessagePool::Ptr pool_;
     ChannelOwners owners_;
     Inbox inbox_;
+    AppTimers timers_;  ///< after the pool: its messages go back before the pool closes
     Notifier notifier_;
 
     std::atomic<bool> sleeping_{false};  ///< the engine is (about to be) blocked in its poller
@@ -114,6 +131,7 @@ private:
     std::atomic<bool> accepting_posts_{true};
     std::atomic<bool> pool_refilled_{false};  ///< set by the pool's refill hook
     std::atomic<bool> memory_wanted_{false};  ///< a `memory` call waits for the engine to count
+    std::atomic<bool> timer_changed_{false};  ///< set by `timer_set_earliest`
 
     std::mutex lifecycle_mutex_;
     bool loop_finished_ = false;               ///< guarded by lifecycle_mutex_
