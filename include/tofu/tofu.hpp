@@ -5,6 +5,7 @@
 #include <tofu/address.hpp>
 #include <tofu/ampe.hpp>
 #include <tofu/channel_group.hpp>
+#include <tofu/dump.hpp>
 #include <tofu/message.hpp>
 #include <tofu/options.hpp>
 #include <tofu/status.hpp>
