@@ -8,5 +8,6 @@
 #include <tofu/dump.hpp>
 #include <tofu/message.hpp>
 #include <tofu/options.hpp>
+#include <tofu/received.hpp>
 #include <tofu/status.hpp>
 #include <tofu/version.hpp>
