@@ -113,7 +113,12 @@ FrameDecoder::Step FrameDecoder::feed(std::span<const std::byte>& in) {
                     return well_formed_confirmation(header_) ? Step::confirmation
                                                              : fail(AmpeStatus::invalid_message);
                 }
+                // What only this side makes cannot come from the wire: a peer's frame never reads
+                // as an engine report (origin) or as an update_receiver wake-up (status).
                 header_.proto.origin = Origin::application;
+                if (header_.status == AmpeStatus::receiver_update) {
+                    header_.status = AmpeStatus::unknown_error;
+                }
                 if (const AmpeStatus bad = check_wire_header(header_); bad != AmpeStatus::success) {
                     return fail(bad);
                 }

@@ -16,6 +16,7 @@
 #include <tofu/channel_group.hpp>
 #include <tofu/message.hpp>
 #include <tofu/options.hpp>
+#include <tofu/received.hpp>
 #include <tofu/status.hpp>
 
 #include "support/engine_helpers.hpp"
@@ -158,6 +159,36 @@ TEST_P(HostileInputTest, AHalfCloseEndsTheChannelAndNothingPostedAfterIsWritten)
     EXPECT_EQ(refused, make_error_code(AmpeStatus::invalid_channel_number));
     EXPECT_EQ(peer.wait_closed(), 0U) << "the peer was sent something after its end";
     expect_still_serving("after a half-close");
+}
+
+TEST_P(HostileInputTest, AFrameCannotPoseAsAnEngineReportOrAWakeUp) {
+    // A peer's frame with the origin bit set and each status: delivered with origin application,
+    // and receiver_update (what only this side's update_receiver makes) read as unknown_error, so
+    // tofu::classify sorts every one as from_peer.
+    RawPeer peer{listener_.client_address};
+    ASSERT_TRUE(peer.send(hello_frame(1, 1)));
+    const std::uint16_t channel = accept_hello(*server_, wait_hello_request(*server_));
+    ASSERT_TRUE(peer.read_frame());
+    const AmpeStatus statuses[] = {AmpeStatus::receiver_update, AmpeStatus::channel_closed,
+                                   AmpeStatus::pool_empty, AmpeStatus::accept_failed};
+    std::uint64_t id = 10;
+    for (const AmpeStatus status : statuses) {
+        BinaryHeader h;
+        h.proto.op_code = OpCode::signal;
+        h.proto.origin = Origin::engine;
+        h.status = status;
+        h.message_id = id++;
+        ASSERT_TRUE(peer.send(encode_frame(h, {}, {})));
+    }
+    for (const AmpeStatus status : statuses) {
+        const MessagePtr got = wait_for_op(*server_, OpCode::signal, channel);
+        EXPECT_EQ(classify(*got), Received::from_peer) << describe(*got);
+        EXPECT_FALSE(got->is_from_engine()) << describe(*got);
+        EXPECT_EQ(got->bhdr.status,
+                  status == AmpeStatus::receiver_update ? AmpeStatus::unknown_error : status)
+            << describe(*got);
+    }
+    expect_still_serving("after frames posing as the engine");
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, HostileInputTest, ::testing::ValuesIn(tcp4_and_uds_transports()),

@@ -276,6 +276,16 @@ TEST(FrameCodec, StatusBytePastTheTableReadsAsUnknownError) {
     EXPECT_EQ(r.messages[0]->bhdr.status, AmpeStatus::unknown_error);
 }
 
+TEST(FrameCodec, PeerCannotPoseAsAWakeUp) {
+    // receiver_update is what this side's update_receiver makes; from the wire it reads like any
+    // status the receiver cannot take for its own.
+    auto frame = wire_vectors().valid[2].frame;
+    frame[3] = static_cast<std::byte>(to_raw(AmpeStatus::receiver_update));
+    const auto r = decode(frame, {frame.size()});
+    ASSERT_EQ(r.messages.size(), 1U);
+    EXPECT_EQ(r.messages[0]->bhdr.status, AmpeStatus::unknown_error);
+}
+
 TEST(FrameCodec, MoreIsAllowedOnEveryRegularType) {
     for (const OpCode op : {OpCode::request, OpCode::response, OpCode::signal}) {
         BinaryHeader h;
