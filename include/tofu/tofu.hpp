@@ -10,4 +10,5 @@
 #include <tofu/options.hpp>
 #include <tofu/received.hpp>
 #include <tofu/status.hpp>
+#include <tofu/stream.hpp>
 #include <tofu/version.hpp>
