@@ -59,7 +59,7 @@ std::uint16_t bound_port(const tofu::Message& welcome_response) {
 void serve_one_client(tofu::ChannelGroup& server, std::uint16_t listener) {
     for (;;) {
         tofu::MessagePtr msg = next(server);
-        if (msg->is_from_engine()) {  // tofu's reports: the client's channel_closed ends the server
+        if (tofu::classify(*msg) != tofu::Received::from_peer) {  // tofu's: the client's close ends us
             if (msg->bhdr.status == tofu::AmpeStatus::channel_closed &&
                 msg->bhdr.channel_number != listener) {
                 return;
@@ -113,9 +113,8 @@ int run(std::span<char*> args) {
     // server answered ByeSignal): channel_closed arrives, its `~reason` says why.
     tofu::MessagePtr reply = next(*client);
     if (reply->bhdr.proto.op_code != tofu::OpCode::hello_response || reply->is_from_engine()) {
-        std::cerr << "could not connect to " << to.to_string() << ": "
-                  << tofu::status_name(reply->bhdr.status) << ' '
-                  << reply->thdrs.find(tofu::header::reason).value_or("") << '\n';
+        std::cerr << "could not connect to " << to.to_string() << ": " << *reply
+                  << '\n';  // one line, all of it
         return 1;
     }
     std::cout << "connected to " << to.to_string() << " on channel " << channel << '\n';

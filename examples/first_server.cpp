@@ -135,18 +135,20 @@ int run(std::span<char*> args) {
             return 1;
         }
         const std::uint16_t channel = msg->bhdr.channel_number;
-        if (msg->is_from_engine()) {  // a report from tofu, not a message from a client
-            if (msg->bhdr.status == tofu::AmpeStatus::channel_closed) {
-                if (channel == listener) {
-                    throw std::runtime_error("the listener closed");
+        switch (tofu::classify(*msg)) {  // who made it, and why it is here
+            case tofu::Received::from_peer: break;
+            case tofu::Received::report:  // tofu's news about a channel; pool_empty is just backpressure
+                if (msg->bhdr.status == tofu::AmpeStatus::channel_closed) {
+                    if (channel == listener) {
+                        throw std::runtime_error("the listener closed");
+                    }
+                    clients.erase(channel);
+                    std::cout << "server: channel " << channel << " closed, reason "
+                              << msg->thdrs.find(tofu::header::reason).value_or("?") << '\n';
                 }
-                clients.erase(channel);
-                std::cout << "server: channel " << channel << " closed, reason "
-                          << msg->thdrs.find(tofu::header::reason).value_or("?") << '\n';
-            } else if (msg->bhdr.status != tofu::AmpeStatus::pool_empty) {  // pool_empty: just backpressure
-                std::cout << "server: a message came back: " << tofu::status_name(msg->bhdr.status) << '\n';
-            }
-            continue;
+                continue;
+            case tofu::Received::returned:  // an answer of ours the client left too early to get
+            case tofu::Received::wake_up: std::cout << "server: " << *msg << '\n'; continue;
         }
         switch (msg->bhdr.proto.op_code) {
             case tofu::OpCode::hello_request:  // a new client: accept it by answering HelloResponse

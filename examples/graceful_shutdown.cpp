@@ -60,23 +60,29 @@ Outcome until_closed(tofu::ChannelGroup& group, std::uint16_t channel, bool answ
     Outcome out;
     for (;;) {
         tofu::MessagePtr msg = next(group);
-        const tofu::AmpeStatus status = msg->bhdr.status;
-        if (msg->bhdr.channel_number != channel || status == tofu::AmpeStatus::pool_empty) {
-            continue;  // not this channel; pool_empty is backpressure, not a failure
+        if (msg->bhdr.channel_number != channel) {
+            continue;
         }
-        if (!msg->is_from_engine()) {
-            ++out.received;
-            const tofu::OpCode op = msg->bhdr.proto.op_code;
-            if (answer && (op == tofu::OpCode::request || op == tofu::OpCode::bye_request)) {
-                msg->bhdr.proto.op_code = tofu::echo(op);
-                group.post(msg);
+        switch (tofu::classify(*msg)) {
+            case tofu::Received::from_peer: {
+                ++out.received;
+                const tofu::OpCode op = msg->bhdr.proto.op_code;
+                if (answer && (op == tofu::OpCode::request || op == tofu::OpCode::bye_request)) {
+                    msg->bhdr.proto.op_code = tofu::echo(op);
+                    group.post(msg);
+                }
+                break;
             }
-        } else if (status == tofu::AmpeStatus::channel_closed &&
-                   msg->bhdr.proto.op_code == tofu::OpCode::signal) {
-            out.reason = msg->thdrs.find(tofu::header::reason).value_or("?");
-            return out;  // exactly one per close, and always the last word on the channel
-        } else {
-            ++out.returned[tofu::status_name(status)];  // posted, never sent: status says why
+            case tofu::Received::report:  // pool_empty is backpressure, not a failure
+                if (msg->bhdr.status == tofu::AmpeStatus::channel_closed) {
+                    out.reason = msg->thdrs.find(tofu::header::reason).value_or("?");
+                    return out;  // exactly one per close, and always the last word on the channel
+                }
+                break;
+            case tofu::Received::returned:  // posted, never sent (or never confirmed): status says why
+                ++out.returned[tofu::status_name(msg->bhdr.status)];
+                break;
+            case tofu::Received::wake_up: break;
         }
     }
 }
@@ -170,7 +176,7 @@ int run() {
     auto waiter = std::async(std::launch::async, [&group = *server] {
         for (;;) {  // a typical server loop; it has nothing to do now and would wait forever
             tofu::MessagePtr msg = group.wait_receive(tofu::wait_forever);
-            if (msg && msg->bhdr.status == tofu::AmpeStatus::receiver_update) {
+            if (msg && tofu::classify(*msg) == tofu::Received::wake_up) {
                 return std::string{msg->thdrs.find("Command").value_or("")};  // the message we handed over
             }
         }
