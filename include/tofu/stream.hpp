@@ -93,8 +93,12 @@ struct StreamKey {
     std::uint16_t channel = 0;     ///< channel number on this side
     std::uint64_t message_id = 0;  ///< the stream's message id
 
+    /// Same channel and id.
+    friend constexpr bool operator==(const StreamKey&, const StreamKey&) = default;
     /// Orders keys by channel, then id.
-    friend constexpr auto operator<=>(const StreamKey&, const StreamKey&) = default;
+    friend constexpr bool operator<(const StreamKey& a, const StreamKey& b) noexcept {
+        return a.channel != b.channel ? a.channel < b.channel : a.message_id < b.message_id;
+    }
 };
 
 /// Bounds on what a `StreamAssembler` holds for its peers: at most `max_streams * max_payload`

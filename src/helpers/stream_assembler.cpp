@@ -121,6 +121,10 @@ StreamStep StreamAssembler::extend(Streams::iterator at, MessagePtr msg) {
     if (body.size() > limits_.max_payload - stream.bytes.size()) {
         return drop_open(at, StreamError::payload_too_big, last);
     }
+    const std::size_t needed = stream.bytes.size() + body.size();
+    if (stream.bytes.capacity() < needed) {  // doubling, but never past the limit
+        stream.bytes.reserve(std::min(std::max(needed, 2 * stream.bytes.capacity()), limits_.max_payload));
+    }
     stream.bytes.insert(stream.bytes.end(), body.begin(), body.end());
     ++stream.parts;
     held_bytes_ += body.size();

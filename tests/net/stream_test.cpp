@@ -7,8 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <future>
+#include <istream>
 #include <memory>
 #include <span>
+#include <stdexcept>
+#include <streambuf>
 #include <vector>
 
 #include <tofu/tofu.hpp>
@@ -165,6 +168,32 @@ TEST_P(StreamTest, AStreamOnAClosedChannelSaysHowFarItGot) {
     EXPECT_EQ(result.status, AmpeStatus::invalid_channel_number);
     EXPECT_EQ(result.parts, 0U);
     EXPECT_EQ(result.bytes, 0U);
+}
+
+/// A stream buffer whose reads fail: the istream it backs goes bad.
+class FailingBuffer : public std::streambuf {
+protected:
+    int_type underflow() override { throw std::runtime_error("the disk is gone"); }
+};
+
+TEST(PostStream, RefusesWhatItCannotStreamAndSaysSo) {
+    const std::unique_ptr<Reactor> engine = Reactor::create(Options{});
+    const ChannelGroupPtr group = engine->create();
+    EXPECT_EQ(post_stream(*engine, *group, MessagePtr{}, "x").status, AmpeStatus::null_message);
+    EXPECT_EQ(post_stream(*engine, *group, make_message(*engine, OpCode::hello_request, 0), "x").status,
+              AmpeStatus::invalid_op_code);
+    EXPECT_EQ(post_stream(*engine, *group, make_message(*engine, OpCode::request, 1), "x",
+                          StreamOptions{.part_size = 0})
+                  .status,
+              AmpeStatus::not_allowed);
+    FailingBuffer failing;
+    std::istream bad{&failing};
+    const StreamResult unreadable =
+        post_stream(*engine, *group, make_message(*engine, OpCode::request, 1), bad);
+    EXPECT_EQ(unreadable.status, AmpeStatus::processing_failed);
+    EXPECT_EQ(unreadable.parts, 0U);
+    const StreamResult nowhere = post_stream(*engine, *group, make_message(*engine, OpCode::request, 1), "x");
+    EXPECT_EQ(nowhere.status, AmpeStatus::invalid_channel_number) << "no channel 1 in this group";
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, StreamTest, ::testing::ValuesIn(tcp4_and_uds_transports()),
