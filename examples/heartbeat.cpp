@@ -14,8 +14,8 @@
 #include <exception>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
-#include <string>
 #include <string_view>
 #include <variant>
 
@@ -92,8 +92,8 @@ int run() {
     std::uint16_t channel = 0;  // the peer's channel, once it connected
     int heard = 0;
     Clock::time_point last_heard = Clock::now();
-    std::string reason;
-    while (reason.empty()) {
+    std::optional<tofu::AmpeStatus> reason;  // why the channel closed, once it did
+    while (!reason) {
         tofu::MessagePtr msg = receive_until(*monitor, last_heard + silence_limit);
         if (!msg) {
             if (channel == 0) {
@@ -109,7 +109,7 @@ int run() {
             continue;
         }
         if (msg->bhdr.status == tofu::AmpeStatus::channel_closed && msg->bhdr.channel_number == channel) {
-            reason = msg->thdrs.find(tofu::header::reason).value_or("?");
+            reason = tofu::close_reason(*msg).value_or(tofu::AmpeStatus::unknown_error);  // its ~reason
         } else if (msg->bhdr.status != tofu::AmpeStatus::success) {
             std::cout << "monitor: report " << tofu::status_name(msg->bhdr.status) << '\n';
         } else if (msg->bhdr.proto.op_code == tofu::OpCode::hello_request) {
@@ -128,10 +128,11 @@ int run() {
             }
         }
     }
-    std::cout << "monitor: the peer is gone (reason " << reason << ") after " << heard << " heartbeats\n";
+    std::cout << "monitor: the peer is gone (reason " << tofu::status_name(*reason) << ") after " << heard
+              << " heartbeats\n";
     peer_done.get();  // rethrows what went wrong in the peer thread
     // At least `beats`: the peer may have sent one more before our last answer reached it.
-    return heard >= beats && reason == tofu::status_name(tofu::AmpeStatus::peer_disconnected) ? 0 : 1;
+    return heard >= beats && reason == tofu::AmpeStatus::peer_disconnected ? 0 : 1;
 }
 
 }  // namespace

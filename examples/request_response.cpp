@@ -93,7 +93,7 @@ void client(tofu::Ampe& engine, tofu::ChannelGroup& group, std::uint16_t port) {
         // (Set your own non-zero id instead if your protocol wants to choose them.)
         const tofu::BinaryHeader posted = group.post(request);
         pending[posted.message_id] = n * 7;
-        std::cout << "client: asked about " << n * 7 << " as message " << posted.message_id << '\n';
+        std::cout << "client: asked about " << n * 7 << " in " << posted << '\n';  // the header, one line
     }
 
     if (next(group)->bhdr.proto.op_code != tofu::OpCode::hello_response) {
