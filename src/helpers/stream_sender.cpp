@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <tofu/ampe.hpp>
@@ -27,15 +28,15 @@ bool streams(OpCode op) noexcept {
     return op == OpCode::request || op == OpCode::response || op == OpCode::signal;
 }
 
-// TODO(lead): use the non-throwing post
-/// Posts one part; the status `post` failed with, else `success` and the id it was posted with.
+/// Posts one part; the status `post` refused it with, else `success` and the id it was posted with.
 AmpeStatus post_part(ChannelGroup& group, MessagePtr& part, std::uint64_t& message_id) {
-    try {
-        message_id = group.post(part).message_id;
-        return AmpeStatus::success;
-    } catch (const Error& e) {
-        return e.status();
+    std::error_code refused;
+    const BinaryHeader posted = group.post(part, refused);
+    if (refused) {
+        return static_cast<AmpeStatus>(refused.value());
     }
+    message_id = posted.message_id;
+    return AmpeStatus::success;
 }
 
 /// The loop every form shares: `fill(body)` puts the next part's bytes into `body` and returns a
