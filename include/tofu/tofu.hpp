@@ -11,4 +11,5 @@
 #include <tofu/received.hpp>
 #include <tofu/status.hpp>
 #include <tofu/stream.hpp>
+#include <tofu/stop_signals.hpp>
 #include <tofu/version.hpp>

@@ -15,10 +15,6 @@ bool is_engine_signal(const Message& msg, AmpeStatus status) noexcept {
 
 }  // namespace
 
-bool is_wake_up(const Message& msg) noexcept {
-    return is_engine_signal(msg, AmpeStatus::receiver_update);
-}
-
 bool is_channel_closed(const Message& msg) noexcept {
     return is_engine_signal(msg, AmpeStatus::channel_closed);
 }

@@ -1,4 +1,4 @@
-// Reading the engine's reports (channel_closed, wake-ups) and posting on channels that may be
+// Reading the engine's reports (channel_closed) and posting on channels that may be
 // closing: the bits `tofu listen`, `echo` and `send` share.
 #pragma once
 
@@ -9,9 +9,6 @@
 #include <tofu/status.hpp>
 
 namespace tofu::cli {
-
-/// True for the engine Signal that `update_receiver()` puts into the queue.
-[[nodiscard]] bool is_wake_up(const Message& msg) noexcept;
 
 /// True for the engine Signal that reports a closed channel.
 [[nodiscard]] bool is_channel_closed(const Message& msg) noexcept;

@@ -16,10 +16,10 @@
 #include <tofu/message.hpp>
 #include <tofu/options.hpp>
 #include <tofu/status.hpp>
+#include <tofu/stop_signals.hpp>
 
 #include "engine_reports.hpp"
 #include "errors.hpp"
-#include "signals.hpp"
 #include "url.hpp"
 
 namespace tofu::cli {
@@ -29,8 +29,8 @@ using Clock = std::chrono::steady_clock;
 
 class Server {
 public:
-    Server(Ampe& engine, ChannelGroup& group, const StopSignals& signals, const ServerHooks& hooks)
-        : engine_{engine}, group_{group}, signals_{signals}, hooks_{hooks} {}
+    Server(Ampe& engine, ChannelGroup& group, const ServerHooks& hooks)
+        : engine_{engine}, group_{group}, hooks_{hooks} {}
 
     /// Posts the WelcomeRequest and waits for its answer. False when a stop signal came first;
     /// throws `CommandError` when listening failed.
@@ -45,7 +45,7 @@ private:
     /// closing channel is reported on stderr: one client's message never stops the server.
     bool post(MessagePtr& msg);
     void on_engine_report(const Message& msg);
-    void on_wake_up();
+    void on_stop_signal();
     void begin_stop();
     void post_new(OpCode op, std::uint16_t channel);
     [[nodiscard]] bool finished() const noexcept;
@@ -53,14 +53,12 @@ private:
 
     Ampe& engine_;
     ChannelGroup& group_;
-    const StopSignals& signals_;
     const ServerHooks& hooks_;
     std::string url_;
     std::uint16_t listener_ = 0;
     bool listener_open_ = false;
     std::set<std::uint16_t> peers_;        ///< accepted channels not closed yet
     std::set<std::uint16_t> byes_posted_;  ///< channels where we posted ByeRequest or ByeResponse
-    unsigned signals_handled_ = 0;
     bool stopping_ = false;
     bool cut_short_ = false;  ///< a second signal: stop waiting for clients
     Clock::time_point close_deadline_;
@@ -75,11 +73,8 @@ bool Server::start(const Address& address, const std::string& url) {
     AmpeStatus failed = AmpeStatus::success;
     for (;;) {
         MessagePtr msg = group_.wait_receive(wait_forever);
-        if (is_wake_up(*msg)) {
-            if (signals_.received() > 0) {
-                return false;
-            }
-            continue;
+        if (!stop_signal_of(*msg).empty()) {
+            return false;
         }
         if (msg->bhdr.channel_number != listener_) {
             continue;  // nothing else is open yet
@@ -126,8 +121,8 @@ std::chrono::nanoseconds Server::next_timeout() const {
 }
 
 void Server::handle(MessagePtr msg) {
-    if (is_wake_up(*msg)) {
-        on_wake_up();
+    if (!stop_signal_of(*msg).empty()) {
+        on_stop_signal();
         return;
     }
     hooks_.observe(*msg);
@@ -204,12 +199,7 @@ void Server::on_engine_report(const Message& msg) {
     }
 }
 
-void Server::on_wake_up() {
-    const unsigned received = signals_.received();
-    if (received == signals_handled_) {
-        return;
-    }
-    signals_handled_ = received;
+void Server::on_stop_signal() {
     if (stopping_) {
         cut_short_ = true;
     } else {
@@ -240,11 +230,10 @@ void Server::post_new(OpCode op, std::uint16_t channel) {
 }  // namespace
 
 int run_server(const Address& address, const std::string& url, const ServerHooks& hooks) {
-    block_stop_signals();  // before the engine's thread starts, so it inherits the mask
     const std::unique_ptr<Reactor> engine = Reactor::create(Options{});
     const ChannelGroupPtr group = engine->create();
-    const StopSignals signals{[&group] { group->update_receiver(); }};
-    Server server{*engine, *group, signals, hooks};
+    const StopSignals stop_signals{*group};  // SIGINT, SIGTERM: a message in the group's queue
+    Server server{*engine, *group, hooks};
     if (!server.start(address, url)) {
         return exit_success;
     }

@@ -1,0 +1,79 @@
+// The program stop_signals_test.cpp signals: makes an engine and a tofu::StopSignals in the order
+// its argument names (`engine-first`: the group form; `helper-first`: the callback form, before
+// any engine thread exists), prints `ready`, and waits in wait_receive. On the stop wake-up it
+// prints `woken by ~signal:<NAME>, <N> received` and exits 0; anything else exits non-zero.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <tofu/tofu.hpp>
+
+namespace {
+
+constexpr std::chrono::seconds give_up_after{120};  // a lost signal ends the child, not the run
+
+int wait_for_stop(tofu::ChannelGroup& group, const tofu::StopSignals& stop) {
+    std::puts("ready");
+    std::fflush(stdout);
+    const tofu::MessagePtr msg = group.wait_receive(give_up_after);
+    if (!msg) {
+        std::puts("no wake-up");
+        return 3;
+    }
+    const std::string_view name = tofu::stop_signal_of(*msg);
+    if (name.empty()) {
+        std::puts("woken by something else");
+        return 1;
+    }
+    std::printf("woken by %s:%s, %u received\n", std::string{tofu::header::signal}.c_str(),
+                std::string{name}.c_str(), stop.received());
+    return 0;
+}
+
+int engine_first() {
+    const std::unique_ptr<tofu::Reactor> engine = tofu::Reactor::create(tofu::Options{});
+    const tofu::ChannelGroupPtr group = engine->create();
+    const tofu::StopSignals stop{*group};
+    return wait_for_stop(*group, stop);
+}
+
+int helper_first() {
+    std::atomic<tofu::ChannelGroup*> target{nullptr};
+    const tofu::StopSignals stop{[&target](std::string_view signal_name) {
+        tofu::MessagePtr msg = tofu::Message::create();
+        msg->thdrs.append(tofu::header::signal, signal_name);
+        if (tofu::ChannelGroup* group = target.load(); group != nullptr) {
+            group->update_receiver(std::move(msg));
+        }
+    }};
+    const std::unique_ptr<tofu::Reactor> engine = tofu::Reactor::create(tofu::Options{});
+    const tofu::ChannelGroupPtr group = engine->create();
+    target.store(group.get());
+    const int code = wait_for_stop(*group, stop);
+    target.store(nullptr);  // `stop` outlives the group
+    return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string_view order = argc == 2 ? argv[1] : "";
+    try {
+        if (order == "engine-first") {
+            return engine_first();
+        }
+        if (order == "helper-first") {
+            return helper_first();
+        }
+        std::fputs("usage: stop_signals_child engine-first|helper-first\n", stderr);
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "stop_signals_child: %s\n", e.what());
+        return 1;
+    }
+}
