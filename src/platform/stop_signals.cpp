@@ -23,10 +23,10 @@ namespace {
 
 std::atomic<bool> one_alive{false};
 
-void wake_with_signal(ChannelGroup& group, std::string_view signal_name) {
+void wake_with_signal(ChannelGroup& group, std::string_view which) {
     MessagePtr msg = Message::create();
     msg->bhdr.proto.op_code = OpCode::signal;
-    msg->thdrs.append(header::signal, signal_name);
+    msg->thdrs.append(header::signal, which);
     group.update_receiver(std::move(msg));
 }
 
@@ -96,7 +96,7 @@ struct StopSignals::State {
 };
 
 StopSignals::StopSignals(ChannelGroup& group)
-    : StopSignals{[&group](std::string_view signal_name) { wake_with_signal(group, signal_name); }} {}
+    : StopSignals{[&group](std::string_view which) { wake_with_signal(group, which); }} {}
 
 StopSignals::StopSignals(Callback on_signal) : state_{std::make_unique<State>(std::move(on_signal))} {}
 

@@ -1,6 +1,7 @@
 // `tofu listen` and `tofu send` as processes: a Signal over every transport, a Request with text
 // headers, a 200 KiB file streamed in 65535-byte parts and put back together from listen's output,
-// data from stdin, --json output, and --count ending the listener by itself.
+// data from stdin, --json output, --count ending the listener by itself (after every part of a
+// streamed message), and --max-body cutting long bodies short.
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -10,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -82,10 +84,12 @@ TEST(CliListenSend, RequestWithHeadersIsPrintedAndAnswered) {
     EXPECT_EQ(next_from_peer(*listen.process, "ByeRequest").channel, request.channel);
 }
 
-TEST(CliListenSend, FileIsStreamedInPartsAndReassembles) {
+TEST(CliListenSend, FileIsStreamedInPartsAndReassemblesAndCountsOnce) {
     const std::string data = binary_pattern(std::size_t{200} * 1024, 1);
     const TempFile file{data};
-    RunningServer listen = start_server({"listen", listen_url(uds_or_tcp4()), "--count", "4"});
+    // --count 1: the four parts are one message, every one of them printed whole (--max-body 0).
+    RunningServer listen =
+        start_server({"listen", listen_url(uds_or_tcp4()), "--count", "1", "--max-body", "0"});
     // listen prints about 400 KiB of hex, more than a pipe holds: read it while send runs.
     const std::unique_ptr<ChildProcess> send = start_tofu({"send", listen.url, "--file", file.path()});
     send->feed_stdin_and_close({});
@@ -99,6 +103,7 @@ TEST(CliListenSend, FileIsStreamedInPartsAndReassembles) {
         EXPECT_EQ(part.body_size, expected_sizes[i]) << "part " << i;
         EXPECT_EQ(part.body.size(), expected_sizes[i]) << "part " << i;
         EXPECT_EQ(part.more, i + 1 < expected_sizes.size()) << "part " << i;
+        EXPECT_FALSE(part.truncated) << "part " << i;
         if (!id) {
             id = part.id;
         }
@@ -167,6 +172,53 @@ TEST(CliListenSend, CountWaitsForTheNthDataMessage) {
     ASSERT_EQ(run_tofu({"send", listen.url, "--data", "two"}).exit_code, 0);
     EXPECT_EQ(next_from_peer(*listen.process, "Signal").body, "two");
     EXPECT_EQ(listen.process->wait_exit(), 0);
+}
+
+TEST(CliListenSend, CountOneStopsAfterTheLastPartOfAStreamNotTheFirst) {
+    RunningServer listen = start_server({"listen", listen_url(Transport::tcp4), "--count", "1"});
+    // 65536 bytes: a full part with `more`, then a part of one byte.
+    const TempFile file{std::string(std::size_t{65536}, 'a')};
+    const TofuRun send = run_tofu({"send", listen.url, "--file", file.path()});
+    ASSERT_EQ(send.exit_code, 0) << send.err;
+    EXPECT_TRUE(next_from_peer(*listen.process, "Signal").more);
+    const TextLine last = next_from_peer(*listen.process, "Signal");
+    EXPECT_FALSE(last.more);
+    EXPECT_EQ(last.body, "a");
+    EXPECT_EQ(listen.process->wait_exit(), 0);
+}
+
+TEST(CliListenSend, MaxBodyCutsLongBodiesShort) {
+    const std::string binary = binary_pattern(65535, 3);
+    const TempFile file{binary};
+    for (const auto& [args, shown_bytes] :
+         std::vector<std::pair<std::vector<std::string>, std::size_t>>{{{}, 256},
+                                                                       {{"--max-body", "10"}, 10},
+                                                                       {{"--max-body", "0"}, 65535},
+                                                                       {{"--max-body", "70000"}, 65535}}) {
+        std::vector<std::string> listen_args{"listen", listen_url(Transport::tcp4), "--count", "1"};
+        listen_args.insert(listen_args.end(), args.begin(), args.end());
+        RunningServer listen = start_server(listen_args);
+        // A whole body prints as 131 KB of hex, more than a pipe holds: read it while send runs.
+        const std::unique_ptr<ChildProcess> send = start_tofu({"send", listen.url, "--file", file.path()});
+        send->feed_stdin_and_close({});
+        const TextLine line = next_from_peer(*listen.process, "Signal");
+        EXPECT_EQ(send->wait_exit(), 0) << send->everything(Stream::err);
+        EXPECT_EQ(line.body_size, 65535U);  // always the whole size
+        EXPECT_EQ(line.body, binary.substr(0, shown_bytes)) << "shown_bytes " << shown_bytes;
+        EXPECT_EQ(line.truncated, shown_bytes < binary.size()) << "shown_bytes " << shown_bytes;
+        EXPECT_EQ(listen.process->wait_exit(), 0);
+    }
+}
+
+TEST(CliListenSend, SendCutsTheAnswersItPrintsToMaxBody) {
+    RunningServer echo = start_server({"echo", listen_url(Transport::tcp4)});
+    const TofuRun send = run_tofu({"send", echo.url, "--request", "--max-body", "4", "--data", "long text"});
+    ASSERT_EQ(send.exit_code, 0) << send.err;
+    const std::optional<TextLine> response = parse_text_line(send.out.substr(0, send.out.find('\n')));
+    ASSERT_TRUE(response) << send.out;
+    EXPECT_EQ(response->body, "long");
+    EXPECT_TRUE(response->truncated);
+    EXPECT_TRUE(send.out.find("body[9]=\"long\"...\n") != std::string::npos) << send.out;
 }
 
 TEST(CliListenSend, ListenerOnAnAddressInUseFails) {

@@ -71,6 +71,18 @@ TEST(CliPrint, BinaryBodyPrintsAsHex) {
               "Response ch=7 id=42 more=0 origin=application headers{} body[4]=hex:00ff10ab");
 }
 
+TEST(CliPrint, MaxBodyShowsTheFirstBytesThenDots) {
+    const MessagePtr text = sample(OpCode::signal, "hello, tofu");
+    EXPECT_TRUE(format_text(*text, 5).ends_with(" body[11]=\"hello\"..."));
+    EXPECT_TRUE(format_text(*text, 11).ends_with(" body[11]=\"hello, tofu\""));  // fits: no dots
+    EXPECT_TRUE(format_text(*text, 0).ends_with(" body[11]=\"hello, tofu\""));   // 0: no limit
+    const MessagePtr binary = sample(OpCode::signal, std::string_view{"\x00\x01\x02\x03", 4});
+    EXPECT_TRUE(format_text(*binary, 2).ends_with(" body[4]=hex:0001..."));
+    // Text or hex is chosen for the whole body, even when the part shown would read as text.
+    const MessagePtr mixed = sample(OpCode::signal, std::string_view{"ab\x00", 3});
+    EXPECT_TRUE(format_text(*mixed, 2).ends_with(" body[3]=hex:6162..."));
+}
+
 TEST(CliPrint, HeaderNamesCannotForgeFields) {
     MessagePtr msg = sample(OpCode::signal, "");
     msg->thdrs.assign_raw(std::as_bytes(std::span{std::string_view{"a b=c}:\x01v\r\n"}}));

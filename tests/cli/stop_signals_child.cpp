@@ -44,9 +44,9 @@ int engine_first() {
 
 int helper_first() {
     std::atomic<tofu::ChannelGroup*> target{nullptr};
-    const tofu::StopSignals stop{[&target](std::string_view signal_name) {
+    const tofu::StopSignals stop{[&target](std::string_view which) {
         tofu::MessagePtr msg = tofu::Message::create();
-        msg->thdrs.append(tofu::header::signal, signal_name);
+        msg->thdrs.append(tofu::header::signal, which);
         if (tofu::ChannelGroup* group = target.load(); group != nullptr) {
             group->update_receiver(std::move(msg));
         }

@@ -273,7 +273,11 @@ std::optional<TextLine> parse_text_line(std::string_view line) {
         return std::nullopt;
     }
     parsed.body_size = *size;
-    const std::string_view body = line.substr(pos + 2);
+    std::string_view body = line.substr(pos + 2);
+    parsed.truncated = body.ends_with("...");
+    if (parsed.truncated) {
+        body.remove_suffix(3);
+    }
     std::optional<std::string> bytes;
     if (body.starts_with("hex:")) {
         bytes = hex_decode(body.substr(4));

@@ -103,7 +103,8 @@ struct TextLine {
     std::string status;   ///< empty for success
     std::string headers;  ///< between the braces, as printed
     std::size_t body_size = 0;
-    std::string body;  ///< the bytes: a quoted text unescaped, or hex decoded
+    std::string body;        ///< the bytes: a quoted text unescaped, or hex decoded
+    bool truncated = false;  ///< the line showed only the first bytes of the body (`...` after them)
 };
 
 /// Reads one line of the text output; nothing when it does not have that shape.

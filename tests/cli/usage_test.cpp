@@ -43,6 +43,43 @@ TEST(CliUsage, MissingOrUnknownSubcommandIsAUsageError) {
     EXPECT_EQ(run_tofu({"listen", "tcp://127.0.0.1:0", "--count", "0"}).exit_code, 2);
 }
 
+TEST(CliUsage, ParserErrorsAreOneLineStartingWithTofu) {
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{{},
+                                               {"frobnicate"},
+                                               {"listen"},
+                                               {"send", "tcp://127.0.0.1:1", "--bogus"},
+                                               {"send", "tcp://127.0.0.1:1", "--request", "--signal"},
+                                               {"listen", "tcp://127.0.0.1:0", "--count", "0"},
+                                               {"listen", "tcp://127.0.0.1:0", "--max-body", "-1"}}) {
+        const TofuRun run = run_tofu(args);
+        EXPECT_EQ(run.exit_code, 2) << run.err;
+        EXPECT_TRUE(run.err.starts_with("tofu: ")) << run.err;
+        EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << "not one line: " << run.err;
+        EXPECT_EQ(run.out, "");
+    }
+}
+
+TEST(CliUsage, UsageLineNamesTheProgramTofu) {
+    const TofuRun top = run_tofu({"--help"});
+    EXPECT_TRUE(contains(top.out, "Usage: tofu [OPTIONS] SUBCOMMAND\n")) << top.out;
+    const TofuRun listen = run_tofu({"listen", "--help"});
+    EXPECT_TRUE(contains(listen.out, "Usage: tofu listen [OPTIONS] address")) << listen.out;
+    EXPECT_FALSE(contains(top.out + listen.out, tofu_path()));
+}
+
+TEST(CliUsage, UnresolvableHostExitsTwoWithInvalidAddress) {
+    const TofuRun run = run_tofu({"send", "tcp://no-such-host.invalid:7", "--data", "x"});
+    if (run.err.starts_with("tofu: connect_failed: ")) {
+        // The resolver could not answer now (EAI_AGAIN: no DNS here): a temporary failure.
+        EXPECT_EQ(run.exit_code, 1) << run.err;
+        GTEST_SKIP() << "the resolver gave a temporary failure: " << run.err;
+    }
+    EXPECT_EQ(run.exit_code, 2) << run.err;
+    EXPECT_TRUE(run.err.starts_with("tofu: invalid_address: tcp://no-such-host.invalid:7")) << run.err;
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << "not one line: " << run.err;
+}
+
 TEST(CliUsage, BadAddressExitsTwoWithInvalidAddress) {
     const TofuRun send = run_tofu({"send", "tcp://host", "--data", "x"});
     EXPECT_EQ(send.exit_code, 2);

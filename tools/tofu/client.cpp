@@ -20,8 +20,8 @@
 
 namespace tofu::cli {
 
-ClientSession::ClientSession(Ampe& engine, ChannelGroup& group, std::string url, OutputFormat format)
-    : engine_{engine}, group_{group}, url_{std::move(url)}, format_{format} {}
+ClientSession::ClientSession(Ampe& engine, ChannelGroup& group, std::string url, PrintStyle style)
+    : engine_{engine}, group_{group}, url_{std::move(url)}, style_{style} {}
 
 void ClientSession::connect(const Address& to) {
     MessagePtr hello = engine_.get(AllocationStrategy::always);
@@ -117,7 +117,7 @@ bool ClientSession::next(MessagePtr& msg) {
         switch (msg->bhdr.proto.op_code) {
             case OpCode::request:
             case OpCode::response:
-            case OpCode::signal: print_message(*msg, format_); return true;
+            case OpCode::signal: print_message(*msg, style_); return true;
             case OpCode::bye_request:
                 msg->bhdr.proto.op_code = OpCode::bye_response;
                 bye_answered_ = true;

@@ -26,7 +26,7 @@ using HeaderField = std::pair<std::string, std::string>;
 /// status, e.g. "connect_failed: tcp://127.0.0.1:9 (Connection refused)".
 class ClientSession {
 public:
-    ClientSession(Ampe& engine, ChannelGroup& group, std::string url, OutputFormat format);
+    ClientSession(Ampe& engine, ChannelGroup& group, std::string url, PrintStyle style);
 
     /// Posts the HelloRequest and waits for the server's HelloResponse.
     void connect(const Address& to);
@@ -50,7 +50,7 @@ private:
     Ampe& engine_;
     ChannelGroup& group_;
     std::string url_;
-    OutputFormat format_;
+    PrintStyle style_;
     std::uint16_t channel_ = 0;
     AmpeStatus returned_status_ = AmpeStatus::channel_closed;  ///< of a message the engine gave back
     bool bye_answered_ = false;

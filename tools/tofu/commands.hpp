@@ -2,21 +2,27 @@
 // reads the command line into these (it is the one file that uses CLI11).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace tofu::cli {
 
-/// `tofu listen ADDR [--json] [--count N]`: print what clients send.
+/// How many bytes of a body a text line shows by default (`--max-body`).
+inline constexpr std::size_t default_max_body = 256;
+
+/// `tofu listen ADDR [--json] [--count N] [--max-body BYTES]`: print what clients send.
 struct ListenOptions {
     std::string url;
     bool json = false;
-    std::uint64_t count = 0;  ///< 0: no limit
+    std::uint64_t count = 0;  ///< whole messages (every part of one sent in parts); 0: no limit
+    std::size_t max_body = default_max_body;  ///< text output: bytes of a body shown; 0: all
 };
 [[nodiscard]] int run_listen(const ListenOptions& options);
 
-/// `tofu send ADDR [--request|--signal] [--header NAME:VALUE]... [--data TEXT | --file PATH]`.
+/// `tofu send ADDR [--request|--signal] [--header NAME:VALUE]... [--data TEXT | --file PATH]
+/// [--json] [--max-body BYTES]`.
 struct SendOptions {
     std::string url;
     bool request = false;  ///< else a Signal
@@ -26,6 +32,7 @@ struct SendOptions {
     std::string file;
     bool file_given = false;  ///< `--file` was given; with neither, the data comes from stdin
     bool json = false;
+    std::size_t max_body = default_max_body;  ///< text output: bytes of a body shown; 0: all
 };
 [[nodiscard]] int run_send(const SendOptions& options);
 

@@ -23,8 +23,12 @@ std::string describe_failure(AmpeStatus status, std::string_view subject, std::s
     return describe_failure(status_name(status), subject, detail);
 }
 
+int exit_code_for(std::string_view status) noexcept {
+    return status == status_name(AmpeStatus::invalid_address) ? exit_usage : exit_failure;
+}
+
 CommandError tofu_failure(std::string_view status, std::string_view subject, std::string_view detail) {
-    return CommandError{exit_failure, describe_failure(status, subject, detail)};
+    return CommandError{exit_code_for(status), describe_failure(status, subject, detail)};
 }
 
 CommandError usage_error(AmpeStatus status, std::string_view subject, std::string_view detail) {
@@ -39,7 +43,7 @@ int run_command(const std::function<int()>& command) {
         return e.exit_code();
     } catch (const Error& e) {  // what() reads "<context>: <status>"
         std::fprintf(stderr, "tofu: %s\n", e.what());
-        return exit_failure;
+        return exit_code_for(status_name(e.status()));
     }
 }
 

@@ -37,7 +37,12 @@ private:
 [[nodiscard]] std::string describe_failure(AmpeStatus status, std::string_view subject,
                                            std::string_view detail = {});
 
-/// A failure tofu reported (exit code 1).
+/// The exit code for a failure with status `status` (a name as `status_name` spells it):
+/// `invalid_address` is the command line's fault (exit code 2, even when only name resolution
+/// finds it out), any other status is a failure (1).
+[[nodiscard]] int exit_code_for(std::string_view status) noexcept;
+
+/// A failure tofu reported (exit code as `exit_code_for`).
 [[nodiscard]] CommandError tofu_failure(std::string_view status, std::string_view subject,
                                         std::string_view detail = {});
 

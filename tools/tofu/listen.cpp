@@ -1,4 +1,5 @@
-// `tofu listen ADDR [--json] [--count N]`: accept every client and print every message received.
+// `tofu listen ADDR [--json] [--count N] [--max-body BYTES]`: accept every client and print every message
+// received.
 #include <cstdint>
 
 #include <tofu/address.hpp>
@@ -12,8 +13,10 @@
 namespace tofu::cli {
 namespace {
 
-bool is_data_from_peer(const Message& msg) noexcept {
-    return !msg.is_from_engine() && msg.bhdr.proto.type() == MessageType::regular;
+/// True for the last (or only) part of a Request, Response or Signal from a client: a message
+/// sent in parts counts once, so `--count` never stops inside it.
+bool ends_data_message_from_peer(const Message& msg) noexcept {
+    return !msg.is_from_engine() && msg.bhdr.proto.type() == MessageType::regular && !msg.has_more();
 }
 
 /// Answers a complete Request (its last part) with an empty Response, so a client waiting for an
@@ -32,12 +35,12 @@ bool acknowledge(Message& msg) {
 
 int run_listen(const ListenOptions& options) {
     const Address address = address_from_url(options.url, AddressRole::server);
-    const OutputFormat format = options.json ? OutputFormat::json : OutputFormat::text;
+    const PrintStyle style{options.json ? OutputFormat::json : OutputFormat::text, options.max_body};
     std::uint64_t data_messages = 0;
     ServerHooks hooks;
     hooks.observe = [&](const Message& msg) {
-        print_message(msg, format);
-        if (is_data_from_peer(msg)) {
+        print_message(msg, style);
+        if (ends_data_message_from_peer(msg)) {
             ++data_messages;
         }
     };

@@ -1,5 +1,8 @@
 // The tofu command-line tool: the command line of every subcommand, read by CLI11 (only here: it
 // is the costliest header to compile), then the subcommand run.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -23,6 +26,12 @@ namespace {
 
 using namespace tofu::cli;
 
+/// `text` with its line breaks turned into spaces: an error is one line.
+std::string one_line(std::string text) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    return text;
+}
+
 /// A subcommand on the command line and what runs it once that has been parsed.
 struct Command {
     CLI::App* app = nullptr;
@@ -33,6 +42,13 @@ constexpr const char* server_address_help =
     "Where to listen: tcp://HOST:PORT (PORT 0: the OS picks one), tcp://[IPv6]:PORT, "
     "uds:///path/to.sock or uds://@name";
 
+void add_max_body(CLI::App& app, std::size_t& max_body) {
+    app.add_option("--max-body", max_body,
+                   "Show at most this many bytes of a body, then '...' (text output; 0: all)")
+        ->default_val(default_max_body)
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));  // read signed: -1 must not wrap
+}
+
 Command add_listen(CLI::App& parent) {
     auto options = std::make_shared<ListenOptions>();
     CLI::App* app = parent.add_subcommand(
@@ -41,8 +57,11 @@ Command add_listen(CLI::App& parent) {
         "answered with an empty Response. The first line on stderr says where it listens.");
     app->add_option("address", options->url, server_address_help)->required();
     app->add_flag("--json", options->json, "Print one JSON object per line");
-    app->add_option("--count", options->count, "Exit after N data messages (Request, Response, Signal)")
+    app->add_option("--count", options->count,
+                    "Exit after N data messages (Request, Response, Signal); a message sent in parts "
+                    "counts once, after its last part")
         ->check(CLI::PositiveNumber);
+    add_max_body(*app, options->max_body);
     return Command{app, [options] { return run_listen(*options); }};
 }
 
@@ -67,6 +86,7 @@ Command add_send(CLI::App& parent) {
     CLI::Option* file = app->add_option("--file", options->file, "Send the bytes of this file");
     data->excludes(file);
     app->add_flag("--json", options->json, "Print the answers as one JSON object per line");
+    add_max_body(*app, options->max_body);
     app->footer(std::string{"Without --data or --file the data is read from stdin until end of file.\n"} +
                 std::string{exit_codes_help});
     return Command{app, [options, data, file] {
@@ -87,7 +107,8 @@ Command add_echo(CLI::App& parent) {
 }
 
 int run(int argc, char** argv) {
-    CLI::App app{"tofu: asynchronous peer-to-peer messaging over TCP and Unix domain sockets"};
+    // Named, so the usage line reads "tofu", not the path the binary was started by.
+    CLI::App app{"tofu: asynchronous peer-to-peer messaging over TCP and Unix domain sockets", "tofu"};
     app.set_version_flag("--version", std::string{"tofu "} + tofu::version_string);
     app.require_subcommand(1);
     app.footer(std::string{exit_codes_help});  // subcommands inherit it
@@ -98,8 +119,12 @@ int run(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        // --help and --version end here with 0; every mistake on the command line is a usage error.
-        return app.exit(e) == 0 ? exit_success : exit_usage;
+        if (e.get_exit_code() == 0) {
+            return app.exit(e);  // --help, --version: printed on stdout
+        }
+        // Every mistake on the command line is a usage error, one line as every error of the tool.
+        std::fprintf(stderr, "tofu: %s (see --help)\n", one_line(e.what()).c_str());
+        return exit_usage;
     }
 
     if (demo->parsed()) {

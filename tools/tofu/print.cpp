@@ -45,8 +45,9 @@ bool is_printable_text(std::string_view bytes) noexcept {
     return tofu::is_printable_text(bytes);
 }
 
-std::string format_text(const Message& msg) {
-    return tofu::to_string(msg, std::numeric_limits<std::size_t>::max());  // the library's line, body whole
+std::string format_text(const Message& msg, std::size_t max_body) {
+    // The library's line; 0 shows the body whole.
+    return tofu::to_string(msg, max_body == 0 ? std::numeric_limits<std::size_t>::max() : max_body);
 }
 
 std::string format_json(const Message& msg) {
@@ -74,8 +75,9 @@ std::string format_json(const Message& msg) {
     return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-void print_message(const Message& msg, OutputFormat format, std::FILE* out) {
-    const std::string line = format == OutputFormat::json ? format_json(msg) : format_text(msg);
+void print_message(const Message& msg, const PrintStyle& style, std::FILE* out) {
+    const std::string line =
+        style.format == OutputFormat::json ? format_json(msg) : format_text(msg, style.max_body);
     std::fwrite(line.data(), 1, line.size(), out);
     std::fputc('\n', out);
     std::fflush(out);

@@ -98,8 +98,9 @@ int run_send(const SendOptions& options) {
 
     const std::unique_ptr<Reactor> engine = Reactor::create(Options{});
     const ChannelGroupPtr group = engine->create();
-    ClientSession session{*engine, *group, options.url,
-                          options.json ? OutputFormat::json : OutputFormat::text};
+    ClientSession session{
+        *engine, *group, options.url,
+        PrintStyle{options.json ? OutputFormat::json : OutputFormat::text, options.max_body}};
     session.connect(address);
     const OpCode op = options.request ? OpCode::request : OpCode::signal;
     const std::uint64_t message_id = session.send(op, headers, data);
