@@ -1,6 +1,7 @@
 # Run by CTest: install tofu into WORK_DIR/prefix (the license text included), then build and run
-# the consumer twice, once through find_package(tofu CONFIG) and once through pkg-config, which
-# must read the installed tofu.pc without a word on stderr.
+# the consumer through find_package(tofu CONFIG) and through pkg-config, which must read the
+# installed tofu.pc without a word on stderr; the pkg-config build twice: in C++20, and in a later
+# standard that tofu.pc must not force back to C++20.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 
@@ -46,5 +47,11 @@ if(NOT pc_err STREQUAL "")
 endif()
 separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
 separate_arguments(extra UNIX_COMMAND "${CXX_FLAGS} ${EXE_LINKER_FLAGS}")
-run(${CXX_COMPILER} ${extra} ${CONSUMER_SOURCE_DIR}/main.cpp ${pc_flags} -o ${WORK_DIR}/consumer-pc${EXE_SUFFIX})
+run(${CXX_COMPILER} ${extra} -std=c++20 ${CONSUMER_SOURCE_DIR}/main.cpp ${pc_flags}
+    -o ${WORK_DIR}/consumer-pc${EXE_SUFFIX})
 run(${EMULATOR} ${WORK_DIR}/consumer-pc${EXE_SUFFIX})
+# C++23 (spelled c++2b, which GCC 11+ and clang 14 both take); the pkg-config flags come last, as
+# they would after a user's own, and the consumer checks the standard it was compiled in.
+run(${CXX_COMPILER} ${extra} -std=c++2b -DTOFU_CONSUMER_EXPECTS_AFTER_CXX20 ${CONSUMER_SOURCE_DIR}/main.cpp
+    ${pc_flags} -o ${WORK_DIR}/consumer-pc23${EXE_SUFFIX})
+run(${EMULATOR} ${WORK_DIR}/consumer-pc23${EXE_SUFFIX})

@@ -4,6 +4,10 @@
 
 #include <tofu/tofu.hpp>
 
+#if defined(TOFU_CONSUMER_EXPECTS_AFTER_CXX20)
+static_assert(__cplusplus > 202002L, "the consumer asked for a standard after C++20 and did not get it");
+#endif
+
 int main() {
     auto msg = tofu::Message::create();
     tofu::TcpClientAddress{"127.0.0.1", 7099}.format(*msg);
