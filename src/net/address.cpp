@@ -13,6 +13,12 @@ constexpr std::string_view tcp_scheme = "tcp";
 constexpr std::string_view uds_scheme = "uds";
 constexpr char separator = '|';
 
+// sun_path holds the path and its terminating NUL: 107 bytes of path on Linux and Windows.
+static_assert(uds_path_capacity == 104 || uds_path_capacity == 108);
+constexpr std::string_view uds_path_too_long =
+    uds_path_capacity == 104 ? "uds path too long: at most 103 bytes (sockaddr_un holds 104 with the NUL)"
+                             : "uds path too long: at most 107 bytes (sockaddr_un holds 108 with the NUL)";
+
 ParsedAddress failure(std::string_view reason) {
     return ParsedAddress{AmpeStatus::invalid_address, {}, reason};
 }
@@ -84,7 +90,7 @@ ParsedAddress parse_uds(std::string_view path, AddressRole role) {
         }
     }
     if (path.size() > max_uds_path_length) {
-        return failure("uds path too long for sockaddr_un");
+        return failure(uds_path_too_long);
     }
     if (role == AddressRole::client) {
         return ParsedAddress{AmpeStatus::success, UdsClientAddress{std::string{path}}, {}};

@@ -344,6 +344,14 @@ TEST(AddressParse, ExactMaxPathLengthIsAccepted) {
                   tofu::UdsServerAddress{path});
 }
 
+TEST(AddressParse, PathOneByteTooLongNamesTheLimit) {
+    const tofu::ParsedAddress parsed = tofu::parse_address(
+        "uds|" + path_of_length(tofu::max_uds_path_length + 1), tofu::AddressRole::client);
+    EXPECT_EQ(parsed.status, tofu::AmpeStatus::invalid_address);
+    const std::string limit = "at most " + std::to_string(tofu::max_uds_path_length) + " bytes";
+    EXPECT_NE(std::string{parsed.reason}.find(limit), std::string::npos) << parsed.reason;
+}
+
 TEST(AddressParse, TrimmingDoesNotCountTowardsThePathLimit) {
     const std::string path = path_of_length(tofu::max_uds_path_length);
     expect_parsed(tofu::parse_address("uds|  " + path + "  ", tofu::AddressRole::client),
