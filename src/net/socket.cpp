@@ -103,46 +103,33 @@ SocketError make_socket(int family, Socket& out, AmpeStatus failure_status) {
     return {};
 }
 
-SocketError resolve_tcp(const std::string& host, std::uint16_t port, bool passive, SocketAddress& out) {
+/// Fills `out` from an IPv4 or IPv6 literal; false when `host` is neither.
+bool parse_ip_literal(const std::string& host, std::uint16_t port, SocketAddress& out) noexcept {
     out = SocketAddress{};
     auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);
     if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(port);
         out.length = sizeof(sockaddr_in);
-        return {};
+        return true;
     }
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
     if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons(port);
         out.length = sizeof(sockaddr_in6);
+        return true;
+    }
+    return false;
+}
+
+SocketError resolve_tcp(const std::string& host, std::uint16_t port, bool passive, SocketAddress& out) {
+    if (parse_ip_literal(host, port, out)) {
         return {};
     }
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG | (passive ? AI_PASSIVE : 0);
-    addrinfo* found = nullptr;
-    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-    if (rc != 0 || found == nullptr) {
-        // A name that does not exist is a bad address; a resolver that could not answer is not.
-        const bool no_such_name = rc == EAI_NONAME
-#if defined(EAI_NODATA) && EAI_NODATA != EAI_NONAME
-                                  || rc == EAI_NODATA
-#endif
-            ;
-        return SocketError{no_such_name ? AmpeStatus::invalid_address : AmpeStatus::connect_failed, 0};
-    }
-    std::memcpy(&out.storage, found->ai_addr, found->ai_addrlen);
-    out.length = static_cast<native::socklen>(found->ai_addrlen);
-    ::freeaddrinfo(found);
-    if (out.family() == AF_INET) {
-        v4->sin_port = htons(port);
-    } else {
-        v6->sin6_port = htons(port);
-    }
-    return {};
+    LookupResult found = look_up(host, port, passive);
+    out = found.address;
+    return found.error;
 }
 
 SocketError resolve_uds(const std::string& path, SocketAddress& out) {
@@ -216,6 +203,38 @@ SocketError resolve(const Address& address, SocketAddress& out) {
             }
         },
         address);
+}
+
+bool is_ip_literal(const std::string& host) noexcept {
+    SocketAddress ignored;
+    return parse_ip_literal(host, 0, ignored);
+}
+
+LookupResult look_up(const std::string& host, std::uint16_t port, bool passive) {
+    LookupResult r;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG | (passive ? AI_PASSIVE : 0);
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (rc != 0 || found == nullptr) {
+        // A resolver that could not answer now may answer later: the connect failed, the address
+        // did not. Anything else says the name is no good here.
+        const std::string why = rc != 0 ? os::lookup_error_text(rc) : std::string{"no address found"};
+        r.error.status = rc == EAI_AGAIN ? AmpeStatus::connect_failed : AmpeStatus::invalid_address;
+        r.detail = "cannot resolve " + host + ": " + why;
+        return r;
+    }
+    std::memcpy(&r.address.storage, found->ai_addr, found->ai_addrlen);
+    r.address.length = static_cast<native::socklen>(found->ai_addrlen);
+    ::freeaddrinfo(found);
+    if (r.address.family() == AF_INET) {
+        reinterpret_cast<sockaddr_in*>(&r.address.storage)->sin_port = htons(port);
+    } else {
+        reinterpret_cast<sockaddr_in6*>(&r.address.storage)->sin6_port = htons(port);
+    }
+    return r;
 }
 
 SocketError open_listener(const SocketAddress& where, const SocketSettings& settings, Socket& out) {

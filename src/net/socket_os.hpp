@@ -56,4 +56,8 @@ std::string describe_uds_peer(const Socket& s, int peer_family);
 /// The text of a nonzero OS error.
 std::string error_text(int os_error);
 
+/// The resolver's words for a nonzero getaddrinfo result (gai_strerror's, which on Windows is not
+/// thread-safe: there the code is a Winsock error). Thread-safe.
+std::string lookup_error_text(int code);
+
 }  // namespace tofu::detail::os

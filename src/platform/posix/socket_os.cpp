@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -125,6 +126,13 @@ std::string describe_uds_peer(const Socket& s, int /*peer_family*/) {
 std::string error_text(int os_error) {
     // system_category().message() is thread-safe, unlike strerror().
     return std::system_category().message(os_error);
+}
+
+std::string lookup_error_text(int code) {
+    if (code == EAI_SYSTEM) {
+        return error_text(errno);  // read at once: the caller has done nothing since getaddrinfo
+    }
+    return ::gai_strerror(code);  // constant strings on the POSIX systems tofu runs on
 }
 
 }  // namespace tofu::detail::os

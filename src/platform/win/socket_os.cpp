@@ -130,5 +130,10 @@ std::string error_text(int os_error) {
     return message.empty() ? "Windows error " + std::to_string(os_error) : message;
 }
 
+std::string lookup_error_text(int code) {
+    // getaddrinfo's results are Winsock errors here, and gai_strerror shares one buffer among threads.
+    return error_text(code);
+}
+
 }  // namespace os
 }  // namespace tofu::detail
