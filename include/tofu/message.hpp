@@ -413,7 +413,12 @@ private:
 /// Reserved header names.
 namespace header {
 inline constexpr std::string_view connect_to = "~connect_to";  ///< HelloRequest: where to connect
-inline constexpr std::string_view listen_on = "~listen_on";    ///< WelcomeRequest: where to listen
+/// HelloRequest: this connect's own timeout, in place of `Options::connect_timeout`: whole
+/// milliseconds, 0 to 2147483647, 0 for none (e.g. `~connect_timeout:2500`). Any other value
+/// makes `post` throw `Error(not_allowed)`. Like `~connect_to`, it is the engine's and never goes
+/// on the wire.
+inline constexpr std::string_view connect_timeout = "~connect_timeout";
+inline constexpr std::string_view listen_on = "~listen_on";  ///< WelcomeRequest: where to listen
 /// On every HelloRequest a listener delivers: who connected, as the engine saw it (never what the
 /// peer claims): `tcp|IP|PORT`, or `uds|uid=U|gid=G|pid=P` from the socket's credentials (`uds`
 /// alone on Windows, which does not give them).

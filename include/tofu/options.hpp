@@ -37,6 +37,14 @@ struct Options {
     /// connections cannot hold descriptors and channel numbers. Zero: no limit.
     std::chrono::milliseconds handshake_timeout{5000};
 
+    /// How long a connect may take: from the engine taking a posted HelloRequest to its
+    /// HelloResponse, the host name's lookup and the TCP connect included. Past it the
+    /// HelloRequest comes back whole (as posted: text headers, body, `~connect_to`) with origin
+    /// engine, status `connect_failed` and a `~detail` saying it timed out, then the channel's
+    /// `channel_closed` (reason `connect_failed`). A HelloRequest may carry its own
+    /// (`header::connect_timeout`). Zero: no limit.
+    std::chrono::milliseconds connect_timeout{10000};
+
     /// TCP channels: a peer that stops answering (its host vanished without a FIN, a link went
     /// down) is detected within about this time, and the channel closes with `peer_disconnected`.
     /// Turns on keepalive probes and sets TCP_USER_TIMEOUT. Keepalive counts whole seconds, so
@@ -85,8 +93,10 @@ struct Options {
 /// The most bytes an engine holds for one connection, beyond the kernel's socket buffers and the
 /// messages your application posted to it, whatever the peer sends or withholds: its record, the
 /// one frame still arriving (at most 131,086 bytes, held in the connection's own message, never a
-/// pool message), the bytes read ahead of a dry pool (at most one read, 256 KiB), and the send
-/// window's log (`max_unconfirmed_frames` x 32 bytes). About 0.5 MiB with the defaults. An
+/// pool message), on a client's connection the HelloRequest it keeps until its HelloResponse (a
+/// copy of the one posted: at most 131,070 bytes of text headers and body), the bytes read ahead
+/// of a dry pool (at most one read, 256 KiB), and the send window's log
+/// (`max_unconfirmed_frames` x 32 bytes). About 0.6 MiB (641 KiB) with the defaults. An
 /// engine's memory is then at most `max_channels` times this, plus the pool: `max_pool_msgs`
 /// messages of up to 131,070 bytes of text headers and body each (docs/reliability.md).
 [[nodiscard]] std::size_t channel_budget(const Options& options) noexcept;

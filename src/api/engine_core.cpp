@@ -8,6 +8,7 @@
 #include "api/post_refusal.hpp"
 #include "engine/loop.hpp"
 #include "message/message_access.hpp"
+#include "message/reserved_headers.hpp"
 #include "shared/receive_queue.hpp"
 
 namespace tofu::detail {
@@ -29,10 +30,11 @@ const Options& checked(const Options& options) {
         throw Error{AmpeStatus::not_allowed, "max_channels (" + std::to_string(options.max_channels) +
                                                  ") must be 1 to " + std::to_string(max_channel)};
     }
-    if (options.handshake_timeout.count() < 0 || options.dead_peer_timeout.count() < 0 ||
-        options.stall_timeout.count() < 0) {
+    if (options.handshake_timeout.count() < 0 || options.connect_timeout.count() < 0 ||
+        options.dead_peer_timeout.count() < 0 || options.stall_timeout.count() < 0) {
         throw Error{AmpeStatus::not_allowed,
-                    "handshake_timeout, dead_peer_timeout and stall_timeout must not be negative"};
+                    "handshake_timeout, connect_timeout, dead_peer_timeout and stall_timeout must not "
+                    "be negative"};
     }
     check_spin(options.idle_spin, "idle_spin");
     check_spin(options.receive_spin, "receive_spin");
@@ -155,6 +157,12 @@ BinaryHeader EngineCore::try_post(ReceiveQueue& group, MessagePtr& msg, PostRefu
         const std::string_view name = op == OpCode::hello_request ? header::connect_to : header::listen_on;
         if (!msg->thdrs.find(name)) {
             return refuse(PostRefusal::no_address);
+        }
+        if (std::chrono::milliseconds ignored{};
+            op == OpCode::hello_request && !read_connect_timeout(msg->thdrs, ignored)) {
+            fail(AmpeStatus::not_allowed, std::string{header::connect_timeout} +
+                                              " must be whole milliseconds, 0 to " +
+                                              std::to_string(max_connect_timeout_ms));
         }
     } else {
         const std::uint16_t ch = h.channel_number;

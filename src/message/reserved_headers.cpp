@@ -1,5 +1,7 @@
 #include "message/reserved_headers.hpp"
 
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -137,12 +139,32 @@ void drop_header(TextHeaders& headers, std::string_view name) noexcept {
     keep_lines(headers, [name](const std::optional<TextHeader>& h) { return !h || !iequals(h->name, name); });
 }
 
+void drop_reserved_headers(TextHeaders& headers) noexcept {
+    keep_lines(headers,
+               [](const std::optional<TextHeader>& h) { return !h || !is_reserved_header(h->name); });
+}
+
 bool append_header(TextHeaders& headers, std::string_view name, std::string_view value) noexcept {
     return write_header(headers, name, value, false);
 }
 
 bool append_truncated(TextHeaders& headers, std::string_view name, std::string_view value) noexcept {
     return write_header(headers, name, value, true);
+}
+
+bool read_connect_timeout(const TextHeaders& headers, std::chrono::milliseconds& out) noexcept {
+    const std::optional<std::string_view> value = headers.find(header::connect_timeout);
+    if (!value) {
+        return true;
+    }
+    std::int64_t ms = 0;
+    const char* const end = value->data() + value->size();
+    const auto [stop, error] = std::from_chars(value->data(), end, ms);
+    if (value->empty() || error != std::errc{} || stop != end || ms < 0 || ms > max_connect_timeout_ms) {
+        return false;
+    }
+    out = std::chrono::milliseconds{ms};
+    return true;
 }
 
 }  // namespace tofu::detail

@@ -4,6 +4,8 @@
 // chose (docs/reliability.md, "The engine's own headers").
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string_view>
 
 #include <tofu/message.hpp>
@@ -20,6 +22,10 @@ void clean_received_headers(TextHeaders& headers) noexcept;
 /// keep their bytes, so the block only shrinks.
 void drop_header(TextHeaders& headers, std::string_view name) noexcept;
 
+/// Removes every `~` header (what the engine consumed of a HelloRequest before it goes on the
+/// wire); the other lines, those a reader skips included, keep their bytes.
+void drop_reserved_headers(TextHeaders& headers) noexcept;
+
 /// Appends `name:value` CR LF for the engine; `name` is one of the engine's own. CR and LF in
 /// `value` are written as the two characters `\r` and `\n`, so a value can never split into two
 /// headers. False, with `headers` unchanged, when the block would pass 65535 bytes (or memory for
@@ -31,6 +37,14 @@ void drop_header(TextHeaders& headers, std::string_view name) noexcept;
 /// the engine's words (`~detail`), which are worth having in part. False only when not even the
 /// name and a few bytes fit.
 bool append_truncated(TextHeaders& headers, std::string_view name, std::string_view value) noexcept;
+
+/// The longest `~connect_timeout` a HelloRequest may ask for, in milliseconds (about 24.8 days).
+inline constexpr std::int64_t max_connect_timeout_ms = 2147483647;
+
+/// Reads a HelloRequest's `~connect_timeout` (`header::connect_timeout`: whole milliseconds, 0 to
+/// `max_connect_timeout_ms`) into `out`, which stays as it is when the header is absent. False
+/// when the header is there and its value is anything else.
+[[nodiscard]] bool read_connect_timeout(const TextHeaders& headers, std::chrono::milliseconds& out) noexcept;
 
 /// On a HelloRequest on the wire: its engine confirms what it receives and understands
 /// confirmations (value `1`). Written by the client's engine, read and dropped by the server's.
