@@ -2,7 +2,7 @@
 // variant (as the Zig tofu's `TriggeredSkt` union), so a listener carries no I/O state. What both
 // share (their number, socket, timer and backend state) is `Endpoint`. A connection's state is
 // split by the part of the loop that owns it: `out` (Sender), `in` (Receiver), `confirms`
-// (Confirmations).
+// (Confirmations), `hello` (Connector).
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "engine/confirm_state.hpp"
+#include "engine/hello_wait.hpp"
 #include "engine/inflow.hpp"
 #include "engine/io_state.hpp"
 #include "engine/outbox.hpp"
@@ -48,6 +49,7 @@ struct Listener : Endpoint {
 /// A connection to a peer, from its connect (or accept) to its close.
 struct Connection : Endpoint {
     enum class State : std::uint8_t {
+        resolving,       ///< client: its host name is looked up on another thread; no socket yet
         connecting,      ///< client: non-blocking connect in progress
         awaiting_hello,  ///< server: accepted; the first frame must be HelloRequest
         open,            ///< exchanging messages
@@ -62,11 +64,17 @@ struct Connection : Endpoint {
     Outbox out;
     Inflow in;
     ConfirmState confirms;
+    HelloWait hello;  ///< client: the HelloRequest kept until its HelloResponse, the connect deadline
     State state;
     /// Server: the channel number of the listener that accepted it (`~listener` on its Hello).
     std::uint16_t listener = 0;
     /// Draining after our ByeResponse: channel_closed waits until the peer confirmed everything.
     bool report_pending = false;
+
+    /// Its socket is connected (not still resolving or connecting): it may write.
+    [[nodiscard]] bool connected() const noexcept {
+        return state != State::resolving && state != State::connecting;
+    }
 };
 
 /// One slot of the loop's channel table.

@@ -21,6 +21,9 @@ std::size_t held_bytes(const Channel& channel) noexcept {
     if (ch->confirms.confirmation_frame != nullptr) {
         n += message_bytes(*ch->confirms.confirmation_frame);
     }
+    if (ch->hello.request != nullptr) {
+        n += message_bytes(*ch->hello.request);
+    }
     return n;
 }
 
@@ -30,14 +33,15 @@ namespace tofu {
 
 std::size_t channel_budget(const Options& options) noexcept {
     using namespace detail;
-    // The record; its confirmation (a bare header); the frame it assembles (a message with room for
+    // The record; its confirmation (a bare header); the frame it assembles and, on a client's
+    // connection until its HelloResponse, the HelloRequest it keeps (each a message with room for
     // the largest frame); one read kept back from a dry pool; and the window's log (a ring of
     // power-of-two size: the window rounded up).
     std::size_t log_entries = 4;
     while (log_entries < options.max_unconfirmed_frames) {
         log_entries *= 2;
     }
-    return sizeof(Channel) + sizeof(Message) + (sizeof(Message) + max_frame_size) + max_read_size +
+    return sizeof(Channel) + sizeof(Message) + 2 * (sizeof(Message) + max_frame_size) + max_read_size +
            log_entries * unconfirmed_entry_size;
 }
 

@@ -42,9 +42,9 @@ inline constexpr std::uint32_t max_echo_share = 64;
 inline constexpr std::size_t unconfirmed_entry_size = sizeof(UnconfirmedLog::Entry);
 
 /// Bytes the engine holds for `ch` now: its record and, for a connection, its own messages (the
-/// frame it assembles, its confirmation), its stash and its log of unconfirmed frames. Messages in
-/// its send queue are the application's (or, read from the pool and posted back, the pool's) and
-/// not counted here.
+/// frame it assembles, its confirmation, a client's HelloRequest kept until its HelloResponse), its stash and
+/// its log of unconfirmed frames. Messages in its send queue are the application's (or, read from the pool
+/// and posted back, the pool's) and not counted here.
 [[nodiscard]] std::size_t held_bytes(const Channel& ch) noexcept;
 
 }  // namespace tofu::detail

@@ -203,9 +203,8 @@ void CompletionDriver::on_input(Connection& ch, const IoResult& r, std::span<con
 // --- Writing ------------------------------------------------------------------------------------
 
 void CompletionDriver::flush(Connection& ch) {
-    if (ch.state == Connection::State::connecting || ch.state == Connection::State::draining ||
-        ch.interest.has(Trigger::send) || (ch.out.queue.empty() && !ch.stream->has_output()) ||
-        !ch.io.write_error.ok()) {
+    if (!ch.connected() || ch.state == Connection::State::draining || ch.interest.has(Trigger::send) ||
+        (ch.out.queue.empty() && !ch.stream->has_output()) || !ch.io.write_error.ok()) {
         return;  // not yet, not any more, or its send in flight flushes again when done
     }
     Sender& sender = loop_.sender();

@@ -241,6 +241,9 @@ void Confirmations::confirm_before_closing(Connection& ch) noexcept {
 
 void Confirmations::return_unconfirmed(Connection& ch, ReceiveQueue& group, AmpeStatus status) {
     for (UnconfirmedLog& log = ch.confirms.unconfirmed; !log.empty(); log.pop_front()) {
+        if (Connector::is_wire_hello_header(log.front().header)) {
+            continue;  // unconfirmed, so no HelloResponse came: the HelloRequest came back whole
+        }
         MessagePtr m = loop_.engine().engine_message(OpCode::signal, status, ch.number);
         make_unconfirmed(*m, ch.number, log.front().header, status);
         loop_.deliver(group, std::move(m));

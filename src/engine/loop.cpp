@@ -31,6 +31,7 @@ Loop::Loop(EngineState& engine)
       receiver_{*this},
       sender_{*this},
       confirmations_{*this},
+      connector_{*this},
       io_{*this} {}
 
 Loop::~Loop() = default;
@@ -39,6 +40,7 @@ void Loop::run() noexcept {
     try {
         while (!engine_.stop_requested()) {
             take_inbox();
+            connector_.take_lookups();
             sender_.flush_listed();
             if (engine_.take_memory_request()) {
                 answer_memory();
@@ -117,7 +119,7 @@ void Loop::on_posted(MessagePtr msg) {
         return;
     }
     if (op == OpCode::hello_request) {
-        on_hello(group, std::move(msg));
+        connector_.start(group, std::move(msg));
         return;
     }
     Channel* ch = find(msg->bhdr.channel_number);
@@ -136,24 +138,6 @@ void Loop::on_posted(MessagePtr msg) {
         return;
     }
     sender_.enqueue(*connection, std::move(msg));
-}
-
-void Loop::on_hello(ReceiveQueue& group, MessagePtr msg) {
-    Connection& ch =
-        install(Connection{msg->bhdr.channel_number, Connection::State::connecting, &group, Socket{}});
-    const ParsedAddress parsed = parse_address(*msg);
-    Confirmations::offer(ch, *msg);
-    sender_.enqueue(ch, std::move(msg));  // the HelloRequest is the first frame on the wire
-    SocketError result{parsed.status, 0};
-    SocketAddress where;
-    if (result.ok()) {
-        result = resolve(parsed.address, where);
-    }
-    if (!result.ok()) {
-        close(ch, result);
-        return;
-    }
-    io_.begin_connect(ch, where);
 }
 
 void Loop::on_destroy_group(ReceiveQueue& group) {
@@ -234,23 +218,28 @@ void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view det
     // written, comes back with the reason, in the order they were posted. After a graceful close
     // the reason is success, which a returned message must not claim.
     const AmpeStatus returned_status = reason == AmpeStatus::success ? AmpeStatus::send_failed : reason;
+    // A HelloRequest still waiting for its HelloResponse comes back whole, as posted, and first
+    // (the frame of it that went on the wire does not: it is dropped below and by the log).
+    if (MessagePtr hello = std::move(ch.hello.request)) {
+        if (!detail.empty()) {
+            (void)append_truncated(hello->thdrs, header::detail, detail);  // says why, or is cut to fit
+        }
+        return_unsent(group, ch.number, std::move(hello), returned_status);
+    }
     confirmations_.return_unconfirmed(ch, group, returned_status);
     // A send that was in flight (completion backend) may have written the frames it reached
     // into: they come back as the unconfirmed ones do, as their headers.
     while (MessagePtr m = unsent.pop_front()) {
         const bool maybe_written = in_flight != 0;
         in_flight -= maybe_written ? 1 : 0;
-        if (Confirmations::take_home(ch, m)) {
-            continue;  // the engine's own confirmation frame: not the application's
+        if (Confirmations::take_home(ch, m) || Connector::is_wire_hello(*m)) {
+            continue;  // the engine's own confirmation frame, or the HelloRequest's (back above)
         }
         if (maybe_written) {
             MessagePtr report = engine_.engine_message(OpCode::signal, returned_status, ch.number);
             Confirmations::make_unconfirmed(*report, ch.number, m->bhdr, returned_status);
             deliver(group, std::move(report));
             continue;
-        }
-        if (m->bhdr.proto.op_code == OpCode::hello_request) {
-            drop_header(m->thdrs, confirm_header);  // the offer was ours, not the application's
         }
         return_unsent(group, ch.number, std::move(m), returned_status);
     }
@@ -374,11 +363,12 @@ void Loop::on_deadline(Connection& ch) {
             return;
         case Connection::State::draining: finish_draining(ch); return;
         case Connection::State::open:
-            if (!io_.on_deadline(ch)) {
+            if (!io_.on_deadline(ch) && !connector_.on_deadline(ch)) {
                 sender_.on_stall_deadline(ch);
             }
             return;
-        case Connection::State::connecting: return;
+        case Connection::State::resolving:
+        case Connection::State::connecting: (void)connector_.on_deadline(ch); return;
     }
 }
 
@@ -473,7 +463,7 @@ Connection& Loop::install(Connection connection) {
 }
 
 bool Loop::work_waiting() const noexcept {
-    return !posted_.empty() || engine_.work_waiting();
+    return !posted_.empty() || engine_.work_waiting() || connector_.lookups_done();
 }
 
 bool Loop::spin_for_work(int timeout_ms) {

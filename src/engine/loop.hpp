@@ -6,6 +6,8 @@
 //   ReadTargets    the pool messages kept at hand to decode into
 //   Sender         writing: queues, gathering, retiring, the send window, the stall watch
 //   Confirmations  delivery confirmations between two tofu engines
+//   Connector      client connections: a HelloRequest's lookup, connect and timeout, until its
+//                  HelloResponse
 //   IoDriver       the backend's model: readiness (epoll, kqueue, poll) or completion (io_uring)
 // The parts reach each other through the loop. The loop reaches the state it shares with
 // application threads through `EngineState` alone.
@@ -23,6 +25,7 @@
 #include "engine/channel.hpp"
 #include "engine/channel_timers.hpp"
 #include "engine/confirmations.hpp"
+#include "engine/connector.hpp"
 #include "engine/io_driver.hpp"
 #include "engine/read_targets.hpp"
 #include "engine/receiver.hpp"
@@ -57,6 +60,7 @@ public:
     [[nodiscard]] ReadTargets& targets() noexcept { return targets_; }
     [[nodiscard]] Sender& sender() noexcept { return sender_; }
     [[nodiscard]] Confirmations& confirmations() noexcept { return confirmations_; }
+    [[nodiscard]] Connector& connector() noexcept { return connector_; }
     [[nodiscard]] IoDriver& io() noexcept { return io_; }
 
     /// The channel numbered `number`, or null.
@@ -97,7 +101,6 @@ private:
     /// others wait in `posted_`.
     void take_inbox_closing(std::uint16_t number, const ReceiveQueue* group, MessageQueue& unsent);
     void on_posted(MessagePtr msg);
-    void on_hello(ReceiveQueue& group, MessagePtr msg);
     void on_destroy_group(ReceiveQueue& group);
     void close(Channel& ch, AmpeStatus reason);
     /// A message posted to channel `number` and never written comes back to `group` with `status`.
@@ -109,7 +112,8 @@ private:
     void expire_timers();
     /// The application's timers due by `now` go to their groups (`ChannelGroup::update_receiver`).
     void expire_app_timers(Clock::time_point now);
-    /// A channel's timer fired: a handshake, a drain, a stall watch or a listener's rest is over.
+    /// A channel's timer fired: a handshake, a connect, a drain, a stall watch or a listener's rest
+    /// is over.
     void on_deadline(Connection& ch);
     void shut_down();
 
@@ -141,6 +145,7 @@ private:
     Receiver receiver_;
     Sender sender_;
     Confirmations confirmations_;
+    Connector connector_;
     IoDriver io_;
 };
 

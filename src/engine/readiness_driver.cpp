@@ -71,6 +71,7 @@ void ReadinessDriver::on_event(const PollEvent& ev) {
     }
     auto& conn = *std::get_if<Connection>(ch);
     switch (conn.state) {
+        case Connection::State::resolving: return;  // no socket yet: not ours
         case Connection::State::connecting:
             loop_.on_connected(conn, ev.os_error != 0 ? SocketError{AmpeStatus::connect_failed, ev.os_error}
                                                       : finish_connect(conn.socket));
@@ -205,7 +206,7 @@ void ReadinessDriver::on_drain_readable(Connection& ch) {
 // --- Writing ------------------------------------------------------------------------------------
 
 void ReadinessDriver::flush(Connection& ch) {
-    if (ch.state == Connection::State::connecting || ch.state == Connection::State::draining) {
+    if (!ch.connected() || ch.state == Connection::State::draining) {
         return;  // sent once connected; nothing more after our ByeResponse
     }
     Sender& sender = loop_.sender();

@@ -189,6 +189,9 @@ void Receiver::on_received(Connection& ch, MessagePtr msg) {
     } else if (!msg->thdrs.empty()) {
         clean_received_headers(msg->thdrs);  // `~` headers are the engine's to write, never a peer's
     }
+    if (op == OpCode::hello_response) {
+        loop_.connector().on_hello_response(ch);  // the connect is done: its HelloRequest is let go
+    }
     loop_.deliver(*ch.group, std::move(msg));
     if (op == OpCode::bye_response) {
         confirmations.confirmed_by_bye_response(ch);

@@ -1,0 +1,117 @@
+#include "engine/connector.hpp"
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include <tofu/address.hpp>
+
+#include "engine/loop.hpp"
+#include "message/reserved_headers.hpp"
+#include "shared/engine_state.hpp"
+
+namespace tofu::detail {
+namespace {
+
+/// Where a connect stood when its time ran out, for the report's words.
+std::string connect_stage(Connection::State state) {
+    switch (state) {
+        case Connection::State::resolving: return " (the host name was still being looked up)";
+        case Connection::State::connecting: return " (the connect had not completed)";
+        default: return {};
+    }
+}
+
+}  // namespace
+
+Connector::Connector(Loop& loop) : loop_{loop}, resolver_{loop.engine()} {}
+
+void Connector::start(ReceiveQueue& group, MessagePtr hello) {
+    Connection& ch = loop_.install(
+        Connection{hello->bhdr.channel_number, Connection::State::connecting, &group, Socket{}});
+    // The connect timeout runs from here, the lookup and a wait for a lookup thread included.
+    std::chrono::milliseconds timeout = loop_.engine().options().connect_timeout;
+    (void)read_connect_timeout(hello->thdrs, timeout);  // `post` refused a malformed one
+    ch.hello.request = hello->clone();                  // kept whole until the HelloResponse
+    ch.hello.timeout = timeout;
+    if (timeout.count() > 0) {
+        loop_.arm(ch, timeout);
+        ch.hello.deadline = ch.deadline;
+    }
+    const ParsedAddress parsed = parse_address(*hello);
+    drop_reserved_headers(hello->thdrs);  // the engine's (`~connect_to`...): not the peer's business
+    Confirmations::offer(ch, *hello);
+    loop_.sender().enqueue(ch, std::move(hello));  // the HelloRequest is the first frame on the wire
+    if (!parsed) {
+        loop_.close(ch, parsed.status, parsed.reason);
+        return;
+    }
+    // A host name may keep the resolver busy for seconds: it is looked up on another thread. An IP
+    // literal or a UDS path needs no lookup.
+    if (const auto* tcp = std::get_if<TcpClientAddress>(&parsed.address);
+        tcp != nullptr && !is_ip_literal(tcp->host)) {
+        ch.state = Connection::State::resolving;
+        resolver_.start(ch.number, ch.serial, tcp->host, tcp->port);
+        return;
+    }
+    SocketAddress where;
+    if (const SocketError e = resolve(parsed.address, where); !e.ok()) {
+        loop_.close(ch, e);
+        return;
+    }
+    connect(ch, where);
+}
+
+void Connector::take_lookups() {
+    if (!resolver_.has_done()) {
+        return;
+    }
+    resolver_.take_done(done_);
+    for (Resolver::Done& done : done_) {
+        Connection* ch = loop_.connection(done.channel);
+        if (ch == nullptr || ch->serial != done.serial || ch->state != Connection::State::resolving) {
+            continue;  // it closed while its name was looked up (a ByeSignal, its timeout...)
+        }
+        if (!done.result.error.ok()) {
+            loop_.close(*ch, done.result.error.status, done.result.detail);
+            continue;
+        }
+        connect(*ch, done.result.address);
+    }
+    done_.clear();
+}
+
+void Connector::connect(Connection& ch, const SocketAddress& where) {
+    ch.state = Connection::State::connecting;
+    loop_.io().begin_connect(ch, where);
+}
+
+void Connector::on_hello_response(Connection& ch) {
+    if (!ch.hello.awaited()) {
+        return;
+    }
+    ch.hello.request.reset();
+    if (ch.hello.deadline != Loop::Clock::time_point{} && ch.deadline == ch.hello.deadline) {
+        ch.deadline = {};  // its entry goes stale
+    }
+    ch.hello.deadline = {};
+    if (!ch.out.queue.empty()) {
+        loop_.sender().watch_stall(ch);  // it waited for the connect deadline to be over
+    }
+}
+
+bool Connector::on_deadline(Connection& ch) {
+    // The connect deadline is the connection's only timer while the HelloResponse is awaited, but
+    // for one that closes it sooner (a drain, a failed write's last words).
+    if (!ch.hello.awaited() || ch.hello.deadline == Loop::Clock::time_point{} ||
+        Loop::Clock::now() < ch.hello.deadline) {
+        return false;
+    }
+    loop_.close(ch, AmpeStatus::connect_failed,
+                "no HelloResponse within " + std::to_string(ch.hello.timeout.count()) + " ms" +
+                    connect_stage(ch.state));
+    return true;
+}
+
+}  // namespace tofu::detail
