@@ -41,9 +41,18 @@ inline constexpr std::string_view detail = "~detail";
 ///   bound (so a TCP port 0 reads back as the port the OS chose). On failure the status says why
 ///   (`listen_failed`, `invalid_address`, `uds_path_not_found`), and `channel_closed` follows.
 /// - connect (HelloRequest): the server's HelloResponse arrives (accepted), or the HelloRequest
-///   comes back with origin engine and `connect_failed` / `invalid_address` /
-///   `uds_path_not_found`, then `channel_closed`. Messages may be posted on the new channel
-///   right after the HelloRequest; they follow it on the wire.
+///   comes back whole (its text headers as posted, `~connect_to` included, and its body) with
+///   origin engine, a status and, on a failure, a `~detail` saying why, then `channel_closed`:
+///   `connect_failed` (refused, unreachable, no HelloResponse within `Options::connect_timeout`
+///   or the HelloRequest's own `header::connect_timeout`, a resolver that could not answer now),
+///   `invalid_address` (a malformed address, a host name the resolver does not know; its words
+///   are in `~detail`), `uds_path_not_found`. The engine keeps the HelloRequest until its
+///   HelloResponse arrives, so any close before that returns it, with the close's reason (e.g.
+///   `peer_disconnected` when the server rejects it, `shutdown_started` after a ByeSignal), and
+///   never also as an `~unconfirmed` header. Host names are looked up off the engine thread. The
+///   engine's `~` headers go no further than the engine: the peer never reads `~connect_to` or
+///   `~connect_timeout`. Messages may be posted on the new channel right after the
+///   HelloRequest; they follow it on the wire.
 /// - a peer's HelloRequest on a listener of this group arrives with a new channel number and the
 ///   peer's text headers and body, plus `~listener` (the channel number of the listener that
 ///   accepted it) and `~peer` (who connected, as the engine saw it); a peer's own `~` headers are
