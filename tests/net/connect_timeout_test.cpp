@@ -265,15 +265,6 @@ TEST(ConnectToTofu, TheKeptHelloIsCountedUntilItsResponseAndLetGoAfter) {
     ChannelGroupPtr server = server_engine->create();
     ChannelGroupPtr client = engine->create();
     const Listener listener = start_listener(*server_engine, *server, uds_or_tcp4());
-    // One connection first: once it has read, an engine keeps a pool message for its reports.
-    const Connection first = establish(*engine, *client, *server, listener.client_address);
-    close_gracefully(*engine, *client, first.client, *server, first.server);
-    EngineMemory baseline;
-    ASSERT_TRUE(eventually([&] {
-        baseline = engine->memory();
-        return baseline.channels == 0;
-    }));
-
     constexpr std::size_t big = 60000;
     MessagePtr hello = hello_message(*engine, listener.client_address);
     hello->body.copy(pattern_bytes(big, 7));
@@ -291,12 +282,13 @@ TEST(ConnectToTofu, TheKeptHelloIsCountedUntilItsResponseAndLetGoAfter) {
     }
 
     close_gracefully(*engine, *client, channel, *server, server_channel);
+    // The engine's count is back to nothing (the copy was a message of its own, not the pool's:
+    // a leak of it would show in the count while it was kept, and under the sanitizers' leak check).
     EXPECT_TRUE(eventually([&] {
         const EngineMemory now = engine->memory();
-        return now.channels == 0 && now.channel_bytes == 0 && now.pool_out == baseline.pool_out;
-    })) << "the client engine's memory did not come back to where it was: "
-        << engine->memory().channels << " channels, " << engine->memory().channel_bytes << " bytes, "
-        << engine->memory().pool_out << " pool messages out (" << baseline.pool_out << " before)";
+        return now.channels == 0 && now.channel_bytes == 0;
+    })) << "the client engine still holds "
+        << engine->memory().channel_bytes << " bytes";
 }
 
 // --- host names ----------------------------------------------------------------------------------
