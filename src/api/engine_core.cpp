@@ -160,9 +160,7 @@ BinaryHeader EngineCore::try_post(ReceiveQueue& group, MessagePtr& msg, PostRefu
         }
         if (std::chrono::milliseconds ignored{};
             op == OpCode::hello_request && !read_connect_timeout(msg->thdrs, ignored)) {
-            fail(AmpeStatus::not_allowed, std::string{header::connect_timeout} +
-                                              " must be whole milliseconds, 0 to " +
-                                              std::to_string(max_connect_timeout_ms));
+            return refuse(PostRefusal::bad_connect_timeout);
         }
     } else {
         const std::uint16_t ch = h.channel_number;

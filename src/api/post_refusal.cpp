@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "message/reserved_headers.hpp"
+
 namespace tofu::detail {
 namespace {
 
@@ -24,6 +26,7 @@ AmpeStatus status_of(PostRefusal why) noexcept {
         case PostRefusal::no_address: return AmpeStatus::invalid_address;
         case PostRefusal::not_a_channel:
         case PostRefusal::not_in_group: return AmpeStatus::invalid_channel_number;
+        case PostRefusal::bad_connect_timeout:
         case PostRefusal::listener:
         case PostRefusal::bye_response_posted:
         case PostRefusal::bye_request_posted: return AmpeStatus::not_allowed;
@@ -51,6 +54,10 @@ std::string refusal_text(PostRefusal why, const BinaryHeader& h, std::uint32_t c
         case PostRefusal::no_address:
             what = "no " + std::string{op == OpCode::hello_request ? header::connect_to : header::listen_on} +
                    " header";
+            break;
+        case PostRefusal::bad_connect_timeout:
+            what = std::string{header::connect_timeout} + " must be whole milliseconds, 0 to " +
+                   std::to_string(max_connect_timeout_ms);
             break;
         case PostRefusal::not_a_channel: what = ch + " is not a channel"; break;
         case PostRefusal::not_in_group: what = ch + " is not open in this group"; break;

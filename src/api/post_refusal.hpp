@@ -21,6 +21,7 @@ enum class PostRefusal : std::uint8_t {
     body_too_long,
     shutting_down,
     no_address,           ///< HelloRequest / WelcomeRequest without its address header
+    bad_connect_timeout,  ///< a `~connect_timeout` that is not whole milliseconds in range
     not_a_channel,        ///< channel 0 or past the last number
     not_in_group,         ///< not open in the posting group
     listener,             ///< anything but ByeSignal to a listener
