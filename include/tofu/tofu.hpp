@@ -10,6 +10,6 @@
 #include <tofu/options.hpp>
 #include <tofu/received.hpp>
 #include <tofu/status.hpp>
-#include <tofu/stream.hpp>
 #include <tofu/stop_signals.hpp>
+#include <tofu/stream.hpp>
 #include <tofu/version.hpp>
