@@ -106,10 +106,13 @@ int run(std::span<char*> args) {
     tofu::MessagePtr hello = engine->get(tofu::AllocationStrategy::always);
     to.format(*hello);
     hello->thdrs.append("Client", "first_client");
+    // Give up after 5 s without a HelloResponse (Options::connect_timeout, 10 s, is for every
+    // connect; this header for this one): the HelloRequest then comes back with connect_failed.
+    hello->thdrs.append(tofu::header::connect_timeout, "5000");
     const std::uint16_t channel = client->post(hello).channel_number;  // post() assigned the channel
 
-    // Accepted: the server's HelloResponse arrives. Unreachable: the HelloRequest comes back from
-    // the engine with a status such as connect_failed, then channel_closed follows. Refused (the
+    // Accepted: the server's HelloResponse arrives. Unreachable or silent: the HelloRequest comes
+    // back from the engine with a status such as connect_failed, then channel_closed follows. Refused (the
     // server answered ByeSignal): channel_closed arrives, its `~reason` says why.
     tofu::MessagePtr reply = next(*client);
     if (reply->bhdr.proto.op_code != tofu::OpCode::hello_response || reply->is_from_engine()) {
