@@ -11,7 +11,7 @@
 namespace job {
 
 inline std::size_t size(std::uint64_t id) {
-    return id % 2 == 1 ? 1024 : 200 * 1024;
+    return id % 2 == 1 ? std::size_t{1024} : std::size_t{200} * 1024;
 }
 
 inline std::byte byte_at(std::uint64_t id, std::size_t i) {

@@ -34,7 +34,7 @@ int main(int argc, char** argv) try {
     tofu::format(*hello, server.address);
     group->post(hello);
 
-    tofu::StreamAssembler jobs{tofu::StreamLimits{.max_payload = 256 * 1024, .max_streams = 2}};
+    tofu::StreamAssembler jobs{tofu::StreamLimits{.max_payload = std::size_t{256} * 1024, .max_streams = 2}};
     for (int taken = 0;;) {
         tofu::MessagePtr msg = group->wait_receive(tofu::wait_forever);
         switch (tofu::classify(*msg)) {
