@@ -3,12 +3,12 @@
 //   example_heartbeat
 //
 // A peer thread sends an empty Signal every 100 ms and the monitor (the main thread) answers each
-// with one of its own. Neither needs a timer: the timeout of wait_receive() is the clock. After 5
-// beats the peer vanishes without a goodbye: its group is destroyed, as if its process died, and
-// the socket is reset. The monitor learns it from tofu: channel_closed with
-// `~reason:peer_disconnected`. A peer that hangs with its socket still open is caught by the
-// other rule: no heartbeat for `silence_limit`, and the monitor aborts the channel with a ByeSignal.
-#include <algorithm>
+// with one of its own. The peer's clock is a timer: update_receiver(msg, interval) hands `msg` back
+// to its own receive loop after `interval`, and each tick sets the next one. After 5 beats the peer
+// vanishes without a goodbye: its group is destroyed, as if its process died, and the socket is
+// reset. The monitor learns it from tofu: channel_closed with `~reason:peer_disconnected`. A peer
+// that hangs with its socket still open is caught by the other rule: nothing heard for
+// `silence_limit` (the timeout of wait_receive), and the monitor aborts the channel with a ByeSignal.
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -17,23 +17,19 @@
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
+#include <utility>
 #include <variant>
 
 #include <tofu/tofu.hpp>
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr auto interval = 100ms;    // between two heartbeats
-constexpr auto silence_limit = 5s;  // no heartbeat for this long: the peer is dead
+constexpr auto silence_limit = 5s;  // nothing from the peer for this long: it is dead
 constexpr int beats = 5;            // heartbeats the peer sends before it vanishes
-
-// wait_receive() until `deadline`: null when it passes first.
-tofu::MessagePtr receive_until(tofu::ChannelGroup& group, Clock::time_point deadline) {
-    return group.wait_receive(std::max<std::chrono::nanoseconds>(deadline - Clock::now(), 0ns));
-}
 
 // A heartbeat: a Signal with an empty body (and no text headers), so it costs 16 bytes on the wire.
 void send_heartbeat(tofu::Ampe& engine, tofu::ChannelGroup& group, std::uint16_t channel) {
@@ -50,25 +46,30 @@ void peer(tofu::Ampe& engine, std::uint16_t port) {
     tofu::TcpClientAddress{"127.0.0.1", port}.format(*hello);
     const std::uint16_t channel = group->post(hello).channel_number;
 
+    // The first tick: this (empty) message comes back to our own wait_receive() after `interval`.
+    group->update_receiver(engine.get(tofu::AllocationStrategy::always), interval);
     int sent = 0;
     int answered = 0;
-    Clock::time_point next_beat = Clock::now();
     while (answered < beats) {
-        tofu::MessagePtr msg = receive_until(*group, next_beat);
-        if (!msg) {  // time for a beat
+        tofu::MessagePtr msg = group->wait_receive(silence_limit);
+        if (!msg) {
+            throw std::runtime_error("peer: nothing arrived in time");
+        }
+        const tofu::Received kind = tofu::classify(*msg);
+        if (kind == tofu::Received::wake_up) {  // the tick: beat, and set the next one with the same message
             if (++sent > 10 * beats) {
                 throw std::runtime_error("peer: the monitor stopped answering");
             }
             send_heartbeat(engine, *group, channel);
-            next_beat += interval;
-        } else if (msg->bhdr.status != tofu::AmpeStatus::success) {  // a report from the engine
-            throw tofu::Error{msg->bhdr.status, "peer"};
+            group->update_receiver(std::move(msg), interval);
+        } else if (kind != tofu::Received::from_peer) {  // a report (the monitor is gone?) or a message back
+            throw std::runtime_error("peer: " + tofu::to_string(*msg));
         } else if (msg->bhdr.proto.op_code == tofu::OpCode::signal) {
             ++answered;  // the monitor's heartbeat
         }
     }
     std::cout << "peer: " << answered << " heartbeats answered; vanishing without a goodbye\n";
-    // Returning destroys `group`: no ByeRequest, the socket is simply reset.
+    // Returning destroys `group`: no ByeRequest, the socket is simply reset, the pending tick dropped.
 }
 
 int run() {
@@ -91,40 +92,39 @@ int run() {
 
     std::uint16_t channel = 0;  // the peer's channel, once it connected
     int heard = 0;
-    Clock::time_point last_heard = Clock::now();
     std::optional<tofu::AmpeStatus> reason;  // why the channel closed, once it did
     while (!reason) {
-        tofu::MessagePtr msg = receive_until(*monitor, last_heard + silence_limit);
+        tofu::MessagePtr msg = monitor->wait_receive(silence_limit);
         if (!msg) {
             if (channel == 0) {
                 throw std::runtime_error("no peer connected");
             }
             // Silence: the peer may hang with its socket open. Abort; channel_closed follows.
-            std::cout << "monitor: no heartbeat for " << silence_limit.count() << " s, aborting\n";
+            std::cout << "monitor: nothing heard for " << silence_limit.count() << " s, aborting\n";
             tofu::MessagePtr abort = engine->get(tofu::AllocationStrategy::always);
             abort->bhdr.proto.op_code = tofu::OpCode::bye_signal;
             abort->bhdr.channel_number = channel;
             monitor->post(abort);
-            last_heard = Clock::now();
             continue;
         }
-        if (msg->bhdr.status == tofu::AmpeStatus::channel_closed && msg->bhdr.channel_number == channel) {
-            reason = tofu::close_reason(*msg).value_or(tofu::AmpeStatus::unknown_error);  // its ~reason
-        } else if (msg->bhdr.status != tofu::AmpeStatus::success) {
-            std::cout << "monitor: report " << tofu::status_name(msg->bhdr.status) << '\n';
-        } else if (msg->bhdr.proto.op_code == tofu::OpCode::hello_request) {
+        const tofu::OpCode op = msg->bhdr.proto.op_code;
+        if (msg->bhdr.channel_number == channel && tofu::close_reason(*msg)) {
+            reason = tofu::close_reason(*msg);  // channel_closed: its ~reason says why
+        } else if (tofu::classify(*msg) != tofu::Received::from_peer) {  // a report, or an answer back
+            std::cout << "monitor: " << *msg << '\n';
+        } else if (op == tofu::OpCode::hello_request) {
             channel = msg->bhdr.channel_number;
             msg->bhdr.proto.op_code = tofu::OpCode::hello_response;
             monitor->post(msg);
-            last_heard = Clock::now();
-        } else if (msg->bhdr.proto.op_code == tofu::OpCode::signal) {
+        } else if (op == tofu::OpCode::signal) {
             ++heard;
-            last_heard = Clock::now();
             std::cout << "monitor: heartbeat " << heard << '\n';
-            try {  // answer with the same empty Signal
-                monitor->post(msg);
-            } catch (const tofu::Error& e) {  // the peer can vanish at any moment: then the channel is shut
-                std::cout << "monitor: cannot answer: " << tofu::status_name(e.status()) << '\n';
+            // Answer with the same empty Signal. The peer can vanish at any moment: then the channel
+            // is shut, and this post() without exceptions says so in `ec`.
+            std::error_code ec;
+            monitor->post(msg, ec);
+            if (ec) {
+                std::cout << "monitor: cannot answer: " << ec.message() << '\n';
             }
         }
     }
