@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <variant>
 
 #include <tofu/tofu.hpp>
@@ -87,15 +88,15 @@ void run_own_client(tofu::Ampe& engine, std::uint16_t port, int count) {
     }
 }
 
-// Answers `msg` in place and posts it back. A client may vanish between its message and our answer:
-// then post() throws (the channel is no longer open) or the answer comes back later with a status.
-// Neither is fatal for a server.
+// Posts the answer `msg` back. A client may vanish between its message and our answer: then post()
+// refuses (the channel is no longer open) or the answer comes back later with a status. Neither is
+// fatal for a server, so this post() reports a refusal in `ec` instead of throwing.
 void answer(tofu::ChannelGroup& group, tofu::MessagePtr& msg) {
-    try {
-        group.post(msg);
-    } catch (const tofu::Error& e) {
+    std::error_code ec;
+    group.post(msg, ec);
+    if (ec) {
         std::cout << "server: could not answer on channel " << msg->bhdr.channel_number << ": "
-                  << tofu::status_name(e.status()) << '\n';
+                  << ec.message() << '\n';
     }
 }
 
@@ -143,8 +144,10 @@ int run(std::span<char*> args) {
                         throw std::runtime_error("the listener closed");
                     }
                     clients.erase(channel);
+                    const tofu::AmpeStatus reason =
+                        tofu::close_reason(*msg).value_or(tofu::AmpeStatus::unknown_error);
                     std::cout << "server: channel " << channel << " closed, reason "
-                              << msg->thdrs.find(tofu::header::reason).value_or("?") << '\n';
+                              << tofu::status_name(reason) << '\n';
                 }
                 continue;
             case tofu::Received::returned:  // an answer of ours the client left too early to get
