@@ -51,7 +51,8 @@ tofu::MessagePtr make(tofu::Ampe& engine, tofu::OpCode op, std::uint16_t channel
 struct Outcome {
     int received = 0;                          // messages from the peer
     std::map<std::string_view, int> returned;  // our own messages that came back, by status
-    std::string reason;                        // `~reason` of the channel_closed report
+    // Why it closed: the report's `~reason` read back as a status (success for a graceful close).
+    tofu::AmpeStatus reason = tofu::AmpeStatus::unknown_error;
 };
 
 // Receives on `channel` until its channel_closed report. With `answer`, answers each Request
@@ -75,7 +76,7 @@ Outcome until_closed(tofu::ChannelGroup& group, std::uint16_t channel, bool answ
             }
             case tofu::Received::report:  // pool_empty is backpressure, not a failure
                 if (msg->bhdr.status == tofu::AmpeStatus::channel_closed) {
-                    out.reason = msg->thdrs.find(tofu::header::reason).value_or("?");
+                    out.reason = tofu::close_reason(*msg).value_or(tofu::AmpeStatus::unknown_error);
                     return out;  // exactly one per close, and always the last word on the channel
                 }
                 break;
@@ -92,7 +93,7 @@ void print(std::string_view who, const Outcome& out) {
     for (const auto& [status, count] : out.returned) {
         std::cout << ", " << count << " came back with " << status;
     }
-    std::cout << ", then channel_closed (reason " << out.reason << ")\n";
+    std::cout << ", then channel_closed (reason " << tofu::status_name(out.reason) << ")\n";
 }
 
 struct Connection {
@@ -153,7 +154,8 @@ int run() {
     print("server", server_side);  // 3 Requests + the ByeRequest, all answered
     print("client", client_side);  // 3 Responses + the ByeResponse
     bool ok = late && late->bhdr.status == tofu::AmpeStatus::not_allowed && server_side.received == 4 &&
-              client_side.received == 4 && server_side.reason == "success" && client_side.reason == "success";
+              client_side.received == 4 && server_side.reason == tofu::AmpeStatus::success &&
+              client_side.reason == tofu::AmpeStatus::success;
 
     std::cout << "2. abort: 100 big Requests, then at once a ByeSignal\n";
     const Connection second = connect(*engine, *client, *server, tcp->port);
@@ -168,7 +170,8 @@ int run() {
     const Outcome peer = until_closed(*server, second.server, false);
     print("client", aborted);  // how many were still queued depends on timing
     print("server", peer);     // what was written before the reset (unread bytes die with it)
-    ok = ok && aborted.reason == "shutdown_started" && peer.reason == "peer_disconnected" &&
+    ok = ok && aborted.reason == tofu::AmpeStatus::shutdown_started &&
+         peer.reason == tofu::AmpeStatus::peer_disconnected &&
          std::ranges::all_of(aborted.returned,
                              [](const auto& entry) { return entry.first == "shutdown_started"; });
 
@@ -194,8 +197,8 @@ int run() {
     tofu::MessagePtr stop_listening = make(*engine, tofu::OpCode::bye_signal, listener);
     server->post(stop_listening);
     const Outcome listener_side = until_closed(*server, listener, false);
-    std::cout << "  listener closed (reason " << listener_side.reason << ")\n";
-    ok = ok && listener_side.reason == "shutdown_started";
+    std::cout << "  listener closed (reason " << tofu::status_name(listener_side.reason) << ")\n";
+    ok = ok && listener_side.reason == tofu::AmpeStatus::shutdown_started;
     // Destroying a group closes its channels (the peer sees peer_disconnected) and returns its
     // queued messages to the pool. Destroy the groups first and the engine last: after the engine,
     // a group could only hand out what it had already received.
