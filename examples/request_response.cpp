@@ -37,7 +37,7 @@ tofu::MessagePtr next(tofu::ChannelGroup& group) {
     // is a failure: a message of ours came back (e.g. the listen or the connect failed).
     if (msg->bhdr.status != tofu::AmpeStatus::success &&
         msg->bhdr.status != tofu::AmpeStatus::channel_closed) {
-        throw tofu::Error{msg->bhdr.status, std::string{tofu::op_code_name(msg->bhdr.proto.op_code)}};
+        throw tofu::Error{msg->bhdr.status, tofu::to_string(*msg)};  // the whole message, as one line
     }
     return msg;
 }
@@ -103,7 +103,8 @@ void client(tofu::Ampe& engine, tofu::ChannelGroup& group, std::uint16_t port) {
         tofu::MessagePtr response = next(group);
         const auto job = pending.find(response->bhdr.message_id);
         if (response->bhdr.proto.op_code != tofu::OpCode::response || job == pending.end()) {
-            throw std::runtime_error("a message that answers none of our Requests");
+            throw std::runtime_error("a message that answers none of our Requests: " +
+                                     tofu::to_string(*response));
         }
         const long expected = job->second * job->second;
         std::cout << "client: message " << job->first << ": " << job->second << " squared is "
