@@ -36,7 +36,7 @@ tofu::MessagePtr next(tofu::ChannelGroup& group) {
     // A status other than success is a report from the engine; here all but channel_closed are errors.
     if (msg->bhdr.status != tofu::AmpeStatus::success &&
         msg->bhdr.status != tofu::AmpeStatus::channel_closed) {
-        throw tofu::Error{msg->bhdr.status, std::string{tofu::op_code_name(msg->bhdr.proto.op_code)}};
+        throw tofu::Error{msg->bhdr.status, tofu::to_string(*msg)};  // the whole message, as one line
     }
     return msg;
 }
@@ -153,7 +153,7 @@ int run() {
         tofu::MessagePtr msg = next(*client);
         const auto it = jobs.find(msg->bhdr.message_id);
         if (it == jobs.end()) {
-            throw std::runtime_error("a message for no job of ours");
+            throw std::runtime_error("a message for no job of ours: " + tofu::to_string(*msg));
         }
         Job& job = it->second;
         if (msg->bhdr.proto.op_code == tofu::OpCode::signal) {
