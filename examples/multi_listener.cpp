@@ -34,7 +34,7 @@ tofu::MessagePtr next(tofu::ChannelGroup& group) {
     // A status other than success is a report from the engine; here all but channel_closed are errors.
     if (msg->bhdr.status != tofu::AmpeStatus::success &&
         msg->bhdr.status != tofu::AmpeStatus::channel_closed) {
-        throw tofu::Error{msg->bhdr.status, std::string{tofu::op_code_name(msg->bhdr.proto.op_code)}};
+        throw tofu::Error{msg->bhdr.status, tofu::to_string(*msg)};  // the whole message, as one line
     }
     return msg;
 }
