@@ -108,8 +108,8 @@ int run() {
             continue;
         }
         const tofu::OpCode op = msg->bhdr.proto.op_code;
-        if (msg->bhdr.channel_number == channel && tofu::close_reason(*msg)) {
-            reason = tofu::close_reason(*msg);  // channel_closed: its ~reason says why
+        if (msg->bhdr.status == tofu::AmpeStatus::channel_closed && msg->bhdr.channel_number == channel) {
+            reason = tofu::close_reason(*msg).value_or(tofu::AmpeStatus::unknown_error);  // its ~reason
         } else if (tofu::classify(*msg) != tofu::Received::from_peer) {  // a report, or an answer back
             std::cout << "monitor: " << *msg << '\n';
         } else if (op == tofu::OpCode::hello_request) {
