@@ -1,6 +1,10 @@
 #include "engine/acceptor.hpp"
 
 #include <string>
+#include <utility>
+#include <variant>
+
+#include <tofu/address.hpp>
 
 #include "engine/loop.hpp"
 #include "message/reserved_headers.hpp"
@@ -30,33 +34,57 @@ std::string filesystem_uds_path(const Address& address) {
 
 void Acceptor::open(ReceiveQueue& group, MessagePtr welcome) {
     Listener& listener = loop_.install(Listener{welcome->bhdr.channel_number, &group, Socket{}});
+    welcome->bhdr.proto.op_code = OpCode::welcome_response;  // it comes back as such, however it ends
     const ParsedAddress parsed = parse_address(*welcome);
-    SocketError result{parsed.status, 0};
+    if (!parsed) {
+        loop_.close(listener, parsed.status, parsed.reason, std::move(welcome));
+        return;
+    }
+    // A host name may keep the resolver busy for seconds: it is looked up on another thread. An IP
+    // literal or a UDS path needs no lookup.
+    if (const auto* tcp = std::get_if<TcpServerAddress>(&parsed.address);
+        tcp != nullptr && !is_ip_literal(tcp->ip)) {
+        listener.welcome = std::move(welcome);
+        loop_.resolver().start(listener.number, listener.serial, tcp->ip, tcp->port, true);
+        return;
+    }
     SocketAddress where;
+    if (const SocketError e = resolve(parsed.address, where); !e.ok()) {
+        loop_.close(listener, e, std::move(welcome));
+        return;
+    }
+    listen(listener, where, parsed.address, std::move(welcome));
+}
+
+void Acceptor::on_looked_up(Listener& listener, const LookupResult& result) {
+    MessagePtr welcome = std::move(listener.welcome);
+    if (!result.error.ok()) {
+        loop_.close(listener, result.error.status, result.detail, std::move(welcome));
+        return;
+    }
+    const ParsedAddress parsed = parse_address(*welcome);  // parsed before: it parses again
+    listen(listener, result.address, parsed.address, std::move(welcome));
+}
+
+void Acceptor::listen(Listener& listener, const SocketAddress& where, const Address& requested,
+                      MessagePtr welcome) {
     Socket listening;
-    if (result.ok()) {
-        result = resolve(parsed.address, where);
-    }
-    if (result.ok()) {
-        result = open_listener(where, loop_.settings(), listening);
-    }
-    welcome->bhdr.proto.op_code = OpCode::welcome_response;
-    if (!result.ok()) {
-        loop_.close(listener, result, std::move(welcome));  // it comes back with the reason
+    if (const SocketError e = open_listener(where, loop_.settings(), listening); !e.ok()) {
+        loop_.close(listener, e, std::move(welcome));  // it comes back with the reason
         return;
     }
     listener.socket = std::move(listening);
-    if (std::string path = filesystem_uds_path(parsed.address); !path.empty()) {
+    if (std::string path = filesystem_uds_path(requested); !path.empty()) {
         listener.socket_file = SocketFile::bound_at(std::move(path));
     }
-    if (!set_listen_on(*welcome, to_string(bound_address(listener.socket, parsed.address)))) {
+    if (!set_listen_on(*welcome, to_string(bound_address(listener.socket, requested)))) {
         loop_.close(listener, AmpeStatus::invalid_headers_len,
                     "no room for the bound address beside the other text headers", std::move(welcome));
         return;
     }
     welcome->bhdr.proto.origin = Origin::engine;
     welcome->bhdr.status = AmpeStatus::success;
-    loop_.deliver(group, std::move(welcome));
+    loop_.deliver(*listener.group, std::move(welcome));
     loop_.io().set_interest(listener, Trigger::accept);
 }
 

@@ -1,6 +1,7 @@
-// The loop's listeners: opening one for a WelcomeRequest, taking each connection it accepts into
-// a new channel, refusing past the engine's channel limit, and resting when accepting fails (out of
-// descriptors, say) instead of spinning on a backlog that stays ready.
+// The loop's listeners: opening one for a WelcomeRequest (a host name looked up off the engine
+// thread first: engine/resolver.hpp), taking each connection it accepts into a new channel,
+// refusing past the engine's channel limit, and resting when accepting fails (out of descriptors,
+// say) instead of spinning on a backlog that stays ready.
 #pragma once
 
 #include <string_view>
@@ -20,8 +21,12 @@ public:
     explicit Acceptor(Loop& loop) : loop_{loop} {}
 
     /// Opens the listener a WelcomeRequest asks for and answers with a WelcomeResponse (or
-    /// returns the request with the reason, and closes the channel).
+    /// returns the request with the reason, and closes the channel). A host name is looked up
+    /// first, on a lookup thread: the listener keeps the request meanwhile (`Listener::resolving`).
     void open(ReceiveQueue& group, MessagePtr welcome);
+    /// The host name `listener` waits for was looked up: it listens, or closes with the resolver's
+    /// words.
+    void on_looked_up(Listener& listener, const LookupResult& result);
     /// Takes a connection `listener` accepted into a new channel (or refuses it past the limit).
     void adopt(Listener& listener, Socket accepted);
     /// Reports `accept_failed` with `why` on a listener, once until it accepts again.
@@ -32,6 +37,9 @@ public:
     void rest_over(Listener& listener);
 
 private:
+    /// Binds and listens at `where` (`requested`, as parsed) and answers `welcome`.
+    void listen(Listener& listener, const SocketAddress& where, const Address& requested, MessagePtr welcome);
+
     Loop& loop_;
 };
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <variant>
 
+#include <tofu/message.hpp>
+
 #include "engine/confirm_state.hpp"
 #include "engine/hello_wait.hpp"
 #include "engine/inflow.hpp"
@@ -38,12 +40,19 @@ struct Endpoint {
     IoState io;         ///< what the I/O backend keeps for this socket
 };
 
-/// A listening socket: it accepts connections, and that is all.
+/// A listening socket: it accepts connections, and that is all. Before it listens it may wait for
+/// its host name's lookup (`resolving`), with no socket yet.
 struct Listener : Endpoint {
     using Endpoint::Endpoint;
 
+    /// While its host name is looked up: its WelcomeRequest, answered when the lookup ends (or
+    /// returned when the listener closes first).
+    MessagePtr welcome;
     SocketFile socket_file;  ///< on a filesystem UDS path: removed when it closes, if still its own
     bool refusing = false;   ///< refused a connection since it last accepted one
+
+    /// Its host name is being looked up on another thread: it does not listen yet.
+    [[nodiscard]] bool resolving() const noexcept { return welcome != nullptr; }
 };
 
 /// A connection to a peer, from its connect (or accept) to its close.

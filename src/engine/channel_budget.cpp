@@ -10,10 +10,11 @@ std::size_t message_bytes(const Message& m) noexcept {
 
 std::size_t held_bytes(const Channel& channel) noexcept {
     std::size_t n = sizeof(Channel);
-    const auto* ch = std::get_if<Connection>(&channel);
-    if (ch == nullptr) {
-        return n;  // a listener holds its record alone
+    if (const auto* listener = std::get_if<Listener>(&channel)) {
+        // Its record, and its WelcomeRequest while its host name is looked up.
+        return n + (listener->welcome != nullptr ? message_bytes(*listener->welcome) : 0);
     }
+    const auto* ch = std::get_if<Connection>(&channel);
     n += ch->in.stash.capacity() + ch->confirms.unconfirmed.capacity() * unconfirmed_entry_size;
     if (ch->in.assembly_frame != nullptr) {
         n += message_bytes(*ch->in.assembly_frame);

@@ -25,8 +25,6 @@ std::string connect_stage(Connection::State state) {
 
 }  // namespace
 
-Connector::Connector(Loop& loop) : loop_{loop}, resolver_{loop.engine()} {}
-
 void Connector::start(ReceiveQueue& group, MessagePtr hello) {
     Connection& ch = loop_.install(
         Connection{hello->bhdr.channel_number, Connection::State::connecting, &group, Socket{}});
@@ -52,7 +50,7 @@ void Connector::start(ReceiveQueue& group, MessagePtr hello) {
     if (const auto* tcp = std::get_if<TcpClientAddress>(&parsed.address);
         tcp != nullptr && !is_ip_literal(tcp->host)) {
         ch.state = Connection::State::resolving;
-        resolver_.start(ch.number, ch.serial, tcp->host, tcp->port);
+        loop_.resolver().start(ch.number, ch.serial, tcp->host, tcp->port, false);
         return;
     }
     SocketAddress where;
@@ -63,23 +61,12 @@ void Connector::start(ReceiveQueue& group, MessagePtr hello) {
     connect(ch, where);
 }
 
-void Connector::take_lookups() {
-    if (!resolver_.has_done()) {
+void Connector::on_looked_up(Connection& ch, const LookupResult& result) {
+    if (!result.error.ok()) {
+        loop_.close(ch, result.error.status, result.detail);
         return;
     }
-    resolver_.take_done(done_);
-    for (Resolver::Done& done : done_) {
-        Connection* ch = loop_.connection(done.channel);
-        if (ch == nullptr || ch->serial != done.serial || ch->state != Connection::State::resolving) {
-            continue;  // it closed while its name was looked up (a ByeSignal, its timeout...)
-        }
-        if (!done.result.error.ok()) {
-            loop_.close(*ch, done.result.error.status, done.result.detail);
-            continue;
-        }
-        connect(*ch, done.result.address);
-    }
-    done_.clear();
+    connect(ch, result.address);
 }
 
 void Connector::connect(Connection& ch, const SocketAddress& where) {

@@ -6,11 +6,9 @@
 // went on the wire does not come back too.
 #pragma once
 
-#include <vector>
-
 #include <tofu/message.hpp>
 
-#include "engine/resolver.hpp"
+#include "net/socket.hpp"
 
 namespace tofu::detail {
 
@@ -20,16 +18,13 @@ struct Connection;
 
 class Connector {
 public:
-    explicit Connector(Loop& loop);
+    explicit Connector(Loop& loop) : loop_{loop} {}
 
     /// A HelloRequest `group` posted (its channel number claimed): installs its connection and
     /// starts connecting, or closes it at once when the address is no good.
     void start(ReceiveQueue& group, MessagePtr hello);
-    /// True when host-name lookups finished and wait for `take_lookups`.
-    [[nodiscard]] bool lookups_done() const noexcept { return resolver_.has_done(); }
-    /// Connects the connections whose lookup finished, or closes them with the resolver's words;
-    /// drops the results of connections that closed meanwhile.
-    void take_lookups();
+    /// The host name `ch` waits for was looked up: it connects, or closes with the resolver's words.
+    void on_looked_up(Connection& ch, const LookupResult& result);
     /// The HelloResponse of `ch` arrived: the kept HelloRequest goes, and so does the connect
     /// deadline (the stall watch, held back meanwhile, starts if output waits).
     void on_hello_response(Connection& ch);
@@ -53,8 +48,6 @@ private:
     void connect(Connection& ch, const SocketAddress& where);
 
     Loop& loop_;
-    Resolver resolver_;
-    std::vector<Resolver::Done> done_;  ///< finished lookups being handled (kept: no allocation)
 };
 
 }  // namespace tofu::detail

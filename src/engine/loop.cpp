@@ -26,6 +26,7 @@ Loop::Loop(EngineState& engine)
     : engine_{engine},
       settings_{engine.options().dead_peer_timeout, engine.options().uds_file_mode},
       channels_(std::size_t{max_channel} + 1),
+      resolver_{engine},
       targets_{engine},
       acceptor_{*this},
       receiver_{*this},
@@ -40,7 +41,7 @@ void Loop::run() noexcept {
     try {
         while (!engine_.stop_requested()) {
             take_inbox();
-            connector_.take_lookups();
+            take_lookups();
             sender_.flush_listed();
             if (engine_.take_memory_request()) {
                 answer_memory();
@@ -105,6 +106,26 @@ void Loop::take_inbox_closing(std::uint16_t number, const ReceiveQueue* group, M
         (for_ch ? unsent : others).push_back(std::move(m));
     }
     posted_ = std::move(others);
+}
+
+void Loop::take_lookups() {
+    if (!resolver_.has_done()) {
+        return;
+    }
+    resolver_.take_done(lookups_);
+    for (const Resolver::Done& done : lookups_) {
+        Channel* ch = find(done.channel);
+        if (ch == nullptr || endpoint(*ch).serial != done.serial) {
+            continue;  // it closed while its name was looked up; the number may be another's now
+        }
+        if (auto* listener = std::get_if<Listener>(ch); listener != nullptr && listener->resolving()) {
+            acceptor_.on_looked_up(*listener, done.result);
+        } else if (auto* connection = std::get_if<Connection>(ch);
+                   connection != nullptr && connection->state == Connection::State::resolving) {
+            connector_.on_looked_up(*connection, done.result);
+        }
+    }
+    lookups_.clear();
 }
 
 void Loop::on_posted(MessagePtr msg) {
@@ -184,10 +205,17 @@ void Loop::close(Connection& ch, const SocketError& error) {
 }
 
 void Loop::close(Listener& listener, AmpeStatus reason, std::string_view detail, MessagePtr returned) {
+    if (!returned) {
+        returned = std::move(listener.welcome);  // closed while its host name was looked up
+    }
     if (ReceiveQueue* group = std::exchange(listener.group, nullptr); group != nullptr) {
         engine_.owners().hand_to_engine(listener.number);  // posts from now on fail
         MessageQueue unsent;
         if (returned) {
+            if (!detail.empty()) {
+                (void)append_truncated(returned->thdrs, header::detail,
+                                       detail);  // says why, or is cut to fit
+            }
             unsent.push_back(std::move(returned));
         }
         take_inbox_closing(listener.number, group, unsent);
@@ -463,7 +491,7 @@ Connection& Loop::install(Connection connection) {
 }
 
 bool Loop::work_waiting() const noexcept {
-    return !posted_.empty() || engine_.work_waiting() || connector_.lookups_done();
+    return !posted_.empty() || engine_.work_waiting() || resolver_.has_done();
 }
 
 bool Loop::spin_for_work(int timeout_ms) {

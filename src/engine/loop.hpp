@@ -9,6 +9,7 @@
 //   Connector      client connections: a HelloRequest's lookup, connect and timeout, until its
 //                  HelloResponse
 //   IoDriver       the backend's model: readiness (epoll, kqueue, poll) or completion (io_uring)
+//   Resolver       host names (a connect's, a listener's) looked up on lookup threads
 // The parts reach each other through the loop. The loop reaches the state it shares with
 // application threads through `EngineState` alone.
 #pragma once
@@ -29,6 +30,7 @@
 #include "engine/io_driver.hpp"
 #include "engine/read_targets.hpp"
 #include "engine/receiver.hpp"
+#include "engine/resolver.hpp"
 #include "engine/sender.hpp"
 #include "shared/message_queue.hpp"
 
@@ -62,6 +64,7 @@ public:
     [[nodiscard]] Confirmations& confirmations() noexcept { return confirmations_; }
     [[nodiscard]] Connector& connector() noexcept { return connector_; }
     [[nodiscard]] IoDriver& io() noexcept { return io_; }
+    [[nodiscard]] Resolver& resolver() noexcept { return resolver_; }
 
     /// The channel numbered `number`, or null.
     [[nodiscard]] Channel* find(std::uint16_t number) const noexcept;
@@ -96,6 +99,9 @@ public:
 
 private:
     void take_inbox();
+    /// Hands each finished lookup to the listener or connection waiting for it; drops the results
+    /// of channels that closed meanwhile (a ByeSignal, a timeout, their group gone).
+    void take_lookups();
     /// Moves the messages `group` posted to channel `number` from the inbox and `posted_` to
     /// `unsent` (the channel is closing: they come back with the rest, before channel_closed); the
     /// others wait in `posted_`.
@@ -138,6 +144,8 @@ private:
     /// Posted messages taken from the inbox and not yet handled, oldest first.
     MessageQueue posted_;
     std::uint32_t next_serial_ = 0;  ///< the serial of the next channel installed
+    Resolver resolver_;
+    std::vector<Resolver::Done> lookups_;  ///< finished lookups being handed out (kept: no allocation)
 
     // The parts; the driver last, so it is made when the others are ready to take events.
     ReadTargets targets_;

@@ -19,6 +19,7 @@ struct Resolver::Shared {
         std::uint32_t serial = 0;
         std::string host;
         std::uint16_t port = 0;
+        bool passive = false;
     };
 
     std::mutex mutex;
@@ -40,10 +41,11 @@ Resolver::~Resolver() {
     shared_->done.clear();
 }
 
-void Resolver::start(std::uint16_t channel, std::uint32_t serial, std::string host, std::uint16_t port) {
+void Resolver::start(std::uint16_t channel, std::uint32_t serial, std::string host, std::uint16_t port,
+                     bool passive) {
     Shared& s = *shared_;
     const std::lock_guard lock{s.mutex};
-    s.jobs.push_back(Shared::Job{channel, serial, std::move(host), port});
+    s.jobs.push_back(Shared::Job{channel, serial, std::move(host), port, passive});
     if (s.threads == max_lookup_threads) {
         return;  // a running thread takes it when it is done with what it looks up now
     }
@@ -56,7 +58,7 @@ void Resolver::start(std::uint16_t channel, std::uint32_t serial, std::string ho
             Shared::Job job = std::move(s.jobs.back());
             s.jobs.pop_back();
             LookupResult failed;
-            failed.error.status = AmpeStatus::connect_failed;
+            failed.error.status = try_later_status(job.passive);
             failed.detail = std::string{"no thread to look the host name up: "} + e.what();
             s.done.push_back(Done{job.channel, job.serial, std::move(failed)});
             s.has_done.store(true);
@@ -84,10 +86,10 @@ void Resolver::serve(const std::shared_ptr<Shared>& shared) noexcept {
         lock.unlock();
         LookupResult result;
         try {
-            result = look_up(job.host, job.port, false);  // may take as long as the resolver does
+            result = look_up(job.host, job.port, job.passive);  // as long as the resolver takes
         } catch (const std::exception&) {  // no memory for the words: the lookup failed all the same
             result = LookupResult{};
-            result.error.status = AmpeStatus::connect_failed;
+            result.error.status = try_later_status(job.passive);
         }
         lock.lock();
         if (s.engine == nullptr) {
@@ -96,7 +98,8 @@ void Resolver::serve(const std::shared_ptr<Shared>& shared) noexcept {
         try {
             s.done.push_back(Done{job.channel, job.serial, std::move(result)});
         } catch (const std::exception&) {
-            continue;  // no memory to hand it over: its connect's timeout ends the wait
+            continue;  // no memory to hand it over: a connect's timeout ends the wait (a listener's
+                       // lasts until it is closed)
         }
         // Set before the wake-up reads whether the engine sleeps; the engine reads it after it
         // announced its sleep: one of the two sees the other.

@@ -219,10 +219,10 @@ LookupResult look_up(const std::string& host, std::uint16_t port, bool passive) 
     addrinfo* found = nullptr;
     const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
     if (rc != 0 || found == nullptr) {
-        // A resolver that could not answer now may answer later: the connect failed, the address
-        // did not. Anything else says the name is no good here.
+        // A resolver that could not answer now may answer later: the connect or listen failed, the
+        // address did not. Anything else says the name is no good here.
         const std::string why = rc != 0 ? os::lookup_error_text(rc) : std::string{"no address found"};
-        r.error.status = rc == EAI_AGAIN ? AmpeStatus::connect_failed : AmpeStatus::invalid_address;
+        r.error.status = rc == EAI_AGAIN ? try_later_status(passive) : AmpeStatus::invalid_address;
         r.detail = "cannot resolve " + host + ": " + why;
         return r;
     }

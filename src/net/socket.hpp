@@ -67,17 +67,23 @@ SocketError resolve(const Address& address, SocketAddress& out);
 /// True when `host` is an IPv4 or IPv6 literal: resolving it never asks the resolver.
 [[nodiscard]] bool is_ip_literal(const std::string& host) noexcept;
 
+/// The status of a lookup that may succeed when tried again (the resolver could not answer now,
+/// EAI_AGAIN): the connect or the listen failed, the address did not.
+[[nodiscard]] constexpr AmpeStatus try_later_status(bool passive) noexcept {
+    return passive ? AmpeStatus::listen_failed : AmpeStatus::connect_failed;
+}
+
 /// What a host name's lookup found: an address, or a status and the resolver's words.
 struct LookupResult {
     /// `invalid_address` when the name is no good (no such name, no address for it...),
-    /// `connect_failed` when the resolver could not answer now (EAI_AGAIN): later it may.
+    /// `try_later_status` when the resolver could not answer now (EAI_AGAIN): later it may.
     SocketError error;
     SocketAddress address;  ///< the first address found, with the port
     std::string detail;     ///< on failure: the name and the resolver's words (gai_strerror)
 };
 
-/// Looks `host` up (getaddrinfo). It blocks for as long as the resolver takes: the engine calls it
-/// on a lookup thread (engine/resolver.hpp). Thread-safe.
+/// Looks `host` up (getaddrinfo); `passive` for an address to listen on. It blocks for as long as the
+/// resolver takes: the engine calls it on a lookup thread (engine/resolver.hpp). Thread-safe.
 [[nodiscard]] LookupResult look_up(const std::string& host, std::uint16_t port, bool passive);
 
 /// What the engine's options ask of the sockets it makes.
