@@ -39,7 +39,9 @@ inline constexpr std::string_view detail = "~detail";
 /// - listen (WelcomeRequest): the request comes back as WelcomeResponse with origin engine.
 ///   On success its status is `success` and its `~listen_on` header holds the address actually
 ///   bound (so a TCP port 0 reads back as the port the OS chose). On failure the status says why
-///   (`listen_failed`, `invalid_address`, `uds_path_not_found`), and `channel_closed` follows.
+///   (`listen_failed`, `invalid_address`, `uds_path_not_found`), a `~detail` says more, and
+///   `channel_closed` follows. A host name is looked up off the engine thread: one the resolver
+///   does not know is `invalid_address`, one it could not look up now `listen_failed`.
 /// - connect (HelloRequest): the server's HelloResponse arrives (accepted), or the HelloRequest
 ///   comes back whole (its text headers as posted, `~connect_to` included, and its body) with
 ///   origin engine, a status and, on a failure, a `~detail` saying why, then `channel_closed`:
