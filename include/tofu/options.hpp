@@ -34,7 +34,9 @@ struct Options {
 
     /// How long an accepted connection has to send its HelloRequest. A connection that stays
     /// silent that long is closed and reported (`channel_closed`, reason `not_allowed`), so idle
-    /// connections cannot hold descriptors and channel numbers. Zero: no limit.
+    /// connections cannot hold descriptors and channel numbers. Zero: no limit. Here and in the
+    /// other timeouts, a value past the clock's range (up to `milliseconds::max()`) is taken as
+    /// "practically never": the deadline stops at the clock's end.
     std::chrono::milliseconds handshake_timeout{5000};
 
     /// How long a connect may take: from the engine taking a posted HelloRequest to its
@@ -48,7 +50,9 @@ struct Options {
     /// TCP channels: a peer that stops answering (its host vanished without a FIN, a link went
     /// down) is detected within about this time, and the channel closes with `peer_disconnected`.
     /// Turns on keepalive probes and sets TCP_USER_TIMEOUT. Keepalive counts whole seconds, so
-    /// use a few seconds at least. Zero: off, the operating system's defaults (hours).
+    /// use a few seconds at least. Zero: off, the operating system's defaults (hours). Past the
+    /// kernel's range (about 24.8 days for TCP_USER_TIMEOUT, 9 hours for keepalive) it is cut
+    /// to the longest the kernel takes.
     /// Linux also gives up a live peer whose receive window stays shut longer than this (a
     /// receiver that stopped reading, e.g. its pool ran dry): make it longer than a receiver may
     /// stall.

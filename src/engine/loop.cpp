@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "engine/channel_budget.hpp"
+#include "engine/deadline.hpp"
 #include "message/message_access.hpp"
 #include "message/reserved_headers.hpp"
 #include "shared/app_timers.hpp"
@@ -338,8 +339,8 @@ void Loop::forget(Endpoint& ch) {
 
 // --- Timers --------------------------------------------------------------------------------------
 
-void Loop::arm(Endpoint& ch, Clock::duration after) {
-    ch.deadline = Clock::now() + after;
+void Loop::arm(Endpoint& ch, std::chrono::milliseconds after) {
+    ch.deadline = deadline_after(Clock::now(), after);
     timers_.arm(ch.number, ch.deadline, [this](std::uint16_t number, Clock::time_point when) {
         const Channel* armed = find(number);
         return armed != nullptr && endpoint(*armed).deadline == when;

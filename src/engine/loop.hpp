@@ -94,8 +94,9 @@ public:
     /// Our ByeResponse is written: the channel waits for the peer's end (and confirmation).
     void start_draining(Connection& ch);
     void finish_draining(Connection& ch);
-    /// Sets `ch`'s timer (one per channel: a later call replaces it).
-    void arm(Endpoint& ch, Clock::duration after);
+    /// Sets `ch`'s timer (one per channel: a later call replaces it). An `after` past the clock's
+    /// range sets a timer that never fires (engine/deadline.hpp).
+    void arm(Endpoint& ch, std::chrono::milliseconds after);
 
 private:
     void take_inbox();

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -69,7 +71,9 @@ bool set_dead_peer_options(const Socket& s, [[maybe_unused]] int idle, int inter
         return false;
     }
 #if defined(TCP_USER_TIMEOUT)
-    const auto user_timeout = static_cast<unsigned>(timeout.count());
+    // The kernel takes an int of milliseconds: a longer timeout is as good as never.
+    const auto user_timeout = static_cast<int>(
+        std::min<std::chrono::milliseconds::rep>(timeout.count(), std::numeric_limits<int>::max()));
     return native::set_option(s.fd(), IPPROTO_TCP, TCP_USER_TIMEOUT, user_timeout);
 #else
     return true;
