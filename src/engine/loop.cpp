@@ -213,9 +213,8 @@ void Loop::close(Listener& listener, AmpeStatus reason, std::string_view detail,
         engine_.owners().hand_to_engine(listener.number);  // posts from now on fail
         MessageQueue unsent;
         if (returned) {
-            if (!detail.empty()) {
-                (void)append_truncated(returned->thdrs, header::detail,
-                                       detail);  // says why, or is cut to fit
+            if (!detail.empty()) {  // says why, or is cut to fit
+                (void)append_truncated(returned->thdrs, header::detail, detail);
             }
             unsent.push_back(std::move(returned));
         }
