@@ -8,14 +8,12 @@
 // Nothing is lost: the job of a worker that dies (its channel closes) or freezes (its job's timer
 // fires first) goes back to the front of the queue, and a late answer to a re-queued job is ignored.
 // Jobs alternate between 1 KiB and 200 KiB; the 200 KiB ones travel as `more` streams.
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <exception>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <system_error>
@@ -204,9 +202,9 @@ int main(int argc, char** argv) try {
     auto engine = tofu::Reactor::create(tofu::Options{.initial_pool_msgs = 64});
     tofu::ChannelGroupPtr group = engine->create();
     tofu::StopSignals stop{*group};
-    // The TCP address as a client names it: the workers connect to what this prints.
-    const std::string tcp = listen(*engine, *group, tofu::TcpServerAddress{"127.0.0.1", 0});
-    std::cout << tcp << '\n' << listen(*engine, *group, tofu::UdsServerAddress{argv[2]}) << std::endl;
+    // The addresses actually bound, as the workers name them (`~listen_on` of each WelcomeResponse).
+    std::cout << listen(*engine, *group, tofu::TcpServerAddress{"127.0.0.1", 0}) << std::endl;
+    std::cout << listen(*engine, *group, tofu::UdsServerAddress{argv[2]}) << std::endl;
     Server server{*engine, *group, std::stoull(argv[1]),
                   std::chrono::milliseconds{argc > 3 ? std::stoi(argv[3]) : 5000}};
     server.run();
