@@ -138,6 +138,7 @@ public:
     /// `post` without exceptions (Asio's convention), for the ordinary race of a peer that just
     /// left (`invalid_channel_number`): the same checks and the same outcome.
     ///
+    /// @param msg the message to post; empty on success, left with the caller on a refusal.
     /// @param ec cleared on success; on a refusal it holds the status (`make_error_code`, tofu's
     /// category) and `msg` stays with the caller with its status set to the same status.
     /// @return the header as posted; on a refusal, `msg`'s header as it is (a default header for
