@@ -67,18 +67,16 @@ MessagePtr ReceiveQueue::wait(std::chrono::nanoseconds timeout, std::chrono::nan
     return prefetching_ahead(taken_.pop_front());
 }
 
-// Both deliver()s notify after unlocking: a receiver woken under the lock would only block again
-// on the mutex the engine still holds. The queue outlives every delivery (its group's destructor
-// waits for the engine to let go), so the condition variable is still there.
+// An application thread's delivery (update_receiver) notifies under the lock: the receiver it wakes
+// may destroy the group as soon as it has the message, and cannot take it before this unlock, after
+// which nothing here is touched. The engine's batches notify after unlocking (a receiver woken
+// under the lock would only block again on the mutex the engine still holds): the queue outlives
+// every engine delivery, since its group's destructor waits for the engine to let go.
 void ReceiveQueue::deliver(MessagePtr msg) {
-    bool wake = false;
-    {
-        const std::lock_guard lock{mutex_};
-        queue_.push_back(std::move(msg));
-        queued_.store(true, std::memory_order_release);
-        wake = waiting_ != 0;
-    }
-    if (wake) {
+    const std::lock_guard lock{mutex_};
+    queue_.push_back(std::move(msg));
+    queued_.store(true, std::memory_order_release);
+    if (waiting_ != 0) {
         ready_.notify_one();
     }
 }
