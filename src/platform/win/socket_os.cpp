@@ -14,6 +14,8 @@
 #include "net/native_socket.hpp"
 #include "net/socket.hpp"
 
+#include <mstcpip.h>  // SIO_KEEPALIVE_VALS; after native_socket.hpp, which brings winsock2.h
+
 namespace tofu::detail {
 
 int native::start_sockets() noexcept {
@@ -68,9 +70,20 @@ SocketError accept_socket(const Socket& listener, Socket& out) noexcept {
 
 bool set_dead_peer_options(const Socket& s, int idle, int interval, int probes,
                            std::chrono::milliseconds /*timeout*/) noexcept {
-    return native::set_option(s.fd(), IPPROTO_TCP, TCP_KEEPIDLE, idle) &&
-           native::set_option(s.fd(), IPPROTO_TCP, TCP_KEEPINTVL, interval) &&
-           native::set_option(s.fd(), IPPROTO_TCP, TCP_KEEPCNT, probes);
+    if (native::set_option(s.fd(), IPPROTO_TCP, TCP_KEEPIDLE, idle) &&
+        native::set_option(s.fd(), IPPROTO_TCP, TCP_KEEPINTVL, interval) &&
+        native::set_option(s.fd(), IPPROTO_TCP, TCP_KEEPCNT, probes)) {
+        return true;
+    }
+    // Windows before 10 1709, and Wine, lack those options (WSAENOPROTOOPT): SIO_KEEPALIVE_VALS
+    // sets the idle time and the interval; the number of probes stays the system's.
+    tcp_keepalive values{};
+    values.onoff = 1;
+    values.keepalivetime = static_cast<ULONG>(idle) * 1000U;
+    values.keepaliveinterval = static_cast<ULONG>(interval) * 1000U;
+    DWORD returned = 0;
+    return ::WSAIoctl(native::handle(s.fd()), SIO_KEEPALIVE_VALS, &values, sizeof values, nullptr, 0,
+                      &returned, nullptr, nullptr) == 0;
 }
 
 bool allow_quick_rebind(const Socket& /*s*/) noexcept {
