@@ -24,20 +24,6 @@ MessagePtr sample(OpCode op, std::string_view body) {
     return msg;
 }
 
-TEST(CliPrint, PrintableText) {
-    EXPECT_TRUE(is_printable_text(""));
-    EXPECT_TRUE(is_printable_text("hello, tofu\tline\r\n"));
-    EXPECT_TRUE(is_printable_text("gr\xC3\xBC\xC3\x9F dich \xE2\x82\xAC \xF0\x9F\x8D\xA3"));
-    EXPECT_FALSE(is_printable_text(std::string_view{"a\0b", 3}));
-    EXPECT_FALSE(is_printable_text("bell\x07"));
-    EXPECT_FALSE(is_printable_text("del\x7F"));
-    EXPECT_FALSE(is_printable_text("\xFF"));
-    EXPECT_FALSE(is_printable_text("\xC3"));              // cut short
-    EXPECT_FALSE(is_printable_text("\xC0\xAF"));          // overlong
-    EXPECT_FALSE(is_printable_text("\xED\xA0\x80"));      // a surrogate
-    EXPECT_FALSE(is_printable_text("\xF4\x90\x80\x80"));  // past U+10FFFF
-}
-
 TEST(CliPrint, TextLineHasEveryField) {
     MessagePtr msg = sample(OpCode::request, "hello, tofu");
     msg->bhdr.proto.more = true;

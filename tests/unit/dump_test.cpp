@@ -104,10 +104,13 @@ TEST(Dump, PrintableText) {
     EXPECT_TRUE(is_printable_text("hello, tofu\tline\r\n"));
     EXPECT_TRUE(is_printable_text("gr\xC3\xBC\xC3\x9F dich \xE2\x82\xAC \xF0\x9F\x8D\xA3"));
     EXPECT_FALSE(is_printable_text(std::string_view{"a\0b", 3}));
+    EXPECT_FALSE(is_printable_text("bell\x07"));
     EXPECT_FALSE(is_printable_text("del\x7F"));
-    EXPECT_FALSE(is_printable_text("\xC3"));          // cut short
-    EXPECT_FALSE(is_printable_text("\xC0\xAF"));      // overlong
-    EXPECT_FALSE(is_printable_text("\xED\xA0\x80"));  // a surrogate
+    EXPECT_FALSE(is_printable_text("\xFF"));
+    EXPECT_FALSE(is_printable_text("\xC3"));              // cut short
+    EXPECT_FALSE(is_printable_text("\xC0\xAF"));          // overlong
+    EXPECT_FALSE(is_printable_text("\xED\xA0\x80"));      // a surrogate
+    EXPECT_FALSE(is_printable_text("\xF4\x90\x80\x80"));  // past U+10FFFF
 }
 
 }  // namespace

@@ -41,10 +41,6 @@ std::string_view origin_name(const Message& msg) noexcept {
 
 }  // namespace
 
-bool is_printable_text(std::string_view bytes) noexcept {
-    return tofu::is_printable_text(bytes);
-}
-
 std::string format_text(const Message& msg, std::size_t max_body) {
     // The library's line; 0 shows the body whole.
     return tofu::to_string(msg, max_body == 0 ? std::numeric_limits<std::size_t>::max() : max_body);
@@ -57,7 +53,7 @@ std::string format_json(const Message& msg) {
         headers.push_back({{"name", header.name}, {"value", header.value}});
     }
     const std::string_view body = msg.body.text();
-    const bool text = is_printable_text(body);
+    const bool text = tofu::is_printable_text(body);  // the rule the text line uses
     const nlohmann::ordered_json line = {
         {"op", op_code_name(h.proto.op_code)},
         {"op_code", static_cast<unsigned>(h.proto.op_code)},

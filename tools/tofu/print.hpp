@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <string_view>
 
 #include <tofu/message.hpp>
 
@@ -19,10 +18,6 @@ struct PrintStyle {
     OutputFormat format = OutputFormat::text;
     std::size_t max_body = 0;  ///< text only: bytes of a body shown, 0 for all
 };
-
-/// True when `bytes` is valid UTF-8 without control characters other than tab, CR and LF: such a
-/// body is printed as text, any other as hex.
-[[nodiscard]] bool is_printable_text(std::string_view bytes) noexcept;
 
 /// One line (without the newline), e.g.
 /// `Request ch=2 id=7 more=0 origin=application headers{Job="print"} body[5]="hello"`.
