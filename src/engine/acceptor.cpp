@@ -1,5 +1,6 @@
 #include "engine/acceptor.hpp"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -42,10 +43,9 @@ void Acceptor::open(ReceiveQueue& group, MessagePtr welcome) {
     }
     // A host name may keep the resolver busy for seconds: it is looked up on another thread. An IP
     // literal or a UDS path needs no lookup.
-    if (const auto* tcp = std::get_if<TcpServerAddress>(&parsed.address);
-        tcp != nullptr && !is_ip_literal(tcp->ip)) {
+    if (std::optional<HostName> name = host_name_of(parsed.address)) {
         listener.welcome = std::move(welcome);
-        loop_.resolver().start(listener.number, listener.serial, tcp->ip, tcp->port, true);
+        loop_.resolver().start(listener.number, listener.serial, std::move(name->host), name->port, true);
         return;
     }
     SocketAddress where;

@@ -1,9 +1,9 @@
 #include "engine/connector.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
-#include <variant>
 
 #include <tofu/address.hpp>
 
@@ -47,10 +47,9 @@ void Connector::start(ReceiveQueue& group, MessagePtr hello) {
     }
     // A host name may keep the resolver busy for seconds: it is looked up on another thread. An IP
     // literal or a UDS path needs no lookup.
-    if (const auto* tcp = std::get_if<TcpClientAddress>(&parsed.address);
-        tcp != nullptr && !is_ip_literal(tcp->host)) {
+    if (std::optional<HostName> name = host_name_of(parsed.address)) {
         ch.state = Connection::State::resolving;
-        loop_.resolver().start(ch.number, ch.serial, tcp->host, tcp->port, false);
+        loop_.resolver().start(ch.number, ch.serial, std::move(name->host), name->port, false);
         return;
     }
     SocketAddress where;

@@ -205,9 +205,18 @@ SocketError resolve(const Address& address, SocketAddress& out) {
         address);
 }
 
-bool is_ip_literal(const std::string& host) noexcept {
-    SocketAddress ignored;
-    return parse_ip_literal(host, 0, ignored);
+std::optional<HostName> host_name_of(const Address& address) {
+    const auto named = [](const std::string& host, std::uint16_t port) -> std::optional<HostName> {
+        SocketAddress ignored;
+        return parse_ip_literal(host, 0, ignored) ? std::nullopt : std::optional{HostName{host, port}};
+    };
+    if (const auto* tcp = std::get_if<TcpClientAddress>(&address)) {
+        return named(tcp->host, tcp->port);
+    }
+    if (const auto* tcp = std::get_if<TcpServerAddress>(&address)) {
+        return named(tcp->ip, tcp->port);
+    }
+    return std::nullopt;
 }
 
 LookupResult look_up(const std::string& host, std::uint16_t port, bool passive) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -64,8 +65,15 @@ struct SocketError {
 /// `look_up`, on the calling thread).
 SocketError resolve(const Address& address, SocketAddress& out);
 
-/// True when `host` is an IPv4 or IPv6 literal: resolving it never asks the resolver.
-[[nodiscard]] bool is_ip_literal(const std::string& host) noexcept;
+/// A host name to look up, and the port to go with it.
+struct HostName {
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+/// The host name a TCP address (client or server) names, when it is not an IPv4 or IPv6 literal:
+/// only then does resolving it ask the resolver. Nothing for a literal or a UDS address.
+[[nodiscard]] std::optional<HostName> host_name_of(const Address& address);
 
 /// The status of a lookup that may succeed when tried again (the resolver could not answer now,
 /// EAI_AGAIN): the connect or the listen failed, the address did not.
