@@ -313,9 +313,19 @@ TEST_P(ExchangeTest, RejectedClientSeesPeerDisconnectedAndNoHelloResponse) {
     MessagePtr client_closed = wait_channel_closed(*client_, hello_posted.channel_number, &before);
     EXPECT_EQ(reason_of(*client_closed), status_name(AmpeStatus::peer_disconnected))
         << describe(*client_closed);
+    // The engine kept the HelloRequest until a HelloResponse that never came: it comes back once,
+    // whole, with the close's reason, and never also as an `~unconfirmed` header.
+    int hellos_back = 0;
     for (const MessagePtr& m : before) {
         EXPECT_NE(m->bhdr.proto.op_code, OpCode::hello_response) << "a rejected client got " << describe(*m);
+        EXPECT_FALSE(m->thdrs.find(header::unconfirmed)) << describe(*m);
+        if (m->bhdr.proto.op_code == OpCode::hello_request) {
+            ++hellos_back;
+            EXPECT_TRUE(m->is_from_engine()) << describe(*m);
+            EXPECT_EQ(m->bhdr.status, AmpeStatus::peer_disconnected) << describe(*m);
+        }
     }
+    EXPECT_EQ(hellos_back, 1);
     expect_nothing_more_on(*client_, hello_posted.channel_number);
 
     // Rejecting one client does not affect the listener.
