@@ -29,11 +29,53 @@ inline constexpr std::string_view reason = "~reason";
 inline constexpr std::string_view detail = "~detail";
 }  // namespace header
 
+/// A descriptor an event loop can wait on: a file descriptor on POSIX, a `SOCKET` on Windows.
+#if defined(_WIN32)
+using NativeHandle = std::uintptr_t;
+#else
+using NativeHandle = int;
+#endif
+
+/// A group's receive queue as an event loop sees it: a descriptor to wait on and a receive that
+/// never blocks. Shared by the group and whoever watches it (`ChannelGroup::watch`), so either
+/// may go first: `<tofu/asio.hpp>` holds one, and never touches the group itself.
+///
+/// Thread safety: its receives are the group's consumer (one at a time, see
+/// `ChannelGroup::try_receive`); the group may be destroyed on any thread, even during a call.
+class ReceiveWatch {
+public:
+    /// The descriptor, as `ChannelGroup::native_handle` describes it; readable for good once the
+    /// group is gone. Open as long as this watch. Never
+    /// read it, write it or close it: only wait on it.
+    [[nodiscard]] virtual NativeHandle native_handle() const noexcept = 0;
+
+    /// The group's next message, or null when its queue is empty (`ec` cleared) or the group is
+    /// gone (`ec` = `invalid_group`, tofu's category). Never blocks.
+    /// @param ec cleared, or `invalid_group` once the group was destroyed.
+    [[nodiscard]] virtual MessagePtr try_receive(std::error_code& ec) noexcept = 0;
+
+    /// For a watcher that waits for readiness edges (Asio's epoll and kqueue reactors): call it
+    /// after starting a wait that followed an empty receive. A message queued in between raised
+    /// the descriptor's only edge before the wait began; this raises another one then, and does
+    /// nothing (no system call) when the queue is empty.
+    virtual void rearm() noexcept = 0;
+
+    ReceiveWatch(const ReceiveWatch&) = delete;
+    ReceiveWatch& operator=(const ReceiveWatch&) = delete;
+    ReceiveWatch(ReceiveWatch&&) = delete;
+    ReceiveWatch& operator=(ReceiveWatch&&) = delete;
+    virtual ~ReceiveWatch() = default;
+
+protected:
+    ReceiveWatch() = default;
+};
+
 /// A set of channels that share one receive queue. Made by `Ampe::create`; destroying the handle
 /// destroys the group: its channels are closed, its queued messages go back to the pool.
 ///
 /// Thread safety: `post`, `update_receiver` and `cancel_timer` from any thread (not from a signal
-/// handler: they may lock and allocate); `wait_receive` from one thread at a time.
+/// handler: they may lock and allocate); `wait_receive`, `try_receive`, `native_handle` and
+/// `watch` from one consumer thread at a time.
 ///
 /// Every outcome of a posted message arrives through `wait_receive`:
 /// - listen (WelcomeRequest): the request comes back as WelcomeResponse with origin engine.
@@ -148,6 +190,28 @@ public:
     /// The next message for this group, or null when `timeout` passes first.
     /// Pass `wait_forever` to wait without limit.
     [[nodiscard]] virtual MessagePtr wait_receive(std::chrono::nanoseconds timeout) = 0;
+
+    /// The next message for this group, or null when its queue is empty. Never blocks.
+    ///
+    /// `wait_receive` and `try_receive` (and a `watch`'s `try_receive`) share one rule: one
+    /// consumer at a time, whichever call it uses.
+    [[nodiscard]] virtual MessagePtr try_receive() = 0;
+
+    /// A descriptor to wait on in an event loop (poll, epoll, kqueue, select, WSAPoll, Asio,
+    /// libuv, Qt): readable from the moment a message is queued until a receive takes the last
+    /// queued message (or returns null), and not readable after that until the next message is
+    /// queued: level-triggered, it follows the queue. It is raised once and cleared once per
+    /// empty -> non-empty cycle, never while messages keep coming faster than they are taken. Made on the
+    /// first call (a group that never asks pays nothing); valid as long as the group. Only wait on it: never
+    /// read, write or close it. Call it from the consumer's thread.
+    /// @throws Error(notification_failed) when the operating system refuses the descriptor.
+    [[nodiscard]] virtual NativeHandle native_handle() = 0;
+
+    /// The same descriptor with a receive, shared so that the watcher may outlive the group
+    /// (see `ReceiveWatch`). Made on the first call of either; call it from the consumer's
+    /// thread.
+    /// @throws Error(notification_failed) when the operating system refuses the descriptor.
+    [[nodiscard]] virtual std::shared_ptr<ReceiveWatch> watch() = 0;
 
     /// Wakes `wait_receive`: puts `msg` (status set to `receiver_update`, origin application)
     /// into the receive queue, or, with no message, an engine Signal with status

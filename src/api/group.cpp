@@ -9,6 +9,7 @@ namespace tofu::detail {
 Group::Group(std::shared_ptr<EngineCore> core, std::uint32_t id) : core_{std::move(core)}, queue_{id} {}
 
 Group::~Group() {
+    queue_.orphan_watch();  // a watcher's pending wait ends now, with invalid_group
     if (core_->request_group_destroy(queue_)) {
         queue_.wait_released();  // the engine dropped this group's timers too
     } else {
@@ -29,6 +30,18 @@ BinaryHeader Group::post(MessagePtr& msg, std::error_code& ec) noexcept {
 
 MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
     return queue_.wait(timeout, core_->options().receive_spin);
+}
+
+MessagePtr Group::try_receive() {
+    return queue_.wait(std::chrono::nanoseconds::zero(), std::chrono::nanoseconds::zero());
+}
+
+NativeHandle Group::native_handle() {
+    return queue_.watch()->native_handle();
+}
+
+std::shared_ptr<ReceiveWatch> Group::watch() {
+    return queue_.watch();
 }
 
 void Group::update_receiver(MessagePtr msg) {

@@ -29,6 +29,9 @@ public:
     BinaryHeader post(MessagePtr& msg) override;
     BinaryHeader post(MessagePtr& msg, std::error_code& ec) noexcept override;
     [[nodiscard]] MessagePtr wait_receive(std::chrono::nanoseconds timeout) override;
+    [[nodiscard]] MessagePtr try_receive() override;
+    [[nodiscard]] NativeHandle native_handle() override;
+    [[nodiscard]] std::shared_ptr<ReceiveWatch> watch() override;
     void update_receiver(MessagePtr msg) override;
     TimerId update_receiver(MessagePtr msg, std::chrono::nanoseconds delay) override;
     bool cancel_timer(TimerId id) noexcept override;

@@ -38,9 +38,20 @@ void ReceiveQueue::wait_released() {
     ready_.wait(lock, [this] { return released_by_engine_; });
 }
 
+MessagePtr ReceiveQueue::take_next() {
+    MessagePtr msg = prefetching_ahead(taken_.pop_front());
+    if (watch_ && taken_.empty()) {  // the consumer's own field: it alone makes the watch
+        const std::lock_guard lock{mutex_};
+        if (queue_.empty()) {
+            watch_->lower();  // the last queued message was just taken
+        }
+    }
+    return msg;
+}
+
 MessagePtr ReceiveQueue::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) {
-    if (MessagePtr msg = taken_.pop_front()) {
-        return prefetching_ahead(std::move(msg));
+    if (!taken_.empty()) {
+        return take_next();
     }
     if (timeout > std::chrono::nanoseconds::zero()) {
         // Look for a delivery a little while before sleeping: a sleeper costs its waker a system
@@ -58,13 +69,16 @@ MessagePtr ReceiveQueue::wait(std::chrono::nanoseconds timeout, std::chrono::nan
     }
     taken_.splice_back(queue_);  // the whole queue at once: the next calls take no lock
     queued_.store(false, std::memory_order_relaxed);
+    if (taken_.empty() && watch_) {
+        watch_->lower();  // nothing queued (a timed-out wait may have raised nothing)
+    }
     lock.unlock();
     // The first few have nothing behind them pointing at them.
     Message* m = taken_.front();
     for (std::size_t i = 0; i < prefetch_distance && m != nullptr; ++i, m = MessageQueue::next_of(m)) {
         prefetch_message(m);
     }
-    return prefetching_ahead(taken_.pop_front());
+    return take_next();
 }
 
 // An application thread's delivery (update_receiver) notifies under the lock: the receiver it wakes
@@ -72,10 +86,42 @@ MessagePtr ReceiveQueue::wait(std::chrono::nanoseconds timeout, std::chrono::nan
 // which nothing here is touched. The engine's batches notify after unlocking (a receiver woken
 // under the lock would only block again on the mutex the engine still holds): the queue outlives
 // every engine delivery, since its group's destructor waits for the engine to let go.
+std::shared_ptr<QueueWatch> ReceiveQueue::watch() {
+    const std::lock_guard lock{mutex_};
+    if (!watch_) {
+        watch_ = std::make_shared<QueueWatch>(*this);
+        if (!queue_.empty() || !taken_.empty()) {
+            watch_->raise();
+        }
+    }
+    return watch_;
+}
+
+void ReceiveQueue::orphan_watch() noexcept {
+    std::shared_ptr<QueueWatch> watch;
+    {
+        const std::lock_guard lock{mutex_};
+        watch = watch_;
+    }
+    if (watch) {
+        watch->orphan();  // outside mutex_: a watch's receive holds its lock, then ours
+    }
+}
+
+void ReceiveQueue::rearm() noexcept {
+    const std::lock_guard lock{mutex_};
+    if (watch_ && (!queue_.empty() || !taken_.empty())) {
+        watch_->raise_again();
+    }
+}
+
 void ReceiveQueue::deliver(MessagePtr msg) {
     const std::lock_guard lock{mutex_};
     queue_.push_back(std::move(msg));
     queued_.store(true, std::memory_order_release);
+    if (watch_) {
+        watch_->raise();
+    }
     if (waiting_ != 0) {
         ready_.notify_one();
     }
@@ -87,6 +133,9 @@ void ReceiveQueue::deliver(MessageQueue& batch) {
         const std::lock_guard lock{mutex_};
         queue_.splice_back(batch);
         queued_.store(true, std::memory_order_release);
+        if (watch_) {
+            watch_->raise();
+        }
         wake = waiting_ != 0;
     }
     if (wake) {

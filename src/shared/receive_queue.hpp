@@ -7,12 +7,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 
 #include <tofu/message.hpp>
 
 #include "shared/delivery_batch.hpp"
 #include "shared/message_queue.hpp"
+#include "shared/queue_watch.hpp"
 
 namespace tofu::detail {
 
@@ -31,6 +33,14 @@ public:
     /// The next message, waiting up to `timeout` (looking for one for up to `spin` first, without
     /// sleeping); null when none came. One receiver at a time.
     [[nodiscard]] MessagePtr wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin);
+    /// The queue's watch (ChannelGroup::watch), made on the first call; raised at once when the
+    /// queue holds messages. The consumer's thread.
+    [[nodiscard]] std::shared_ptr<QueueWatch> watch();
+    /// The group is going: its watch, if any, refuses receives and stays readable.
+    void orphan_watch() noexcept;
+    /// QueueWatch::rearm: another edge when the queue holds messages.
+    void rearm() noexcept;
+
     /// Puts a message in the queue and wakes a waiting receiver. Any thread.
     void deliver(MessagePtr msg);
     /// Moves a batch into the queue under one lock, with one wake-up. Any thread.
@@ -49,6 +59,9 @@ public:
     void wait_released();
 
 private:
+    /// Pops from `taken_`, lowering the watch when that was the last queued message.
+    MessagePtr take_next();
+
     const std::uint32_t id_;
     std::mutex mutex_;
     std::condition_variable ready_;
@@ -58,6 +71,8 @@ private:
     /// Taken from `queue_` by `wait` in one go and handed out from here without the lock. Only
     /// `wait` touches it, and it runs on one thread at a time.
     MessageQueue taken_;
+    /// Made by the first `watch()`; raised and lowered under mutex_.
+    std::shared_ptr<QueueWatch> watch_;
     int waiting_ = 0;
     bool released_by_engine_ = false;
 };
