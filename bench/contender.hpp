@@ -65,7 +65,7 @@ public:
     Contender& operator=(Contender&&) = delete;
     virtual ~Contender() = default;
 
-    /// "tofu", "zeromq", "nng", "raw".
+    /// "tofu", "tofu-spin0", "tofu-asio", "zeromq", "nng", "raw".
     [[nodiscard]] virtual std::string_view name() const = 0;
 
     /// Throughput receiver: listens at `at`, calls `ready()`, receives `warmup + count` messages of
@@ -101,6 +101,10 @@ inline std::uint32_t saturated_nanoseconds(std::chrono::steady_clock::duration e
 
 /// The contenders, each made fresh (per process).
 [[nodiscard]] std::unique_ptr<Contender> make_tofu();
+/// tofu receiving with `wait_receive` and `receive_spin` zero: the Asio receiver's baseline.
+[[nodiscard]] std::unique_ptr<Contender> make_tofu_spin0();
+/// tofu with every message taken through `tofu::asio::receiver` (built where Asio is found).
+[[nodiscard]] std::unique_ptr<Contender> make_tofu_asio();
 [[nodiscard]] std::unique_ptr<Contender> make_zeromq();
 [[nodiscard]] std::unique_ptr<Contender> make_nng();
 [[nodiscard]] std::unique_ptr<Contender> make_raw();

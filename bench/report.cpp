@@ -62,7 +62,7 @@ std::string machine_text() {
 
 void print_throughput(std::ostream& out, const Report& report) {
     out << "\nOne-way throughput (messages of one size, sender thread -> receiver thread)\n";
-    out << std::left << std::setw(6) << "net" << std::setw(9) << "size" << std::setw(8) << "library"
+    out << std::left << std::setw(6) << "net" << std::setw(9) << "size" << std::setw(11) << "library"
         << std::right << std::setw(13) << "msgs/s" << std::setw(10) << "MB/s" << std::setw(13)
         << "CPU s/M msg" << std::setw(10) << "x tofu" << '\n';
     for (const CaseResult& r : report.cases) {
@@ -71,7 +71,7 @@ void print_throughput(std::ostream& out, const Report& report) {
         }
         const CaseResult* tofu = find_row(report, r, "tofu");
         out << std::left << std::setw(6) << transport_name(r.transport) << std::setw(9)
-            << size_text(r.work.size) << std::setw(8) << r.library << std::right << std::setw(13)
+            << size_text(r.work.size) << std::setw(11) << r.library << std::right << std::setw(13)
             << fixed(r.msgs_per_s, 0) << std::setw(10) << fixed(r.mb_per_s, 1) << std::setw(13)
             << (r.cpu_per_m >= 0 ? fixed(r.cpu_per_m, 3) : "-") << std::setw(10)
             << ratio_text(r.msgs_per_s, tofu, &CaseResult::msgs_per_s) << '\n';
@@ -80,7 +80,7 @@ void print_throughput(std::ostream& out, const Report& report) {
 
 void print_latency(std::ostream& out, const Report& report) {
     out << "\nRound-trip latency (one request in flight; microseconds)\n";
-    out << std::left << std::setw(6) << "net" << std::setw(9) << "size" << std::setw(8) << "library"
+    out << std::left << std::setw(6) << "net" << std::setw(9) << "size" << std::setw(11) << "library"
         << std::right << std::setw(9) << "p50" << std::setw(9) << "p99" << std::setw(9) << "p99.9"
         << std::setw(13) << "CPU s/M rt" << std::setw(12) << "p50 x tofu" << '\n';
     for (const CaseResult& r : report.cases) {
@@ -89,7 +89,7 @@ void print_latency(std::ostream& out, const Report& report) {
         }
         const CaseResult* tofu = find_row(report, r, "tofu");
         out << std::left << std::setw(6) << transport_name(r.transport) << std::setw(9)
-            << size_text(r.work.size) << std::setw(8) << r.library << std::right << std::setw(9)
+            << size_text(r.work.size) << std::setw(11) << r.library << std::right << std::setw(9)
             << fixed(r.p50_us, 1) << std::setw(9) << fixed(r.p99_us, 1) << std::setw(9) << fixed(r.p999_us, 1)
             << std::setw(13) << (r.cpu_per_m >= 0 ? fixed(r.cpu_per_m, 2) : "-") << std::setw(12)
             << ratio_text(r.p50_us, tofu, &CaseResult::p50_us) << '\n';
@@ -118,16 +118,18 @@ struct Target {
     std::string evidence;
 };
 
-/// For every transport that ran: `tofu` compared with `other` at `size` by `check`.
+/// For every transport that ran: `subject` (tofu, unless named) compared with `other` at `size` by
+/// `check`.
 void compare(const Report& report, std::vector<Target>& targets, Test test, std::size_t size,
              const std::string& other, const std::string& what,
-             const std::function<std::pair<bool, std::string>(const CaseResult&, const CaseResult&)>& check) {
+             const std::function<std::pair<bool, std::string>(const CaseResult&, const CaseResult&)>& check,
+             const std::string& subject = "tofu") {
     for (const Transport transport : {Transport::tcp, Transport::uds}) {
         CaseResult like;
         like.test = test;
         like.transport = transport;
         like.work.size = size;
-        const CaseResult* tofu = find_row(report, like, "tofu");
+        const CaseResult* tofu = find_row(report, like, subject);
         const CaseResult* them = find_row(report, like, other);
         Target t{std::string{transport_name(transport)} + " " + size_text(size) + ": " + what, std::nullopt,
                  ""};
@@ -168,6 +170,23 @@ std::vector<Target> targets_of(const Report& report) {
                 const double ratio = tofu.p99_us / them.p99_us;
                 return std::pair{ratio <= 1.0, "tofu/zeromq p99 = " + fixed(ratio, 2)};
             });
+    // The Asio receiver (tofu-asio): a round trip through an io_context costs little more than one
+    // through wait_receive when neither spins (tofu-spin0).
+    compare(
+        report, targets, Test::latency, 64, "tofu-spin0",
+        "Asio receiver round-trip p50 <= 1.3x wait_receive (receive_spin 0)",
+        [](const CaseResult& asio, const CaseResult& tofu) {
+            const double ratio = asio.p50_us / tofu.p50_us;
+            return std::pair{ratio <= 1.3, "tofu-asio/tofu-spin0 p50 = " + fixed(ratio, 2)};
+        },
+        "tofu-asio");
+    compare(
+        report, targets, Test::latency, 64, "zeromq", "Asio receiver round-trip p50 < ZeroMQ",
+        [](const CaseResult& asio, const CaseResult& them) {
+            const double ratio = asio.p50_us / them.p50_us;
+            return std::pair{ratio < 1.0, "tofu-asio/zeromq p50 = " + fixed(ratio, 2)};
+        },
+        "tofu-asio");
     Target rss{"10,000 connections: <= 16 KiB RSS per connection", std::nullopt, ""};
     for (const ScaleResult& s : report.scale) {
         if (s.connections >= 10000) {

@@ -168,7 +168,11 @@ const std::string& self_path() {
 }
 
 const std::vector<std::string>& all_libraries() {
-    static const std::vector<std::string> names{"tofu", "zeromq", "nng", "raw"};
+#if TOFU_BENCH_ASIO
+    static const std::vector<std::string> names{"tofu", "tofu-spin0", "tofu-asio", "zeromq", "nng", "raw"};
+#else
+    static const std::vector<std::string> names{"tofu", "tofu-spin0", "zeromq", "nng", "raw"};
+#endif
     return names;
 }
 
@@ -176,6 +180,14 @@ std::unique_ptr<Contender> make_contender(const std::string& name) {
     if (name == "tofu") {
         return make_tofu();
     }
+    if (name == "tofu-spin0") {
+        return make_tofu_spin0();
+    }
+#if TOFU_BENCH_ASIO
+    if (name == "tofu-asio") {
+        return make_tofu_asio();
+    }
+#endif
     if (name == "zeromq") {
         return make_zeromq();
     }
