@@ -24,7 +24,9 @@ else()
   endif()
 endif()
 if(TARGET Asio::asio)
-  target_compile_definitions(Asio::asio INTERFACE ASIO_NO_DEPRECATED)
+  # Asio 1.22 looks for clang's coroutines in <experimental/coroutine> (libc++ before 14) only, so
+  # clang and clang-tidy would leave co_await out; every compiler tofu supports has C++20's.
+  target_compile_definitions(Asio::asio INTERFACE ASIO_NO_DEPRECATED ASIO_HAS_CO_AWAIT=1)
   message(STATUS "tofu: standalone Asio found: <tofu/asio.hpp>'s tests, example and bench mode are built")
 else()
   message(STATUS "tofu: no standalone Asio (libasio-dev): <tofu/asio.hpp>'s tests, example and bench mode are left out")

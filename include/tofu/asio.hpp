@@ -51,6 +51,8 @@
 #include <tofu/message.hpp>
 #include <tofu/status.hpp>
 
+// Asio's conventions, not tofu's: lower-case type names, basic_receiver<Executor> and its alias.
+// NOLINTBEGIN(readability-identifier-naming)
 namespace tofu::asio {
 
 namespace detail {
@@ -263,3 +265,4 @@ private:
 using receiver = basic_receiver<>;
 
 }  // namespace tofu::asio
+// NOLINTEND(readability-identifier-naming)
