@@ -55,3 +55,11 @@ run(${EMULATOR} ${WORK_DIR}/consumer-pc${EXE_SUFFIX})
 run(${CXX_COMPILER} ${extra} -std=c++2b -DTOFU_CONSUMER_EXPECTS_AFTER_CXX20 ${CONSUMER_SOURCE_DIR}/main.cpp
     ${pc_flags} -o ${WORK_DIR}/consumer-pc23${EXE_SUFFIX})
 run(${EMULATOR} ${WORK_DIR}/consumer-pc23${EXE_SUFFIX})
+
+# <tofu/asio.hpp> is installed with the rest and needs only standalone Asio's headers besides
+# tofu's own flags (checked where Asio is installed, on the build machine itself).
+if(NOT TOOLCHAIN_FILE AND EXISTS /usr/include/asio.hpp)
+  run(${CXX_COMPILER} ${extra} -std=c++20 ${CONSUMER_SOURCE_DIR}/asio_main.cpp ${pc_flags} -pthread
+      -o ${WORK_DIR}/consumer-asio${EXE_SUFFIX})
+  run(${WORK_DIR}/consumer-asio${EXE_SUFFIX})
+endif()
