@@ -18,9 +18,13 @@ namespace {
     throw Error{AmpeStatus::notification_failed, std::string{what} + ": " + os_error_text(os_error)};
 }
 
-/// A UDP socket on 127.0.0.1 (an ephemeral port); blocking or not.
+/// A UDP socket on 127.0.0.1 (an ephemeral port); blocking or not. Overlapped, as socket() makes
+/// them: the reader is the group's readiness handle, and a duplicate of it (which keeps the
+/// original's flags) must be able to join an I/O completion port, as Asio's does; Wine refuses a
+/// non-overlapped one with ERROR_INVALID_PARAMETER. Blocking send and recv work on it all the same.
 SOCKET open_loopback_udp(bool blocking, sockaddr_in& bound) {
-    const SOCKET s = ::WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_NO_HANDLE_INHERIT);
+    const SOCKET s = ::WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0,
+                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
     if (s == INVALID_SOCKET) {
         fail("notifier socket", native::last_error());
     }
