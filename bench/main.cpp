@@ -1,8 +1,8 @@
 // tofu-bench: tofu beside ZeroMQ, NNG and plain sockets on the same work, in one run.
 //
-//   tofu-bench [--quick] [--libraries tofu,zeromq,nng,raw] [--sizes 64,1024,...] [--transports tcp,uds]
-//              [--tests throughput,latency,scale] [--trials N] [--processes] [--connections 1000,10000]
-//              [--json FILE] [--plot FILE.png]
+//   tofu-bench [--quick] [--libraries tofu,tofu-spin0,tofu-asio,zeromq,nng,raw]
+//              [--sizes 64,1024,...] [--transports tcp,uds] [--tests throughput,latency,scale]
+//              [--trials N] [--processes] [--connections 1000,10000] [--json FILE] [--plot FILE.png]
 //
 // `side` and `scale-client` are the bodies of the helper processes the benchmark starts itself.
 #include <algorithm>
