@@ -10,18 +10,21 @@
 /// How it waits: on the group's `ReceiveWatch` (see `ChannelGroup::watch`), whose descriptor Asio
 /// waits on through its own duplicate of it, so Asio never holds a descriptor that someone else
 /// closed. Either side may go first:
-/// - the receiver destroyed (or closed, or cancelled) while an operation waits: the operation
-///   completes with `asio::error::operation_aborted` and no message (none is lost: the next
-///   receive, by any means, gets it);
+/// - the receiver destroyed (or move-assigned over, or cancelled) while an operation is under
+///   way: the operation completes with `asio::error::operation_aborted` and no message (none is
+///   lost: the next receive, by any means, gets it);
 /// - the group destroyed while an operation waits: the operation completes with
 ///   `tofu::AmpeStatus::invalid_group` (tofu's error category) and no message, and so does every
 ///   later `async_receive`.
 ///
 /// Thread safety: as for any Asio I/O object, one thread at a time (or a strand); at most one
-/// `async_receive` outstanding. The receiver is the group's one consumer while it is used: do not
-/// mix it with `wait_receive` / `try_receive` on other threads.
+/// `async_receive` outstanding. As in Asio's own composed operations, an operation's steps run on
+/// its completion handler's associated executor (the receiver's, unless the token binds another). The
+/// receiver is the group's one consumer while it is used: do not mix it with `wait_receive` / `try_receive`
+/// on other threads.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -41,6 +44,7 @@
 #include <asio/ip/udp.hpp>
 #else
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -98,7 +102,14 @@ watch_descriptor<Executor> open_descriptor(const Executor& ex, NativeHandle hand
         throw Error{AmpeStatus::notification_failed,
                     "tofu::asio::receiver: dup: " + std::generic_category().message(errno)};
     }
-    return watch_descriptor<Executor>{ex, copy};
+    watch_descriptor<Executor> descriptor{ex};
+    std::error_code ec;
+    descriptor.assign(copy, ec);
+    if (ec) {
+        ::close(copy);
+        throw Error{AmpeStatus::notification_failed, "tofu::asio::receiver: " + ec.message()};
+    }
+    return descriptor;
 }
 #endif
 
@@ -110,68 +121,50 @@ struct receiver_state {
 
     std::shared_ptr<ReceiveWatch> watch;
     watch_descriptor<Executor> descriptor;
-    bool closed = false;  ///< the receiver went: an operation woken now must not wait again
+    bool closed = false;      ///< the receiver went: its operations end without taking anything
+    std::size_t cancels = 0;  ///< `cancel()` calls: an operation under way when one came ends
 };
 
-/// One `async_receive`: take a message if one is queued (completing through a post, never inside
-/// the initiating call), else wait for the descriptor and take one then.
+/// One `async_receive`. Every attempt to take a message runs in a handler of its own (never inside
+/// the initiating call), after the checks that end a cancelled operation, so that an operation
+/// ends either with a message or having taken nothing.
 template <typename Executor>
 class receive_op {
 public:
     explicit receive_op(std::shared_ptr<receiver_state<Executor>> state) noexcept
-        : state_{std::move(state)} {}
+        : state_{std::move(state)}, cancels_at_start_{state_->cancels} {}
 
     template <typename Self>
     void operator()(Self& self, std::error_code ec = {}) {
-        switch (stage_) {
-            case stage::start:
-                // Nothing is lost to a cancellation of any kind: a waiting operation has taken nothing.
-                self.reset_cancellation_state(::asio::enable_total_cancellation());
-                taken_ = state_->watch->try_receive(taken_ec_);
-                if (taken_ || taken_ec_) {
-                    stage_ = stage::taken;
-                    ::asio::post(state_->descriptor.get_executor(), std::move(self));
-                    return;
-                }
-                wait(self);
-                return;
-            case stage::taken: self.complete(taken_ec_, std::move(taken_)); return;
-            case stage::waiting:
-                if (ec) {
-                    self.complete(ec, MessagePtr{});  // cancelled, or the receiver went
-                    return;
-                }
-                taken_ = state_->watch->try_receive(taken_ec_);
-                if (taken_ || taken_ec_) {
-                    self.complete(taken_ec_, std::move(taken_));
-                    return;
-                }
-                if (state_->closed) {
-                    self.complete(::asio::error::operation_aborted, MessagePtr{});
-                    return;
-                }
-                wait(self);  // woken by an edge with nothing queued (a rearm's): wait again
-                return;
+        if (!started_) {
+            started_ = true;
+            // Any kind of cancellation is safe: a cancelled operation has taken nothing.
+            self.reset_cancellation_state(::asio::enable_total_cancellation());
+            ::asio::post(state_->descriptor.get_executor(), std::move(self));
+            return;
         }
+        if (!ec && (state_->closed || state_->cancels != cancels_at_start_ ||
+                    self.get_cancellation_state().cancelled() != ::asio::cancellation_type::none)) {
+            ec = ::asio::error::operation_aborted;  // after the wait ended, before it was handled
+        }
+        if (ec) {
+            self.complete(ec, MessagePtr{});  // cancelled, or the receiver went
+            return;
+        }
+        std::error_code gone;
+        if (MessagePtr msg = state_->watch->try_receive(gone); msg || gone) {
+            self.complete(gone, std::move(msg));
+            return;
+        }
+        // Asio re-checks readiness as a wait starts (epoll_ctl / EV_ADD), so a message queued since
+        // the empty receive above wakes this wait at once.
+        state_->descriptor.async_wait(watch_descriptor<Executor>::wait_read, std::move(self));
     }
 
 private:
-    enum class stage : unsigned char { start, taken, waiting };
-
-    template <typename Self>
-    void wait(Self& self) {
-        stage_ = stage::waiting;
-        const std::shared_ptr<receiver_state<Executor>> state = state_;  // `self` moves away below
-        state->descriptor.async_wait(watch_descriptor<Executor>::wait_read, std::move(self));
-        // A message queued since the empty receive may have raised the descriptor's only edge
-        // before this wait began (Asio's epoll and kqueue reactors are edge-triggered).
-        state->watch->rearm();
-    }
-
     std::shared_ptr<receiver_state<Executor>> state_;
-    stage stage_ = stage::start;
-    MessagePtr taken_;
-    std::error_code taken_ec_;
+    std::size_t cancels_at_start_;
+    bool started_ = false;
 };
 
 }  // namespace detail
@@ -211,7 +204,8 @@ public:
     /// Takes over `other`'s group and pending operation; `other` may then only be destroyed or
     /// assigned to.
     basic_receiver(basic_receiver&& other) noexcept = default;
-    /// Closes this receiver (see `close`) and takes over `other`'s group and pending operation.
+    /// Ends this receiver's pending operation (`operation_aborted`, as the destructor does) and
+    /// takes over `other`'s group and pending operation.
     basic_receiver& operator=(basic_receiver&& other) noexcept {
         if (this != &other) {
             close();
@@ -227,9 +221,10 @@ public:
     /// The executor the receiver's operations run on.
     [[nodiscard]] executor_type get_executor() noexcept { return state_->descriptor.get_executor(); }
 
-    /// Completes a pending `async_receive` with `asio::error::operation_aborted`; later ones work
-    /// as before.
+    /// Ends the `async_receive` under way (waiting, or woken and not yet handled) with
+    /// `asio::error::operation_aborted` and no message; later ones work as before.
     void cancel() {
+        ++state_->cancels;  // also ends an operation whose wait has ended but not been handled
         std::error_code ignored;
         state_->descriptor.cancel(ignored);
     }

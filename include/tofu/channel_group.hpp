@@ -36,29 +36,24 @@ using NativeHandle = std::uintptr_t;
 using NativeHandle = int;
 #endif
 
-/// A group's receive queue as an event loop sees it: a descriptor to wait on and a receive that
-/// never blocks. Shared by the group and whoever watches it (`ChannelGroup::watch`), so either
-/// may go first: `<tofu/asio.hpp>` holds one, and never touches the group itself.
+/// A group's receive queue as one event-loop watcher sees it (`ChannelGroup::watch`): a
+/// descriptor of its own to wait on and a receive that never blocks. Owned by the watcher and
+/// known to the group, so either may go first: `<tofu/asio.hpp>` holds one, and never touches the
+/// group itself.
 ///
 /// Thread safety: its receives are the group's consumer (one at a time, see
 /// `ChannelGroup::try_receive`); the group may be destroyed on any thread, even during a call.
 class ReceiveWatch {
 public:
-    /// The descriptor, as `ChannelGroup::native_handle` describes it; readable for good once the
-    /// group is gone. Open as long as this watch. Never
-    /// read it, write it or close it: only wait on it.
+    /// This watch's descriptor, readable as `ChannelGroup::native_handle` describes, and for good
+    /// once the group is gone. Open as long as this watch. Never read it, write it or close it:
+    /// only wait on it.
     [[nodiscard]] virtual NativeHandle native_handle() const noexcept = 0;
 
     /// The group's next message, or null when its queue is empty (`ec` cleared) or the group is
     /// gone (`ec` = `invalid_group`, tofu's category). Never blocks.
     /// @param ec cleared, or `invalid_group` once the group was destroyed.
     [[nodiscard]] virtual MessagePtr try_receive(std::error_code& ec) noexcept = 0;
-
-    /// For a watcher that waits for readiness edges (Asio's epoll and kqueue reactors): call it
-    /// after starting a wait that followed an empty receive. A message queued in between raised
-    /// the descriptor's only edge before the wait began; this raises another one then, and does
-    /// nothing (no system call) when the queue is empty.
-    virtual void rearm() noexcept = 0;
 
     ReceiveWatch(const ReceiveWatch&) = delete;
     ReceiveWatch& operator=(const ReceiveWatch&) = delete;
@@ -207,9 +202,10 @@ public:
     /// @throws Error(notification_failed) when the operating system refuses the descriptor.
     [[nodiscard]] virtual NativeHandle native_handle() = 0;
 
-    /// The same descriptor with a receive, shared so that the watcher may outlive the group
-    /// (see `ReceiveWatch`). Made on the first call of either; call it from the consumer's
-    /// thread.
+    /// A new watch: a descriptor of its own that follows the queue exactly as `native_handle`
+    /// does, with a receive, shared so that the watcher may outlive the group (see
+    /// `ReceiveWatch`). One per watcher (an Asio receiver makes one): each live watch costs one
+    /// more raise and clear per empty -> non-empty cycle. Call it from the consumer's thread.
     /// @throws Error(notification_failed) when the operating system refuses the descriptor.
     [[nodiscard]] virtual std::shared_ptr<ReceiveWatch> watch() = 0;
 

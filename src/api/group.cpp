@@ -9,7 +9,7 @@ namespace tofu::detail {
 Group::Group(std::shared_ptr<EngineCore> core, std::uint32_t id) : core_{std::move(core)}, queue_{id} {}
 
 Group::~Group() {
-    queue_.orphan_watch();  // a watcher's pending wait ends now, with invalid_group
+    queue_.orphan_watches();  // a watcher's pending wait ends now, with invalid_group
     if (core_->request_group_destroy(queue_)) {
         queue_.wait_released();  // the engine dropped this group's timers too
     } else {
@@ -37,11 +37,14 @@ MessagePtr Group::try_receive() {
 }
 
 NativeHandle Group::native_handle() {
-    return queue_.watch()->native_handle();
+    if (!handle_watch_) {
+        handle_watch_ = queue_.new_watch();
+    }
+    return handle_watch_->native_handle();
 }
 
 std::shared_ptr<ReceiveWatch> Group::watch() {
-    return queue_.watch();
+    return queue_.new_watch();
 }
 
 void Group::update_receiver(MessagePtr msg) {

@@ -41,6 +41,8 @@ public:
 private:
     std::shared_ptr<EngineCore> core_;
     ReceiveQueue queue_;
+    /// The watch behind `native_handle()`, made on its first call.
+    std::shared_ptr<QueueWatch> handle_watch_;
 };
 
 }  // namespace tofu::detail

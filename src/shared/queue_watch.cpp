@@ -24,13 +24,6 @@ MessagePtr QueueWatch::try_receive(std::error_code& ec) noexcept {
     return queue_->wait(std::chrono::nanoseconds::zero(), std::chrono::nanoseconds::zero());
 }
 
-void QueueWatch::rearm() noexcept {
-    const std::lock_guard lock{group_mutex_};
-    if (queue_ != nullptr) {
-        queue_->rearm();
-    }
-}
-
 void QueueWatch::orphan() noexcept {
     const std::lock_guard lock{group_mutex_};
     queue_ = nullptr;
@@ -49,11 +42,6 @@ void QueueWatch::lower() noexcept {
         raised_ = false;
         notifier_.drain();
     }
-}
-
-void QueueWatch::raise_again() noexcept {
-    raised_ = true;
-    notifier_.notify();
 }
 
 }  // namespace tofu::detail

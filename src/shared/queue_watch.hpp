@@ -22,7 +22,6 @@ public:
 
     [[nodiscard]] NativeHandle native_handle() const noexcept override;
     [[nodiscard]] MessagePtr try_receive(std::error_code& ec) noexcept override;
-    void rearm() noexcept override;
 
     /// The group is going: receives now say invalid_group, and the descriptor stays readable.
     void orphan() noexcept;
@@ -30,8 +29,6 @@ public:
     // Called by the queue under its lock: one raise and one lower per empty -> non-empty cycle.
     void raise() noexcept;
     void lower() noexcept;
-    /// Raises another edge, raised or not (rearm).
-    void raise_again() noexcept;
 
 private:
     Notifier notifier_;

@@ -40,10 +40,10 @@ void ReceiveQueue::wait_released() {
 
 MessagePtr ReceiveQueue::take_next() {
     MessagePtr msg = prefetching_ahead(taken_.pop_front());
-    if (watch_ && taken_.empty()) {  // the consumer's own field: it alone makes the watch
+    if (!watches_.empty() && taken_.empty()) {  // the consumer's own fields
         const std::lock_guard lock{mutex_};
         if (queue_.empty()) {
-            watch_->lower();  // the last queued message was just taken
+            lower_watches();  // the last queued message was just taken
         }
     }
     return msg;
@@ -69,8 +69,8 @@ MessagePtr ReceiveQueue::wait(std::chrono::nanoseconds timeout, std::chrono::nan
     }
     taken_.splice_back(queue_);  // the whole queue at once: the next calls take no lock
     queued_.store(false, std::memory_order_relaxed);
-    if (taken_.empty() && watch_) {
-        watch_->lower();  // nothing queued (a timed-out wait may have raised nothing)
+    if (taken_.empty() && !watches_.empty()) {
+        lower_watches();  // nothing queued (a timed-out wait may have raised nothing)
     }
     lock.unlock();
     // The first few have nothing behind them pointing at them.
@@ -81,47 +81,58 @@ MessagePtr ReceiveQueue::wait(std::chrono::nanoseconds timeout, std::chrono::nan
     return take_next();
 }
 
+std::shared_ptr<QueueWatch> ReceiveQueue::new_watch() {
+    auto watch = std::make_shared<QueueWatch>(*this);
+    const std::lock_guard lock{mutex_};
+    std::erase_if(watches_, [](const std::weak_ptr<QueueWatch>& w) { return w.expired(); });
+    watches_.push_back(watch);
+    if (!queue_.empty() || !taken_.empty()) {
+        watch->raise();
+    }
+    return watch;
+}
+
+void ReceiveQueue::orphan_watches() noexcept {
+    std::vector<std::shared_ptr<QueueWatch>> live;
+    {
+        const std::lock_guard lock{mutex_};
+        for (const std::weak_ptr<QueueWatch>& w : watches_) {
+            if (auto watch = w.lock()) {
+                live.push_back(std::move(watch));
+            }
+        }
+    }
+    for (const std::shared_ptr<QueueWatch>& watch : live) {
+        watch->orphan();  // outside mutex_: a watch's receive holds its lock, then ours
+    }
+}
+
+void ReceiveQueue::raise_watches() noexcept {
+    for (const std::weak_ptr<QueueWatch>& w : watches_) {
+        if (const auto watch = w.lock()) {
+            watch->raise();
+        }
+    }
+}
+
+void ReceiveQueue::lower_watches() noexcept {
+    for (const std::weak_ptr<QueueWatch>& w : watches_) {
+        if (const auto watch = w.lock()) {
+            watch->lower();
+        }
+    }
+}
+
 // An application thread's delivery (update_receiver) notifies under the lock: the receiver it wakes
 // may destroy the group as soon as it has the message, and cannot take it before this unlock, after
 // which nothing here is touched. The engine's batches notify after unlocking (a receiver woken
 // under the lock would only block again on the mutex the engine still holds): the queue outlives
 // every engine delivery, since its group's destructor waits for the engine to let go.
-std::shared_ptr<QueueWatch> ReceiveQueue::watch() {
-    const std::lock_guard lock{mutex_};
-    if (!watch_) {
-        watch_ = std::make_shared<QueueWatch>(*this);
-        if (!queue_.empty() || !taken_.empty()) {
-            watch_->raise();
-        }
-    }
-    return watch_;
-}
-
-void ReceiveQueue::orphan_watch() noexcept {
-    std::shared_ptr<QueueWatch> watch;
-    {
-        const std::lock_guard lock{mutex_};
-        watch = watch_;
-    }
-    if (watch) {
-        watch->orphan();  // outside mutex_: a watch's receive holds its lock, then ours
-    }
-}
-
-void ReceiveQueue::rearm() noexcept {
-    const std::lock_guard lock{mutex_};
-    if (watch_ && (!queue_.empty() || !taken_.empty())) {
-        watch_->raise_again();
-    }
-}
-
 void ReceiveQueue::deliver(MessagePtr msg) {
     const std::lock_guard lock{mutex_};
     queue_.push_back(std::move(msg));
     queued_.store(true, std::memory_order_release);
-    if (watch_) {
-        watch_->raise();
-    }
+    raise_watches();
     if (waiting_ != 0) {
         ready_.notify_one();
     }
@@ -133,9 +144,7 @@ void ReceiveQueue::deliver(MessageQueue& batch) {
         const std::lock_guard lock{mutex_};
         queue_.splice_back(batch);
         queued_.store(true, std::memory_order_release);
-        if (watch_) {
-            watch_->raise();
-        }
+        raise_watches();
         wake = waiting_ != 0;
     }
     if (wake) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include <tofu/message.hpp>
 
@@ -33,13 +34,11 @@ public:
     /// The next message, waiting up to `timeout` (looking for one for up to `spin` first, without
     /// sleeping); null when none came. One receiver at a time.
     [[nodiscard]] MessagePtr wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin);
-    /// The queue's watch (ChannelGroup::watch), made on the first call; raised at once when the
-    /// queue holds messages. The consumer's thread.
-    [[nodiscard]] std::shared_ptr<QueueWatch> watch();
-    /// The group is going: its watch, if any, refuses receives and stays readable.
-    void orphan_watch() noexcept;
-    /// QueueWatch::rearm: another edge when the queue holds messages.
-    void rearm() noexcept;
+    /// A new watch with a descriptor of its own (ChannelGroup::watch), raised and lowered with the
+    /// queue from now on; raised at once when the queue holds messages. The consumer's thread.
+    [[nodiscard]] std::shared_ptr<QueueWatch> new_watch();
+    /// The group is going: every live watch refuses receives and stays readable.
+    void orphan_watches() noexcept;
 
     /// Puts a message in the queue and wakes a waiting receiver. Any thread.
     void deliver(MessagePtr msg);
@@ -61,6 +60,9 @@ public:
 private:
     /// Pops from `taken_`, lowering the watch when that was the last queued message.
     MessagePtr take_next();
+    /// Under mutex_: the queue went from empty to holding messages / from holding them to empty.
+    void raise_watches() noexcept;
+    void lower_watches() noexcept;
 
     const std::uint32_t id_;
     std::mutex mutex_;
@@ -71,8 +73,9 @@ private:
     /// Taken from `queue_` by `wait` in one go and handed out from here without the lock. Only
     /// `wait` touches it, and it runs on one thread at a time.
     MessageQueue taken_;
-    /// Made by the first `watch()`; raised and lowered under mutex_.
-    std::shared_ptr<QueueWatch> watch_;
+    /// Raised and lowered under mutex_; changed only by the consumer (under mutex_), so the
+    /// consumer may read it without. Owned by their watchers: an expired one is dropped.
+    std::vector<std::weak_ptr<QueueWatch>> watches_;
     int waiting_ = 0;
     bool released_by_engine_ = false;
 };

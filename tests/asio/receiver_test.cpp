@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -23,6 +24,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -126,7 +128,8 @@ TEST_F(AsioReceiver, ThousandsOfMessagesFromAnotherThreadArriveInOrder) {
 }
 
 // Two threads run the io_context: the edge a delivery raises may be seen by the other thread's
-// reactor before this thread's wait begins (what `ReceiveWatch::rearm` is for). Nothing may stall.
+// reactor before this thread's wait begins (Asio re-checks readiness as a wait starts). Nothing
+// may stall.
 TEST_F(AsioReceiver, TwoThreadsRunningTheContextLoseNoWakeUp) {
     constexpr std::uint64_t count = 5000;
     auto strand = ::asio::make_strand(io_);
@@ -275,6 +278,80 @@ TEST_F(AsioReceiver, TheReceiverGoingFirstEndsItsOperationAndTheMessageStaysQueu
     const MessagePtr kept = group_->try_receive();
     ASSERT_NE(kept, nullptr) << "the message was lost with the receiver";
     EXPECT_EQ(kept->bhdr.message_id, 8U);
+}
+
+// The window between a wait's end and its handler: the handler is bound to a second io_context, so
+// the operation's next step waits there, unrun, while the receiver is cancelled or destroyed. It
+// must still end with operation_aborted and leave the message in the queue.
+class AsioReceiverAfterWakeUp : public AsioReceiver, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(AsioReceiverAfterWakeUp, ACancelOrTheReceiverGoingBeforeTheHandlerRunsTakesNothing) {
+    const bool destroy = GetParam();
+    ::asio::io_context handler_io;
+    auto receiver = std::make_unique<tofu::asio::receiver>(io_, *group_);
+    std::optional<Outcome> outcome;
+    receiver->async_receive(::asio::bind_executor(handler_io, [&](std::error_code ec, MessagePtr msg) {
+        outcome = Outcome{ec, std::move(msg)};
+    }));
+    for (int i = 0; i < 3; ++i) {  // the first attempt finds nothing and starts the wait
+        io_.poll();
+        handler_io.poll();
+    }
+    ASSERT_FALSE(outcome);
+    group_->update_receiver(tagged(6));
+    io_.poll();  // the reactor ends the wait; the next step is queued on handler_io
+    if (destroy) {
+        receiver.reset();
+    } else {
+        receiver->cancel();
+    }
+    handler_io.poll();
+    io_.poll();
+    handler_io.poll();
+    ASSERT_TRUE(outcome);
+    EXPECT_EQ(outcome->ec, ::asio::error::operation_aborted) << outcome->ec.message();
+    EXPECT_EQ(outcome->msg, nullptr);
+    const MessagePtr kept = group_->try_receive();
+    ASSERT_NE(kept, nullptr) << "the aborted operation took the message";
+    EXPECT_EQ(kept->bhdr.message_id, 6U);
+}
+
+INSTANTIATE_TEST_SUITE_P(CancelOrDestroy, AsioReceiverAfterWakeUp, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                             return param.param ? std::string{"ReceiverDestroyed"} : std::string{"Cancelled"};
+                         });
+
+TEST_F(AsioReceiver, ADeferredOperationLaunchedAfterTheReceiverWentIsAborted) {
+    auto receiver = std::make_unique<tofu::asio::receiver>(io_, *group_);
+    auto deferred = receiver->async_receive(::asio::experimental::deferred);
+    receiver.reset();
+    group_->update_receiver(tagged(2));
+    std::optional<Outcome> outcome;
+    ++outstanding_;
+    std::move(deferred)([&](std::error_code ec, MessagePtr msg) {
+        outcome = Outcome{ec, std::move(msg)};
+        --outstanding_;
+    });
+    run();
+    ASSERT_TRUE(outcome);
+    EXPECT_EQ(outcome->ec, ::asio::error::operation_aborted) << outcome->ec.message();
+    EXPECT_NE(group_->try_receive(), nullptr) << "the message stays queued";
+}
+
+// One receiver after another on the same group, the second on another io_context: each has a
+// descriptor of its own (on Windows, one that may join another completion port).
+TEST_F(AsioReceiver, ReceiversOneAfterAnotherOnOtherContextsEachReceive) {
+    ::asio::io_context other_io;
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+        ::asio::io_context& io = id % 2 == 0 ? other_io : io_;
+        io.restart();
+        tofu::asio::receiver receiver{io, *group_};
+        group_->update_receiver(tagged(id));
+        std::future<MessagePtr> got = receiver.async_receive(::asio::use_future);
+        io.run_for(event_timeout);
+        ASSERT_EQ(got.wait_for(0s), std::future_status::ready) << "receiver " << id;
+        EXPECT_EQ(got.get()->bhdr.message_id, id);
+    }
 }
 
 TEST_F(AsioReceiver, TheGroupGoingFirstEndsTheOperationWithInvalidGroup) {

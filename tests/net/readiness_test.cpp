@@ -60,14 +60,41 @@ protected:
     ChannelGroupPtr group_;
 };
 
-TEST_F(Readiness, TheHandleIsOneDescriptorForTheGroupsLifeAndTheWatchSharesIt) {
+TEST_F(Readiness, TheHandleIsOneDescriptorForTheGroupsLifeAndEachWatchHasItsOwn) {
     const NativeHandle handle = group_->native_handle();
     EXPECT_EQ(group_->native_handle(), handle);
-    const std::shared_ptr<ReceiveWatch> watch = group_->watch();
-    ASSERT_NE(watch, nullptr);
-    EXPECT_EQ(watch->native_handle(), handle);
-    EXPECT_EQ(group_->watch(), watch);
+    const std::shared_ptr<ReceiveWatch> first = group_->watch();
+    const std::shared_ptr<ReceiveWatch> second = group_->watch();
+    ASSERT_NE(first, nullptr);
+    ASSERT_NE(second, nullptr);
+    EXPECT_NE(first->native_handle(), handle);
+    EXPECT_NE(second->native_handle(), first->native_handle());
     EXPECT_NE(engine_->create()->native_handle(), handle) << "each group has its own";
+
+    group_->update_receiver(tagged(1));  // every descriptor follows the one queue
+    EXPECT_TRUE(readable(handle));
+    EXPECT_TRUE(readable(first->native_handle()));
+    EXPECT_TRUE(readable(second->native_handle()));
+    std::error_code ec;
+    EXPECT_NE(second->try_receive(ec), nullptr);
+    EXPECT_FALSE(readable(handle));
+    EXPECT_FALSE(readable(first->native_handle()));
+    EXPECT_FALSE(readable(second->native_handle()));
+}
+
+TEST_F(Readiness, ADroppedWatchIsForgottenAndTheOthersGoOn) {
+    const NativeHandle handle = group_->native_handle();
+    for (int i = 0; i < 100; ++i) {  // watchers come and go (an Asio receiver per connection, say)
+        std::shared_ptr<ReceiveWatch> watch = group_->watch();
+        group_->update_receiver(tagged(static_cast<std::uint64_t>(i)));
+        ASSERT_TRUE(readable(watch->native_handle()));
+        ASSERT_NE(group_->try_receive(), nullptr);
+        ASSERT_FALSE(readable(watch->native_handle()));
+    }
+    group_->update_receiver(tagged(100));
+    EXPECT_TRUE(readable(handle));
+    EXPECT_NE(group_->try_receive(), nullptr);
+    EXPECT_FALSE(readable(handle));
 }
 
 TEST_F(Readiness, TryReceiveOnAnEmptyQueueReturnsNullAtOnce) {
@@ -127,19 +154,6 @@ TEST_F(Readiness, AnEmptyReceiveAfterATimedOutWaitLeavesItLowered) {
     EXPECT_FALSE(readable(handle));
 }
 
-TEST_F(Readiness, RearmRaisesAnotherEdgeOnlyWhenMessagesWait) {
-    const std::shared_ptr<ReceiveWatch> watch = group_->watch();
-    watch->rearm();
-    EXPECT_FALSE(readable(watch->native_handle())) << "nothing queued: rearm does nothing";
-    group_->update_receiver(tagged(1));
-    watch->rearm();
-    EXPECT_TRUE(readable(watch->native_handle()));
-    std::error_code ec;
-    EXPECT_NE(watch->try_receive(ec), nullptr);
-    EXPECT_FALSE(ec);
-    EXPECT_FALSE(readable(watch->native_handle())) << "one take lowers it, however often it was raised";
-}
-
 TEST_F(Readiness, OnceTheGroupIsGoneTheWatchStaysReadableAndRefusesReceives) {
     const std::shared_ptr<ReceiveWatch> watch = group_->watch();
     group_->update_receiver(tagged(1));  // still queued when the group goes: back to the pool
@@ -151,7 +165,6 @@ TEST_F(Readiness, OnceTheGroupIsGoneTheWatchStaysReadableAndRefusesReceives) {
     EXPECT_TRUE(readable(watch->native_handle())) << "a waiter must wake up";
     EXPECT_EQ(watch->try_receive(ec), nullptr);
     EXPECT_EQ(ec, make_error_code(AmpeStatus::invalid_group));
-    watch->rearm();  // harmless
     EXPECT_TRUE(readable(watch->native_handle())) << "for good";
 }
 
