@@ -1,7 +1,8 @@
-// What an event loop watches for a group (ChannelGroup::watch): a notifier descriptor the receive
-// queue raises when a message lands in it while it is empty and lowers when a receive finds it
-// empty. Shared by the queue and the watchers; once the group goes it is raised for good and its
-// receives say invalid_group, so a watcher (an Asio receiver) may outlive the group.
+// What one event-loop watcher holds for a group (ChannelGroup::watch, and the one behind
+// native_handle): a notifier descriptor the receive queue raises when a message lands in it while
+// it is empty and lowers when a receive takes the last message or finds none. Owned by the
+// watcher; the queue knows it by a weak pointer. Once the group goes it is raised for good and
+// its receives say invalid_group, so a watcher (an Asio receiver) may outlive the group.
 #pragma once
 
 #include <mutex>
