@@ -33,7 +33,7 @@ MessagePtr Group::wait_receive(std::chrono::nanoseconds timeout) {
 }
 
 MessagePtr Group::try_receive() {
-    return queue_.wait(std::chrono::nanoseconds::zero(), std::chrono::nanoseconds::zero());
+    return queue_.try_take();
 }
 
 NativeHandle Group::native_handle() {

@@ -1,7 +1,5 @@
 #include "shared/queue_watch.hpp"
 
-#include <chrono>
-
 #include <tofu/status.hpp>
 
 #include "shared/receive_queue.hpp"
@@ -21,7 +19,7 @@ MessagePtr QueueWatch::try_receive(std::error_code& ec) noexcept {
         return {};
     }
     ec.clear();
-    return queue_->wait(std::chrono::nanoseconds::zero(), std::chrono::nanoseconds::zero());
+    return queue_->try_take();
 }
 
 void QueueWatch::orphan() noexcept {

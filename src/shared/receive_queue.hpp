@@ -40,6 +40,10 @@ public:
     /// The group is going: every live watch refuses receives and stays readable.
     void orphan_watches() noexcept;
 
+    /// The next message or null, never waiting (try_receive, a watch's too). One receiver at a time.
+    [[nodiscard]] MessagePtr try_take() {
+        return wait(std::chrono::nanoseconds::zero(), std::chrono::nanoseconds::zero());
+    }
     /// Puts a message in the queue and wakes a waiting receiver. Any thread.
     void deliver(MessagePtr msg);
     /// Moves a batch into the queue under one lock, with one wake-up. Any thread.

@@ -68,6 +68,16 @@ protected:
         EXPECT_EQ(outstanding_, 0U) << "operations still pending after " << event_timeout.count() << " s";
     }
 
+    /// A completion handler that keeps what the operation completed with in `into`; `run` waits
+    /// for it.
+    auto record(std::optional<Outcome>& into) {
+        ++outstanding_;
+        return [this, &into](std::error_code ec, MessagePtr msg) {
+            into = Outcome{ec, std::move(msg)};
+            --outstanding_;
+        };
+    }
+
     std::unique_ptr<Reactor> engine_;
     ChannelGroupPtr group_;
     ::asio::io_context io_;
@@ -78,11 +88,7 @@ TEST_F(AsioReceiver, AReadyMessageCompletesThroughTheExecutorNeverInsideTheCall)
     group_->update_receiver(tagged(1));
     tofu::asio::receiver receiver{io_, *group_};
     std::optional<Outcome> outcome;
-    ++outstanding_;
-    receiver.async_receive([&](std::error_code ec, MessagePtr msg) {
-        outcome = Outcome{ec, std::move(msg)};
-        --outstanding_;
-    });
+    receiver.async_receive(record(outcome));
     EXPECT_FALSE(outcome) << "completed inside async_receive";
     run();
     ASSERT_TRUE(outcome);
@@ -204,11 +210,7 @@ TEST_F(AsioReceiver, UseFutureAndDeferredWork) {
     io_.restart();
     auto deferred = receiver.async_receive(::asio::experimental::deferred);
     std::optional<Outcome> second;
-    ++outstanding_;
-    std::move(deferred)([&](std::error_code ec, MessagePtr msg) {
-        second = Outcome{ec, std::move(msg)};
-        --outstanding_;
-    });
+    std::move(deferred)(record(second));
     run();
     ASSERT_TRUE(second);
     ASSERT_NE(second->msg, nullptr);
@@ -219,12 +221,7 @@ TEST_F(AsioReceiver, ACancelledOperationEndsWithOperationAbortedAndLosesNothing)
     tofu::asio::receiver receiver{io_, *group_};
     ::asio::cancellation_signal signal;
     std::optional<Outcome> outcome;
-    ++outstanding_;
-    receiver.async_receive(
-        ::asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, MessagePtr msg) {
-            outcome = Outcome{ec, std::move(msg)};
-            --outstanding_;
-        }));
+    receiver.async_receive(::asio::bind_cancellation_slot(signal.slot(), record(outcome)));
     ::asio::post(io_, [&] { signal.emit(::asio::cancellation_type::terminal); });
     run();
     ASSERT_TRUE(outcome);
@@ -234,11 +231,7 @@ TEST_F(AsioReceiver, ACancelledOperationEndsWithOperationAbortedAndLosesNothing)
     group_->update_receiver(tagged(4));  // the receiver still works after a cancelled operation
     io_.restart();
     outcome.reset();
-    ++outstanding_;
-    receiver.async_receive([&](std::error_code ec, MessagePtr msg) {
-        outcome = Outcome{ec, std::move(msg)};
-        --outstanding_;
-    });
+    receiver.async_receive(record(outcome));
     run();
     ASSERT_TRUE(outcome);
     ASSERT_NE(outcome->msg, nullptr);
@@ -248,11 +241,7 @@ TEST_F(AsioReceiver, ACancelledOperationEndsWithOperationAbortedAndLosesNothing)
 TEST_F(AsioReceiver, CancelEndsThePendingOperation) {
     tofu::asio::receiver receiver{io_, *group_};
     std::optional<Outcome> outcome;
-    ++outstanding_;
-    receiver.async_receive([&](std::error_code ec, MessagePtr msg) {
-        outcome = Outcome{ec, std::move(msg)};
-        --outstanding_;
-    });
+    receiver.async_receive(record(outcome));
     ::asio::post(io_, [&] { receiver.cancel(); });
     run();
     ASSERT_TRUE(outcome);
@@ -262,11 +251,7 @@ TEST_F(AsioReceiver, CancelEndsThePendingOperation) {
 TEST_F(AsioReceiver, TheReceiverGoingFirstEndsItsOperationAndTheMessageStaysQueued) {
     auto receiver = std::make_unique<tofu::asio::receiver>(io_, *group_);
     std::optional<Outcome> outcome;
-    ++outstanding_;
-    receiver->async_receive([&](std::error_code ec, MessagePtr msg) {
-        outcome = Outcome{ec, std::move(msg)};
-        --outstanding_;
-    });
+    receiver->async_receive(record(outcome));
     ::asio::post(io_, [&] {
         receiver.reset();
         group_->update_receiver(tagged(8));
@@ -327,11 +312,7 @@ TEST_F(AsioReceiver, ADeferredOperationLaunchedAfterTheReceiverWentIsAborted) {
     receiver.reset();
     group_->update_receiver(tagged(2));
     std::optional<Outcome> outcome;
-    ++outstanding_;
-    std::move(deferred)([&](std::error_code ec, MessagePtr msg) {
-        outcome = Outcome{ec, std::move(msg)};
-        --outstanding_;
-    });
+    std::move(deferred)(record(outcome));
     run();
     ASSERT_TRUE(outcome);
     EXPECT_EQ(outcome->ec, ::asio::error::operation_aborted) << outcome->ec.message();
@@ -357,11 +338,7 @@ TEST_F(AsioReceiver, ReceiversOneAfterAnotherOnOtherContextsEachReceive) {
 TEST_F(AsioReceiver, TheGroupGoingFirstEndsTheOperationWithInvalidGroup) {
     tofu::asio::receiver receiver{io_, *group_};
     std::optional<Outcome> outcome;
-    ++outstanding_;
-    receiver.async_receive([&](std::error_code ec, MessagePtr msg) {
-        outcome = Outcome{ec, std::move(msg)};
-        --outstanding_;
-    });
+    receiver.async_receive(record(outcome));
     ::asio::post(io_, [&] { group_.reset(); });
     run();
     ASSERT_TRUE(outcome);
@@ -370,11 +347,7 @@ TEST_F(AsioReceiver, TheGroupGoingFirstEndsTheOperationWithInvalidGroup) {
 
     io_.restart();
     outcome.reset();
-    ++outstanding_;
-    receiver.async_receive([&](std::error_code ec, MessagePtr msg) {
-        outcome = Outcome{ec, std::move(msg)};
-        --outstanding_;
-    });
+    receiver.async_receive(record(outcome));
     run();
     ASSERT_TRUE(outcome);
     EXPECT_EQ(outcome->ec, make_error_code(AmpeStatus::invalid_group)) << "and every later one";
