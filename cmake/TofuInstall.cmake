@@ -36,6 +36,10 @@ endif()
 if(TOFU_POLLER STREQUAL "io_uring")
   string(APPEND TOFU_PC_SYSTEM_LIBS " -luring")
 endif()
+set(TOFU_PC_REQUIRES "")
+if(TOFU_TLS)
+  set(TOFU_PC_REQUIRES "libssl libcrypto")  # OpenSSL 3's own .pc files
+endif()
 if(TOFU_POLLER STREQUAL "kqueue" AND TOFU_KQUEUE_LIBRARY)
   # libkqueue on Linux, from a prefix of its own: the run-time path goes with it.
   get_filename_component(tofu_kqueue_dir ${TOFU_KQUEUE_LIBRARY} DIRECTORY)

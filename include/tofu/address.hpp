@@ -1,9 +1,9 @@
 /// @file
 /// Addresses: where to connect (`~connect_to`) and where to listen (`~listen_on`).
 ///
-/// The header values read `tcp|HOST|PORT` and `uds|PATH`. HOST is an IPv4 or IPv6 literal (no
-/// brackets needed: `tcp|::1|7099`) or a host name. A PATH starting with `@` names the Linux
-/// abstract namespace.
+/// The header values read `tcp|HOST|PORT`, `tls|HOST|PORT` and `uds|PATH`. HOST is an IPv4 or IPv6 literal
+/// (no brackets needed: `tcp|::1|7099`) or a host name. A PATH starting with `@` names the Linux abstract
+/// namespace.
 #pragma once
 
 #include <cstddef>
@@ -86,8 +86,38 @@ struct UdsServerAddress {
     friend bool operator==(const UdsServerAddress&, const UdsServerAddress&) = default;
 };
 
-/// Any of the four address kinds.
-using Address = std::variant<TcpClientAddress, TcpServerAddress, UdsClientAddress, UdsServerAddress>;
+/// Connect over TCP with TLS: HelloRequest with `~connect_to:tls|HOST|PORT`. The server's
+/// certificate must name HOST (a DNS name, or an IP address as an IP SAN), unless the HelloRequest
+/// carries `~tls_server_name`. Certificates and checks: `TlsOptions`.
+struct TlsClientAddress {
+    std::string host;        ///< IPv4/IPv6 literal or host name
+    std::uint16_t port = 0;  ///< 1..65535
+
+    /// Makes `msg` a HelloRequest to this address (sets the op code, appends `~connect_to`).
+    void format(Message& msg) const;
+    /// The header value, `tls|HOST|PORT`.
+    [[nodiscard]] std::string to_string() const;
+    /// Field-by-field equality.
+    friend bool operator==(const TlsClientAddress&, const TlsClientAddress&) = default;
+};
+
+/// Listen on TCP with TLS: WelcomeRequest with `~listen_on:tls|IP|PORT`. The listener needs a
+/// certificate and its key (`TlsOptions`, or `~tls_cert` and `~tls_key` on the WelcomeRequest).
+struct TlsServerAddress {
+    std::string ip = "0.0.0.0";  ///< local address to bind (IPv4/IPv6 literal or host name)
+    std::uint16_t port = 0;      ///< 0 lets the OS choose
+
+    /// Makes `msg` a WelcomeRequest for this address (sets the op code, appends `~listen_on`).
+    void format(Message& msg) const;
+    /// The header value, `tls|IP|PORT`.
+    [[nodiscard]] std::string to_string() const;
+    /// Field-by-field equality.
+    friend bool operator==(const TlsServerAddress&, const TlsServerAddress&) = default;
+};
+
+/// Any of the address kinds.
+using Address = std::variant<TcpClientAddress, TcpServerAddress, UdsClientAddress, UdsServerAddress,
+                             TlsClientAddress, TlsServerAddress>;
 
 /// Makes `msg` a HelloRequest or WelcomeRequest for `address`.
 void format(Message& msg, const Address& address);
@@ -115,8 +145,9 @@ struct ParsedAddress {
     [[nodiscard]] explicit operator bool() const noexcept { return status == AmpeStatus::success; }
 };
 
-/// Parses a `~connect_to` (client) or `~listen_on` (server) value. Every malformed input yields
-/// `invalid_address` with a reason: an empty value, an unknown scheme, missing or extra fields, empty host, a
+/// Parses a `~connect_to` (client) or `~listen_on` (server) value. A `tls` value parses as a `tcp`
+/// one does. Every malformed input yields `invalid_address` with a reason: an empty value, an
+/// unknown scheme, missing or extra fields, empty host, a
 /// port that is not a number in 0..65535, port 0 for a client, an empty path, a path that does not fit
 /// `sockaddr_un`, a NUL byte in a path, or `@name` where there is no abstract namespace.
 [[nodiscard]] ParsedAddress parse_address(std::string_view value, AddressRole role);

@@ -27,6 +27,9 @@ inline constexpr std::string_view reason = "~reason";
 /// there is more to say: the operating system's words (e.g. `~detail:Connection refused`) or
 /// tofu's (`~detail:the stream ended inside a frame`).
 inline constexpr std::string_view detail = "~detail";
+/// On the `accept_failed` Signal a `tls` listener sends when TLS handshakes fail: how many failed
+/// since its last such report (at most one report a second; the first at once).
+inline constexpr std::string_view failed_handshakes = "~failed_handshakes";
 }  // namespace header
 
 /// A descriptor an event loop can wait on: a file descriptor on POSIX, a `SOCKET` on Windows.

@@ -431,6 +431,36 @@ inline constexpr std::string_view listener = "~listener";
 /// peer's engine never confirmed receiving it, so it may or may not have arrived (value `1`). A
 /// message without it was never written. Such a message comes back as its binary header alone.
 inline constexpr std::string_view unconfirmed = "~unconfirmed";
+
+// TLS settings of one listener (on its WelcomeRequest) or one connect (on its HelloRequest), each
+// in place of its `Options::tls` default. Like `~connect_to`, they are the engine's and never go
+// on the wire.
+inline constexpr std::string_view tls_cert = "~tls_cert";  ///< `TlsOptions::certificate_chain`
+inline constexpr std::string_view tls_key = "~tls_key";    ///< `TlsOptions::private_key`
+inline constexpr std::string_view tls_ca = "~tls_ca";      ///< `TlsOptions::ca`
+/// `TlsOptions::verify`: `peer` or `none`.
+inline constexpr std::string_view tls_verify = "~tls_verify";
+/// `TlsOptions::min_version`: `1.2` or `1.3`.
+inline constexpr std::string_view tls_min_version = "~tls_min_version";
+/// HelloRequest: the name to send (SNI) and to check the server's certificate against, in place
+/// of the address's host (e.g. connecting to an IP address a certificate does not name).
+inline constexpr std::string_view tls_server_name = "~tls_server_name";
+
+// What the engine says of a TLS peer: on the HelloRequest a `tls` listener delivers (the client),
+// and on the HelloResponse a `tls` client receives (the server). Written by the engine only (a
+// peer's `~` headers never reach the application), and only for a certificate that was verified.
+/// The certificate's subject, as RFC 4514 writes it (e.g. `CN=client,O=Example`); special
+/// characters escaped, never a raw CR or LF.
+inline constexpr std::string_view peer_subject = "~peer_subject";
+/// One per subject alternative name, in the certificate's order: `DNS:name`, `IP:address`,
+/// `email:address` or `URI:uri` (escaped as `~peer_subject`). Those that do not fit the header
+/// block are left out, and the last is cut, ending in "...".
+inline constexpr std::string_view peer_san = "~peer_san";
+/// The TLS version and cipher suite agreed, e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384`.
+inline constexpr std::string_view tls = "~tls";
+/// Whether the kernel does the record layer (kernel TLS): `off`, `send`, `receive` or
+/// `send,receive`.
+inline constexpr std::string_view tls_ktls = "~tls_ktls";
 }  // namespace header
 
 /// Binary header + text headers + body. Data and command at once.

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <tofu/message.hpp>
 
@@ -14,6 +15,51 @@ namespace tofu {
 enum class AllocationStrategy : std::uint8_t {
     pool_only,  ///< return null
     always,     ///< allocate a new message
+};
+
+/// The oldest TLS version a `tls` channel accepts (`TlsOptions::min_version`).
+enum class TlsVersion : std::uint8_t {
+    tls1_2,  ///< TLS 1.2 or 1.3
+    tls1_3,  ///< TLS 1.3 only (the default)
+};
+
+/// How a `tls` channel checks its peer's certificate (`TlsOptions::verify`).
+enum class TlsVerify : std::uint8_t {
+    /// The default. A client verifies the server's certificate against `TlsOptions::ca` (the
+    /// system's store when empty) and the host name it connects to (or `~tls_server_name`). A
+    /// listener given a CA requires a client certificate and verifies it (mutual TLS); without
+    /// one it asks for none.
+    peer,
+    /// No verification: a client takes any server certificate, a listener asks for none. The
+    /// channel is encrypted but not authenticated: for tests, never across a network you do not
+    /// trust.
+    none,
+};
+
+/// The engine's TLS defaults, for channels whose address is `tls|...`. Each one may be replaced
+/// per listener (on its WelcomeRequest) or per connection (on its HelloRequest) by a reserved
+/// header: `~tls_cert`, `~tls_key`, `~tls_ca`, `~tls_verify` (`peer` or `none`),
+/// `~tls_min_version` (`1.2` or `1.3`). Files are read when the listener opens or the connect
+/// starts; a file that cannot be used fails that one listener (`listen_failed`) or connect
+/// (`connect_failed`), with the reason in `~detail`. docs/security.md says what is protected.
+struct TlsOptions {
+    /// PEM file: this side's certificate, then the intermediates up to (not including) the root.
+    /// A listener needs one; a client needs one only for a listener that asks (mutual TLS).
+    std::string certificate_chain{};
+    /// PEM file: the private key of `certificate_chain`'s first certificate.
+    std::string private_key{};
+    /// PEM file, or a directory prepared by `openssl rehash`, of the certificates to trust. Empty:
+    /// a client trusts the system's store; a listener asks for no client certificate.
+    std::string ca{};
+    /// How the peer is checked.
+    TlsVerify verify = TlsVerify::peer;
+    /// The oldest version accepted (TLS 1.3 by default; 1.2 for peers that lack 1.3).
+    TlsVersion min_version = TlsVersion::tls1_3;
+    /// Lets OpenSSL hand the record layer to the kernel (kernel TLS, `SSL_OP_ENABLE_KTLS`) where
+    /// the kernel offers it. Each delivered Hello says whether it is active (`~tls_ktls`). Off by
+    /// default: with it, OpenSSL makes the socket calls itself (the engine thread blocks SIGPIPE
+    /// for them). docs/security.md, "Kernel TLS".
+    bool kernel_tls = false;
 };
 
 /// Settings of one engine.
@@ -92,6 +138,9 @@ struct Options {
     /// permission. Default: the owner only. Abstract names (`@name`) have no file: check the
     /// `~peer` header of each HelloRequest instead.
     std::uint32_t uds_file_mode = 0600;
+
+    /// Certificates, keys and checks of `tls` channels (see `TlsOptions`).
+    TlsOptions tls{};
 };
 
 /// The most bytes an engine holds for one connection, beyond the kernel's socket buffers and the

@@ -15,6 +15,7 @@ namespace tofu::detail {
 class ReceiveQueue;
 class Loop;
 struct Listener;
+struct Connection;
 
 class Acceptor {
 public:
@@ -33,10 +34,18 @@ public:
     void refuse(Listener& listener, std::string_view why);
     /// Accepting failed with `os_error`: the listener rests, then tries again.
     void rest(Listener& listener, int os_error);
-    /// The rest is over: the listener accepts again.
-    void rest_over(Listener& listener);
+    /// The listener's timer fired: a rest is over (it accepts again), or failed TLS handshakes
+    /// wait to be reported.
+    void on_deadline(Listener& listener);
+    /// An accepted `tls` connection failed before its handshake was done: counted by its listener,
+    /// which reports such failures at a bounded rate. False when the listener is gone.
+    bool count_failed_handshake(const Connection& ch, std::string_view why);
 
 private:
+    void count_failed_handshake(Listener& listener, std::string_view why);
+    /// Reports the failed handshakes counted, unless one was reported less than a second ago (the
+    /// timer then reports them).
+    void report_failed_handshakes(Listener& listener);
     /// Binds and listens at `where` (`requested`, as parsed) and answers `welcome`.
     void listen(Listener& listener, const SocketAddress& where, const Address& requested, MessagePtr welcome);
 

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <variant>
 
 #include <tofu/message.hpp>
@@ -24,6 +26,7 @@
 namespace tofu::detail {
 
 class ReceiveQueue;
+class TlsContext;
 
 /// What listeners and connections have in common.
 struct Endpoint {
@@ -50,6 +53,13 @@ struct Listener : Endpoint {
     MessagePtr welcome;
     SocketFile socket_file;  ///< on a filesystem UDS path: removed when it closes, if still its own
     bool refusing = false;   ///< refused a connection since it last accepted one
+    bool resting = false;    ///< could not accept: waits for its timer before it accepts again
+    /// A `tls` listener: the certificates and checks of every connection it accepts.
+    std::shared_ptr<TlsContext> tls;
+    /// TLS handshakes that failed since the last report, and when that report went out.
+    std::uint32_t failed_handshakes = 0;
+    std::chrono::steady_clock::time_point last_failure_report;
+    std::string last_failure;  ///< the words of the last one
 
     /// Its host name is being looked up on another thread: it does not listen yet.
     [[nodiscard]] bool resolving() const noexcept { return welcome != nullptr; }
@@ -68,8 +78,10 @@ struct Connection : Endpoint {
     Connection(std::uint16_t n, State s, ReceiveQueue* g, Socket sock) noexcept
         : Endpoint{n, g, std::move(sock)}, state{s} {}
 
-    /// How the frames' bytes travel on the socket (net/byte_stream.hpp).
+    /// How the frames' bytes travel on the socket (net/byte_stream.hpp): the shared plain
+    /// stream, or `own_stream`.
     ByteStream* stream = &PlainStream::shared();
+    std::unique_ptr<ByteStream> own_stream;  ///< a stream of its own (TLS), when it has one
     Outbox out;
     Inflow in;
     ConfirmState confirms;

@@ -1,6 +1,7 @@
 #include "engine/channel_budget.hpp"
 
 #include "message/message_access.hpp"
+#include "net/tls.hpp"
 
 namespace tofu::detail {
 
@@ -25,7 +26,7 @@ std::size_t held_bytes(const Channel& channel) noexcept {
     if (ch->hello.request != nullptr) {
         n += message_bytes(*ch->hello.request);
     }
-    return n;
+    return n + ch->stream->held_bytes();
 }
 
 }  // namespace tofu::detail
@@ -42,8 +43,9 @@ std::size_t channel_budget(const Options& options) noexcept {
     while (log_entries < options.max_unconfirmed_frames) {
         log_entries *= 2;
     }
+    // A TLS connection's stream adds its own (`max_tls_stream_bytes`).
     return sizeof(Channel) + sizeof(Message) + 2 * (sizeof(Message) + max_frame_size) + max_read_size +
-           log_entries * unconfirmed_entry_size;
+           log_entries * unconfirmed_entry_size + (tls_available() ? max_tls_stream_bytes : 0);
 }
 
 }  // namespace tofu

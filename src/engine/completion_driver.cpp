@@ -164,9 +164,22 @@ void CompletionDriver::on_read_done(Connection& ch, const Completion& c) {
     const std::span<const std::byte> data = ch.stream->absorb(c.data.first(r.bytes));
     IoResult got = r;
     got.bytes = data.size();
+    if (const SocketError e = ch.stream->absorb_error(); !e.ok()) {
+        // The stream failed (TLS: a bad record, a failed handshake): what it decrypted before
+        // that is read, then the connection closes with its words.
+        if (!data.empty()) {
+            (void)loop_.receiver().on_read(ch, got, data);
+        }
+        if (loop_.alive(ch, number)) {
+            loop_.close(ch, e);
+        }
+        return;
+    }
     on_input(ch, got, data);
-    if (loop_.alive(ch, number) && ch.stream->has_output()) {
-        flush(ch);  // what it received made the stream answer (a handshake, a key update)
+    if (loop_.alive(ch, number) && (ch.stream->has_output() || !ch.out.queue.empty())) {
+        // What it received made the stream answer (a handshake, a key update), or lets it write
+        // what waited for its handshake.
+        flush(ch);
     }
 }
 
@@ -220,6 +233,10 @@ void CompletionDriver::flush(Connection& ch) {
         return;
     }
     const std::span<const native::IoSlice> sealed = ch.stream->seal({slot.parts.data(), g.parts});
+    if (sealed.empty()) {
+        write_slots_.give_back(index);  // the stream cannot take them yet (TLS: its handshake is not done)
+        return;
+    }
     slot.channel = ch.number;
     slot.serial = ch.serial;
     slot.header = msghdr{};

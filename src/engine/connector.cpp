@@ -38,11 +38,19 @@ void Connector::start(ReceiveQueue& group, MessagePtr hello) {
         ch.hello.deadline = ch.deadline;
     }
     const ParsedAddress parsed = parse_address(*hello);
+    AmpeStatus tls_status = AmpeStatus::success;
+    std::string tls_why;
+    const auto* tls = parsed ? std::get_if<TlsClientAddress>(&parsed.address) : nullptr;
+    const bool secured = tls == nullptr || secure(ch, *tls, *hello, tls_status, tls_why);
     drop_reserved_headers(hello->thdrs);  // the engine's (`~connect_to`...): not the peer's business
     Confirmations::offer(ch, *hello);
     loop_.sender().enqueue(ch, std::move(hello));  // the HelloRequest is the first frame on the wire
     if (!parsed) {
         loop_.close(ch, parsed.status, parsed.reason);
+        return;
+    }
+    if (!secured) {
+        loop_.close(ch, tls_status, tls_why);
         return;
     }
     // A host name may keep the resolver busy for seconds: it is looked up on another thread. An IP
@@ -58,6 +66,43 @@ void Connector::start(ReceiveQueue& group, MessagePtr hello) {
         return;
     }
     connect(ch, where);
+}
+
+bool Connector::secure(Connection& ch, const TlsClientAddress& to, const Message& hello, AmpeStatus& status,
+                       std::string& why) {
+    const TlsOptions& defaults = loop_.engine().options().tls;
+    TlsSettings settings;
+    if (!read_tls_settings(defaults, hello.thdrs, settings, why)) {
+        status = AmpeStatus::not_allowed;
+        return false;
+    }
+    // The engine's defaults make one context, shared; a connect with settings of its own makes
+    // its own (the files are read again).
+    const bool own = settings.options.certificate_chain != defaults.certificate_chain ||
+                     settings.options.private_key != defaults.private_key ||
+                     settings.options.ca != defaults.ca || settings.options.verify != defaults.verify ||
+                     settings.options.min_version != defaults.min_version;
+    std::shared_ptr<TlsContext> context = own ? nullptr : default_tls_;
+    if (context == nullptr) {
+        TlsContextResult made = make_tls_context(settings, false);
+        if (made.context == nullptr) {
+            status = made.status;
+            why = std::move(made.why);
+            return false;
+        }
+        context = std::move(made.context);
+        if (!own) {
+            default_tls_ = context;
+        }
+    }
+    ch.own_stream = make_tls_stream(context, settings.server_name.empty() ? to.host : settings.server_name);
+    if (ch.own_stream == nullptr) {
+        status = AmpeStatus::connect_failed;
+        why = "TLS: cannot make a session for " + to.host;
+        return false;
+    }
+    ch.stream = ch.own_stream.get();
+    return true;
 }
 
 void Connector::on_looked_up(Connection& ch, const LookupResult& result) {

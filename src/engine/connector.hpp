@@ -6,9 +6,14 @@
 // went on the wire does not come back too.
 #pragma once
 
+#include <memory>
+#include <string>
+
+#include <tofu/address.hpp>
 #include <tofu/message.hpp>
 
 #include "net/socket.hpp"
+#include "net/tls.hpp"
 
 namespace tofu::detail {
 
@@ -46,8 +51,14 @@ public:
 private:
     /// Starts the TCP or UDS connect of `ch` to `where`.
     void connect(Connection& ch, const SocketAddress& where);
+    /// Gives a `tls` connection its stream, with the settings `hello` asks for; false, with the
+    /// status and words to close it with, when they are no good.
+    bool secure(Connection& ch, const TlsClientAddress& to, const Message& hello, AmpeStatus& status,
+                std::string& why);
 
     Loop& loop_;
+    /// The TLS context of connects with the engine's defaults: made at the first, then shared.
+    std::shared_ptr<TlsContext> default_tls_;
 };
 
 }  // namespace tofu::detail

@@ -191,17 +191,29 @@ void Loop::close(Channel& ch, AmpeStatus reason) {
 }
 
 void Loop::close(Connection& ch, AmpeStatus reason, std::string_view detail) {
+    // An accepted connection whose TLS handshake failed never was a channel for the application:
+    // its listener counts it and reports such failures at a bounded rate, instead of one report
+    // each (a peer could make as many as it likes).
+    const bool refused_handshake =
+        ch.state == Connection::State::awaiting_hello && ch.stream->handshaking() &&
+        reason != AmpeStatus::shutdown_started &&
+        acceptor_.count_failed_handshake(ch, detail.empty() ? status_name(reason) : detail);
     Confirmations::confirm_before_closing(ch);
     // A send in flight (completion backend) reaches into the front of the queue, and the kernel
     // may read those messages until the channel's operations are cancelled: that comes first,
     // before they go back to the application or the pool (where anyone may write into them).
     const std::size_t in_flight = IoDriver::frames_sending(ch);
     io_.release(ch);
-    report_closed(ch, reason, detail, in_flight);
+    report_closed(ch, reason, detail, in_flight, refused_handshake);
     forget(ch);
 }
 
 void Loop::close(Connection& ch, const SocketError& error) {
+    // A stream's own failure (TLS) has words of its own; the socket's are the OS's.
+    if (const std::string_view why = ch.stream->failure(); !why.empty()) {
+        close(ch, error.status, why);
+        return;
+    }
     close(ch, error.status, os_error_text(error.os_error));
 }
 
@@ -231,7 +243,8 @@ void Loop::close(Listener& listener, const SocketError& error, MessagePtr return
     close(listener, error.status, os_error_text(error.os_error), std::move(returned));
 }
 
-void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view detail, std::size_t in_flight) {
+void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view detail, std::size_t in_flight,
+                         bool quiet) {
     if (ch.group == nullptr) {
         return;
     }
@@ -240,6 +253,10 @@ void Loop::report_closed(Connection& ch, AmpeStatus reason, std::string_view det
     engine_.owners().hand_to_engine(ch.number);
     MessageQueue unsent = sender_.take_queue(ch);
     take_inbox_closing(ch.number, ch.group, unsent);
+    if (quiet && unsent.empty()) {
+        ch.group = nullptr;  // nothing to give back, and nothing to say: told another way
+        return;
+    }
     ch.report_pending = false;
     ReceiveQueue& group = *std::exchange(ch.group, nullptr);
     // Nothing is lost silently: every message the peer did not confirm, and every message not
@@ -327,6 +344,9 @@ void Loop::finish_draining(Connection& ch) {
 
 void Loop::forget(Endpoint& ch) {
     io_.release(ch);
+    if (auto* connection = std::get_if<Connection>(channels_[ch.number].get())) {
+        connection->stream->send_last_words(ch.socket);  // TLS: an alert, or the session's end
+    }
     ch.socket.close();  // SO_LINGER 0: the peer sees a reset, we never sit in TIME_WAIT
     if (auto* listener = std::get_if<Listener>(channels_[ch.number].get())) {
         listener->socket_file.remove();  // if the path still names the file it bound
@@ -355,7 +375,7 @@ void Loop::expire_timers() {
         }
         endpoint(*ch).deadline = {};
         if (auto* listener = std::get_if<Listener>(ch)) {
-            acceptor_.rest_over(*listener);
+            acceptor_.on_deadline(*listener);
         } else {
             on_deadline(*std::get_if<Connection>(ch));
         }

@@ -88,7 +88,9 @@ public:
     void close(Listener& listener, const SocketError& error, MessagePtr returned = {});
     /// Tells the group `ch` closed, with everything it did not write or the peer did not confirm;
     /// the first `in_flight` queued frames were in a send the kernel may have made (cancelled by now).
-    void report_closed(Connection& ch, AmpeStatus reason, std::string_view detail, std::size_t in_flight = 0);
+    /// `quiet`: no `channel_closed` when nothing comes back (the application was told otherwise).
+    void report_closed(Connection& ch, AmpeStatus reason, std::string_view detail, std::size_t in_flight = 0,
+                       bool quiet = false);
     /// A connect finished (`result` says how): the connection opens and writes what waits, or closes.
     void on_connected(Connection& ch, const SocketError& result);
     /// Our ByeResponse is written: the channel waits for the peer's end (and confirmation).

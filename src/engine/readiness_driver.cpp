@@ -1,5 +1,6 @@
 #include "engine/readiness_driver.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "engine/channel_budget.hpp"
@@ -46,12 +47,33 @@ ReadinessDriver::ReadinessDriver(Loop& loop)
 }
 
 std::size_t ReadinessDriver::run(int timeout_ms) {
-    const std::span<const PollEvent> events = poller_.wait(timeout_ms);
+    // Input a stream holds is read this turn: no socket event will say it is there.
+    const std::span<const PollEvent> events = poller_.wait(buffered_.empty() ? timeout_ms : 0);
     loop_.engine().mark_awake();
     for (const PollEvent& ev : events) {
         on_event(ev);
     }
-    return events.size();
+    read_held_input();
+    return events.size() + held_.size();
+}
+
+void ReadinessDriver::read_held_input() {
+    held_.swap(buffered_);  // a connection that still holds input after its reads is listed anew
+    for (const std::uint16_t number : held_) {
+        if (Connection* ch = loop_.connection(number); ch != nullptr && ch->interest.has(Trigger::recv)) {
+            on_readable(*ch);
+        }
+    }
+    held_.clear();
+}
+
+void ReadinessDriver::note_held_input(Connection& ch) {
+    // A stream with state (TLS) may hold input the socket will not signal again: what OpenSSL
+    // read ahead, or read while a write finished its handshake.
+    if (ch.stream->has_buffered_input() && ch.interest.has(Trigger::recv) &&
+        std::ranges::find(buffered_, ch.number) == buffered_.end()) {
+        buffered_.push_back(ch.number);
+    }
 }
 
 void ReadinessDriver::on_event(const PollEvent& ev) {
@@ -97,6 +119,9 @@ void ReadinessDriver::on_connection_event(Connection& ch, Triggers fired) {
     if (ch.interest.has(Trigger::recv)) {
         if (fired.any_of(Trigger::recv | Trigger::err)) {
             on_readable(ch);
+            if (loop_.alive(ch, number)) {
+                set_interest(ch, ch.interest);  // what the stream waits for may have changed (TLS)
+            }
         }
     } else if (fired.has(Trigger::err)) {
         // Not read now (starved, paused, or its window shut), and the peer reset or hung up: what
@@ -144,7 +169,11 @@ void ReadinessDriver::on_readable(Connection& ch) {
     // A few reads in a row while the socket keeps filling the buffer: bigger deliveries, so the
     // receiving thread is woken once for more messages. Bounded, so one busy connection cannot
     // hold up the others.
+    const std::uint16_t number = ch.number;
     for (int i = 0; i < max_reads_per_event && read_once(ch, i == 0); ++i) {
+    }
+    if (loop_.alive(ch, number)) {
+        note_held_input(ch);
     }
 }
 
@@ -243,6 +272,7 @@ void ReadinessDriver::flush(Connection& ch) {
         sender.watch_stall(ch);  // the socket is full: the peer is not reading as fast as we write
     }
     set_interest(ch, want);
+    note_held_input(ch);
 }
 
 void ReadinessDriver::write_failed(Connection& ch, const SocketError& error) {

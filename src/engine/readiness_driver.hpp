@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "engine/channel.hpp"
 #include "net/socket.hpp"
@@ -51,11 +53,17 @@ private:
     void write_failed(Connection& ch, const SocketError& error);
     /// Registers `registered` (what the socket must be watched for) and keeps `interest`.
     void watch(Endpoint& ch, Triggers interest, Triggers registered);
+    /// Lists `ch` to be read next turn when its stream holds input and it reads.
+    void note_held_input(Connection& ch);
+    /// Reads the connections listed by `note_held_input`.
+    void read_held_input();
 
     Loop& loop_;
     Poller poller_;
     std::unique_ptr<std::byte[]> read_buffer_;    ///< one for all connections: reads happen one at a time
     std::unique_ptr<std::byte[]> write_staging_;  ///< small frames of the write under way, copied
+    std::vector<std::uint16_t> buffered_;         ///< connections whose streams hold input to read next turn
+    std::vector<std::uint16_t> held_;             ///< those being read now (kept: no allocation)
 };
 
 }  // namespace tofu::detail

@@ -190,6 +190,11 @@ void Receiver::on_received(Connection& ch, MessagePtr msg) {
         clean_received_headers(msg->thdrs);  // `~` headers are the engine's to write, never a peer's
     }
     if (op == OpCode::hello_response) {
+        if (!ch.stream->append_peer_identity(msg->thdrs)) {
+            loop_.close(ch, AmpeStatus::invalid_headers_len,
+                        "the HelloResponse's text headers leave no room for ~peer_subject");
+            return;
+        }
         loop_.connector().on_hello_response(ch);  // the connect is done: its HelloRequest is let go
     }
     loop_.deliver(*ch.group, std::move(msg));
@@ -220,6 +225,12 @@ bool Receiver::on_hello(Connection& ch, Message& hello) {
         !peer.empty() && !append_header(hello.thdrs, header::peer, peer)) {
         loop_.close(ch, AmpeStatus::invalid_headers_len,
                     "the HelloRequest's text headers leave no room for ~peer");
+        return false;
+    }
+    // TLS: the verified client certificate's names (`~peer_subject` must fit, as `~peer` must).
+    if (!ch.stream->append_peer_identity(hello.thdrs)) {
+        loop_.close(ch, AmpeStatus::invalid_headers_len,
+                    "the HelloRequest's text headers leave no room for ~peer_subject");
         return false;
     }
     return true;

@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::string_view tcp_scheme = "tcp";
 constexpr std::string_view uds_scheme = "uds";
+constexpr std::string_view tls_scheme = "tls";
 constexpr char separator = '|';
 
 // sun_path holds the path and its terminating NUL: 107 bytes of path on Linux and Windows.
@@ -32,11 +33,12 @@ std::string_view next_field(std::string_view& rest, bool& found) noexcept {
     return detail::trim_blanks(field);
 }
 
-ParsedAddress parse_tcp(std::string_view rest, AddressRole role) {
+/// `tcp|HOST|PORT` or (with `tls`) `tls|HOST|PORT`, after the scheme.
+ParsedAddress parse_tcp(std::string_view rest, AddressRole role, bool tls) {
     bool more = false;
     std::string_view host = next_field(rest, more);
     if (!more) {
-        return failure("tcp address needs tcp|HOST|PORT");
+        return failure(tls ? "tls address needs tls|HOST|PORT" : "tcp address needs tcp|HOST|PORT");
     }
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);  // tolerate a bracketed IPv6 literal
@@ -52,7 +54,7 @@ ParsedAddress parse_tcp(std::string_view rest, AddressRole role) {
     }
     const std::string_view port_text = next_field(rest, more);
     if (more) {
-        return failure("too many fields in tcp address");
+        return failure(tls ? "too many fields in tls address" : "too many fields in tcp address");
     }
     if (port_text.empty()) {
         return failure("empty port");
@@ -66,10 +68,16 @@ ParsedAddress parse_tcp(std::string_view rest, AddressRole role) {
         return failure("port 0 is not allowed for a client");
     }
     const auto p = static_cast<std::uint16_t>(port);
-    if (role == AddressRole::client) {
-        return ParsedAddress{AmpeStatus::success, TcpClientAddress{std::string{host}, p}, {}};
+    std::string h{host};
+    if (tls) {
+        return role == AddressRole::client
+                   ? ParsedAddress{AmpeStatus::success, TlsClientAddress{std::move(h), p}, {}}
+                   : ParsedAddress{AmpeStatus::success, TlsServerAddress{std::move(h), p}, {}};
     }
-    return ParsedAddress{AmpeStatus::success, TcpServerAddress{std::string{host}, p}, {}};
+    if (role == AddressRole::client) {
+        return ParsedAddress{AmpeStatus::success, TcpClientAddress{std::move(h), p}, {}};
+    }
+    return ParsedAddress{AmpeStatus::success, TcpServerAddress{std::move(h), p}, {}};
 }
 
 ParsedAddress parse_uds(std::string_view path, AddressRole role) {
@@ -98,8 +106,8 @@ ParsedAddress parse_uds(std::string_view path, AddressRole role) {
     return ParsedAddress{AmpeStatus::success, UdsServerAddress{std::string{path}}, {}};
 }
 
-std::string tcp_value(std::string_view host, std::uint16_t port) {
-    std::string v{tcp_scheme};
+std::string tcp_value(std::string_view host, std::uint16_t port, std::string_view scheme = tcp_scheme) {
+    std::string v{scheme};
     v += separator;
     v += host;
     v += separator;
@@ -127,6 +135,12 @@ std::string TcpClientAddress::to_string() const {
 std::string TcpServerAddress::to_string() const {
     return tcp_value(ip, port);
 }
+std::string TlsClientAddress::to_string() const {
+    return tcp_value(host, port, tls_scheme);
+}
+std::string TlsServerAddress::to_string() const {
+    return tcp_value(ip, port, tls_scheme);
+}
 std::string UdsClientAddress::to_string() const {
     return uds_value(path);
 }
@@ -138,6 +152,12 @@ void TcpClientAddress::format(Message& msg) const {
     format_as(msg, OpCode::hello_request, header::connect_to, to_string());
 }
 void TcpServerAddress::format(Message& msg) const {
+    format_as(msg, OpCode::welcome_request, header::listen_on, to_string());
+}
+void TlsClientAddress::format(Message& msg) const {
+    format_as(msg, OpCode::hello_request, header::connect_to, to_string());
+}
+void TlsServerAddress::format(Message& msg) const {
     format_as(msg, OpCode::welcome_request, header::listen_on, to_string());
 }
 void UdsClientAddress::format(Message& msg) const {
@@ -157,7 +177,7 @@ std::string to_string(const Address& address) {
 
 bool is_client(const Address& address) noexcept {
     return std::holds_alternative<TcpClientAddress>(address) ||
-           std::holds_alternative<UdsClientAddress>(address);
+           std::holds_alternative<UdsClientAddress>(address) || std::holds_alternative<TlsClientAddress>(address);
 }
 
 ParsedAddress parse_address(std::string_view value, AddressRole role) {
@@ -167,14 +187,15 @@ ParsedAddress parse_address(std::string_view value, AddressRole role) {
     }
     bool more = false;
     const std::string_view scheme = next_field(rest, more);
-    if (scheme != tcp_scheme && scheme != uds_scheme) {
-        return failure("unknown scheme (expected tcp or uds)");
+    if (scheme != tcp_scheme && scheme != uds_scheme && scheme != tls_scheme) {
+        return failure("unknown scheme (expected tcp, tls or uds)");
     }
     if (!more) {
-        return failure(scheme == tcp_scheme ? "tcp address needs tcp|HOST|PORT"
-                                            : "uds address needs uds|PATH");
+        return failure(scheme == tcp_scheme   ? "tcp address needs tcp|HOST|PORT"
+                       : scheme == tls_scheme ? "tls address needs tls|HOST|PORT"
+                                              : "uds address needs uds|PATH");
     }
-    return scheme == tcp_scheme ? parse_tcp(rest, role) : parse_uds(rest, role);
+    return scheme == uds_scheme ? parse_uds(rest, role) : parse_tcp(rest, role, scheme == tls_scheme);
 }
 
 ParsedAddress parse_address(const Message& msg) {

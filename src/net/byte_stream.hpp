@@ -12,11 +12,16 @@
 //     memory (`absorb`, `seal`, `sent`), and bytes of its own must be sent though the channel
 //     has nothing queued (`has_output`).
 // The calls that touch the socket take it: a stream that keeps no state of its own is shared by
-// all channels.
+// all channels. A stream that keeps state (TLS, net/tls_stream.hpp) is one per connection, and
+// says more through the calls at the end: why it failed, whether it is still in its handshake,
+// who the peer is, its last words before the socket closes, and what it holds.
 #pragma once
 
 #include <cstddef>
 #include <span>
+#include <string_view>
+
+#include <tofu/message.hpp>
 
 #include "net/native_socket.hpp"
 #include "net/socket.hpp"
@@ -72,6 +77,24 @@ public:
     /// Bytes of its own wait to be sent (a handshake, a key update, the end of the stream): the
     /// driver sends `seal` of what the channel has queued, even if that is nothing.
     [[nodiscard]] virtual bool has_output() const noexcept = 0;
+
+    // --- A stream with state of its own (TLS) ---------------------------------------------------
+
+    /// Why the stream failed, for `~detail` (empty: it did not, or the socket's error says it).
+    [[nodiscard]] virtual std::string_view failure() const noexcept { return {}; }
+    /// The completion backend: `absorb` failed (the stream's own error, e.g. a bad record).
+    [[nodiscard]] virtual SocketError absorb_error() const noexcept { return {}; }
+    /// True until the stream's own handshake is done (its peer's identity is not known yet).
+    [[nodiscard]] virtual bool handshaking() const noexcept { return false; }
+    /// Appends what the stream knows of its peer (a verified certificate's names) to `headers`;
+    /// never throws. False when what must be there (a verified certificate's subject) does not
+    /// fit: the Hello must then be refused, never delivered without it.
+    [[nodiscard]] virtual bool append_peer_identity(TextHeaders& /*headers*/) const noexcept { return true; }
+    /// Just before the socket closes: writes what the peer should still learn (an alert, the end
+    /// of the session), once, without waiting.
+    virtual void send_last_words(const Socket& /*s*/) noexcept {}
+    /// Memory the stream holds for its connection (the connection's budget counts it).
+    [[nodiscard]] virtual std::size_t held_bytes() const noexcept { return 0; }
 };
 
 }  // namespace tofu::detail

@@ -194,15 +194,20 @@ SocketError resolve(const Address& address, SocketAddress& out) {
     return std::visit(
         [&](const auto& a) -> SocketError {
             using A = std::decay_t<decltype(a)>;
-            if constexpr (std::is_same_v<A, TcpClientAddress>) {
+            if constexpr (std::is_same_v<A, TcpClientAddress> || std::is_same_v<A, TlsClientAddress>) {
                 return resolve_tcp(a.host, a.port, false, out);
-            } else if constexpr (std::is_same_v<A, TcpServerAddress>) {
+            } else if constexpr (std::is_same_v<A, TcpServerAddress> || std::is_same_v<A, TlsServerAddress>) {
                 return resolve_tcp(a.ip, a.port, true, out);
             } else {
                 return resolve_uds(a.path, out);
             }
         },
         address);
+}
+
+bool is_ip_literal(const std::string& host) noexcept {
+    SocketAddress ignored;
+    return parse_ip_literal(host, 0, ignored);
 }
 
 std::optional<HostName> host_name_of(const Address& address) {
@@ -215,6 +220,12 @@ std::optional<HostName> host_name_of(const Address& address) {
     }
     if (const auto* tcp = std::get_if<TcpServerAddress>(&address)) {
         return named(tcp->ip, tcp->port);
+    }
+    if (const auto* tls = std::get_if<TlsClientAddress>(&address)) {
+        return named(tls->host, tls->port);
+    }
+    if (const auto* tls = std::get_if<TlsServerAddress>(&address)) {
+        return named(tls->ip, tls->port);
     }
     return std::nullopt;
 }
@@ -362,6 +373,9 @@ Address bound_address(const Socket& s, const Address& requested) {
         return requested;
     }
     if (auto ip = ip_endpoint(local)) {
+        if (std::holds_alternative<TlsServerAddress>(requested)) {
+            return TlsServerAddress{std::move(ip->first), ip->second};
+        }
         return TcpServerAddress{std::move(ip->first), ip->second};
     }
     return requested;

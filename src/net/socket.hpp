@@ -65,6 +65,9 @@ struct SocketError {
 /// `look_up`, on the calling thread).
 SocketError resolve(const Address& address, SocketAddress& out);
 
+/// True when `host` is an IPv4 or IPv6 literal (no lookup, no TLS server name).
+[[nodiscard]] bool is_ip_literal(const std::string& host) noexcept;
+
 /// A host name to look up, and the port to go with it.
 struct HostName {
     std::string host;

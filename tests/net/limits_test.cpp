@@ -235,7 +235,8 @@ TEST_P(LimitsTest, HelloCarriesThePeerAsTheEngineSawItAndNoReservedHeaderFromThe
     ASSERT_EQ(peers.size(), 1U) << hello->thdrs.text();
     const std::string& peer = peers.front();
     switch (GetParam()) {
-        case Transport::tcp4: EXPECT_TRUE(peer.starts_with("tcp|127.0.0.1|")) << peer; break;
+        case Transport::tcp4:
+        case Transport::tls4: EXPECT_TRUE(peer.starts_with("tcp|127.0.0.1|")) << peer; break;
         case Transport::tcp6: EXPECT_TRUE(peer.starts_with("tcp|::1|")) << peer; break;
         case Transport::uds_path:
         case Transport::uds_abstract:

@@ -1,5 +1,9 @@
 #include "support/engine_helpers.hpp"
 
+#if defined(TOFU_TEST_TLS)
+#include "support/tls_pki.hpp"
+#endif
+
 #if defined(_WIN32)
 #include <winsock2.h>
 // windows.h after winsock2.h: first, it would bring the old winsock.h.
@@ -244,6 +248,7 @@ std::string_view transport_name(Transport transport) noexcept {
         case Transport::tcp6: return "tcp6";
         case Transport::uds_path: return "uds_path";
         case Transport::uds_abstract: return "uds_abstract";
+        case Transport::tls4: return "tls4";
     }
     return "unknown";
 }
@@ -262,6 +267,21 @@ std::vector<Transport> all_transports() {
 
 std::vector<Transport> tcp4_and_uds_transports() {
     return {Transport::tcp4, Transport::uds_path};
+}
+
+bool tls_built() noexcept {
+#if defined(TOFU_TEST_TLS)
+    return true;
+#else
+    return false;
+#endif
+}
+
+std::vector<Transport> with_tls(std::vector<Transport> transports) {
+    if (tls_built()) {
+        transports.push_back(Transport::tls4);
+    }
+    return transports;
 }
 
 std::string transport_test_name(const ::testing::TestParamInfo<Transport>& info) {
@@ -301,6 +321,7 @@ Address server_address(Transport transport) {
         case Transport::tcp6: return TcpServerAddress{"::1", 0};
         case Transport::uds_path: return UdsServerAddress{temp_socket_path()};
         case Transport::uds_abstract: return UdsServerAddress{tofu::testing::temp_abstract_name("tofu-net")};
+        case Transport::tls4: return TlsServerAddress{"127.0.0.1", 0};
     }
     throw TestFailure{"unknown transport"};
 }
@@ -328,6 +349,16 @@ Address client_address(std::string_view listen_on) {
             host = "::1";
         }
         return TcpClientAddress{host, tcp->port};
+    }
+    if (const auto* tls = std::get_if<TlsServerAddress>(&server)) {
+        if (tls->port == 0) {
+            throw TestFailure{"~listen_on '" + std::string{listen_on} +
+                              "' still names port 0, not the bound port"};
+        }
+        return TlsClientAddress{tls->ip == "0.0.0.0" ? "127.0.0.1"
+                                : tls->ip == "::"    ? "::1"
+                                                     : tls->ip,
+                                tls->port};
     }
     if (const auto* uds = std::get_if<UdsServerAddress>(&server)) {
         return UdsClientAddress{uds->path};
@@ -547,6 +578,12 @@ std::vector<MessagePtr> until_posted_processed(Ampe& ampe, ChannelGroup& group) 
 Listener start_listener(Ampe& ampe, ChannelGroup& group, const Address& address) {
     MessagePtr welcome = ampe.get(AllocationStrategy::always);
     format(*welcome, address);
+#if defined(TOFU_TEST_TLS)
+    if (std::holds_alternative<TlsServerAddress>(address)) {
+        welcome->thdrs.append(header::tls_cert, test_pki().server.cert);
+        welcome->thdrs.append(header::tls_key, test_pki().server.key);
+    }
+#endif
     const BinaryHeader posted = group.post(welcome);
     if (posted.channel_number == unassigned_channel) {
         throw TestFailure{"post(WelcomeRequest) assigned no channel number"};
@@ -580,6 +617,11 @@ Listener start_listener(Ampe& ampe, ChannelGroup& group, Transport transport) {
 MessagePtr hello_message(Ampe& ampe, const Address& to) {
     MessagePtr hello = ampe.get(AllocationStrategy::always);
     format(*hello, to);
+#if defined(TOFU_TEST_TLS)
+    if (std::holds_alternative<TlsClientAddress>(to)) {
+        hello->thdrs.append(header::tls_ca, test_pki().ca);
+    }
+#endif
     return hello;
 }
 

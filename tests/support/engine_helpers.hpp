@@ -65,6 +65,7 @@ enum class Transport : std::uint8_t {
     tcp6,          ///< TCP on ::1
     uds_path,      ///< Unix domain socket on a filesystem path
     uds_abstract,  ///< Linux abstract-namespace socket (`@name`)
+    tls4,          ///< TLS over TCP on 127.0.0.1 (the test PKI's certificates: support/tls_pki.hpp)
 };
 
 /// "tcp4", "tcp6", "uds_path", "uds_abstract": usable in test names.
@@ -78,6 +79,13 @@ void PrintTo(Transport transport, std::ostream* os);  // NOLINT(readability-iden
 
 /// One TCP and one UDS transport: for tests whose point is not the transport.
 [[nodiscard]] std::vector<Transport> tcp4_and_uds_transports();
+
+/// `transports` and, where this build has TLS, `tls4`: for tests whose promises must hold over
+/// TLS too (tests that speak raw frames to the engine cannot take it).
+[[nodiscard]] std::vector<Transport> with_tls(std::vector<Transport> transports);
+
+/// True where this build of tofu has the tls transport (TOFU_TLS).
+[[nodiscard]] bool tls_built() noexcept;
 
 /// Test-name suffix for `INSTANTIATE_TEST_SUITE_P`.
 [[nodiscard]] std::string transport_test_name(const ::testing::TestParamInfo<Transport>& info);
@@ -199,12 +207,14 @@ struct Listener {
 
 /// Posts a WelcomeRequest for `address` and waits for its successful WelcomeResponse (checked:
 /// origin engine, status success, same channel, a `~listen_on` header). Throws `TestFailure`.
+/// A `tls` listener serves the test PKI's server certificate (`~tls_cert`, `~tls_key`).
 [[nodiscard]] Listener start_listener(Ampe& ampe, ChannelGroup& group, const Address& address);
 
 /// `start_listener` on `server_address(transport)`.
 [[nodiscard]] Listener start_listener(Ampe& ampe, ChannelGroup& group, Transport transport);
 
 /// A HelloRequest for `to` from `ampe`'s pool, not posted yet (add headers and body, then post).
+/// To a `tls` address it trusts the test PKI's CA (`~tls_ca`).
 [[nodiscard]] MessagePtr hello_message(Ampe& ampe, const Address& to);
 
 /// Waits for the HelloResponse of the Hello posted on `channel`; throws `TestFailure` when the

@@ -1,0 +1,146 @@
+#include "net/tls_identity.hpp"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <array>
+#include <memory>
+
+#include "message/reserved_headers.hpp"
+
+namespace tofu::detail {
+namespace {
+
+/// A name longer than this is cut: a certificate's names are the peer's choice.
+constexpr std::size_t max_name = 1024;
+/// The most subject alternative names reported.
+constexpr int max_names = 64;
+
+struct FreeBio {
+    void operator()(BIO* b) const noexcept { BIO_free(b); }
+};
+struct FreeX509 {
+    void operator()(X509* x) const noexcept { X509_free(x); }
+};
+struct FreeNames {
+    void operator()(GENERAL_NAMES* n) const noexcept { GENERAL_NAMES_free(n); }
+};
+
+/// The subject as RFC 4514 writes it (OpenSSL's RFC 2253 form: specials, control bytes and bytes
+/// past ASCII escaped), cut at `max_name`.
+std::string subject_of(X509* cert) {
+    const std::unique_ptr<BIO, FreeBio> out{BIO_new(BIO_s_mem())};
+    if (out == nullptr ||
+        X509_NAME_print_ex(out.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0) {
+        return {};
+    }
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(out.get(), &data);
+    std::string subject{data, static_cast<std::size_t>(std::max(size, 0L))};
+    return escape_rfc4514(subject.substr(0, max_name), true);
+}
+
+std::string ia5_text(const ASN1_IA5STRING* s) {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's bytes are unsigned chars
+    const std::string_view raw{reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                               static_cast<std::size_t>(ASN1_STRING_length(s))};
+    return escape_rfc4514(raw.substr(0, max_name));
+}
+
+std::string ip_text(const ASN1_OCTET_STRING* s) {
+    const int length = ASN1_STRING_length(s);
+    const int family = length == 4 ? AF_INET : length == 16 ? AF_INET6 : 0;
+    if (family == 0) {
+        return {};
+    }
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    if (::inet_ntop(family, ASN1_STRING_get0_data(s), text.data(), text.size()) == nullptr) {
+        return {};
+    }
+    return text.data();
+}
+
+/// One subject alternative name as `KIND:value`, or empty for kinds not reported.
+std::string name_text(const GENERAL_NAME* name) {
+    switch (name->type) {
+        case GEN_DNS: return "DNS:" + ia5_text(name->d.dNSName);
+        case GEN_EMAIL: return "email:" + ia5_text(name->d.rfc822Name);
+        case GEN_URI: return "URI:" + ia5_text(name->d.uniformResourceIdentifier);
+        case GEN_IPADD: {
+            std::string ip = ip_text(name->d.iPAddress);
+            return ip.empty() ? std::string{} : "IP:" + ip;
+        }
+        default: return {};
+    }
+}
+
+std::string ktls_text(SSL* ssl) {
+#if defined(BIO_get_ktls_send) && defined(BIO_get_ktls_recv)
+    const bool send = BIO_get_ktls_send(SSL_get_wbio(ssl)) != 0;
+    const bool receive = BIO_get_ktls_recv(SSL_get_rbio(ssl)) != 0;
+    if (send || receive) {
+        return send && receive ? "send,receive" : send ? "send" : "receive";
+    }
+#else
+    (void)ssl;
+#endif
+    return "off";
+}
+
+}  // namespace
+
+std::string escape_rfc4514(std::string_view value, bool escaped_already) {
+    static constexpr std::string_view hex = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(value.size());
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const auto c = static_cast<unsigned char>(value[i]);
+        if (c < 0x20 || c == 0x7f) {
+            out += '\\';
+            out += hex[c >> 4U];
+            out += hex[c & 0xfU];
+            continue;
+        }
+        const bool special =
+            std::string_view{",+\"\\<>;="}.find(static_cast<char>(c)) != std::string_view::npos;
+        const bool edge = (i == 0 && (c == '#' || c == ' ')) || (i + 1 == value.size() && c == ' ');
+        if (!escaped_already && (special || edge)) {
+            out += '\\';
+        }
+        out += static_cast<char>(c);
+    }
+    return out;
+}
+
+bool append_tls_identity(SSL* ssl, TextHeaders& headers, bool verified) noexcept {
+    try {
+        const std::unique_ptr<X509, FreeX509> cert{SSL_get1_peer_certificate(ssl)};
+        if (verified && cert != nullptr && SSL_get_verify_result(ssl) == X509_V_OK) {
+            if (!append_header(headers, header::peer_subject, subject_of(cert.get()))) {
+                return false;
+            }
+            const std::unique_ptr<GENERAL_NAMES, FreeNames> names{static_cast<GENERAL_NAMES*>(
+                X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr))};
+            const int count = names != nullptr ? std::min(sk_GENERAL_NAME_num(names.get()), max_names) : 0;
+            for (int i = 0; i < count; ++i) {
+                const std::string text = name_text(sk_GENERAL_NAME_value(names.get(), i));
+                if (!text.empty() && !append_header(headers, header::peer_san, text)) {
+                    (void)append_truncated(headers, header::peer_san, text);
+                    return true;  // no room for more
+                }
+            }
+        }
+        const std::string tls = std::string{SSL_get_version(ssl)} + " " + SSL_get_cipher_name(ssl);
+        if (!append_header(headers, header::tls, tls)) {
+            return true;
+        }
+        (void)append_header(headers, header::tls_ktls, ktls_text(ssl));
+        return true;
+    } catch (...) {
+        return false;  // out of memory: as if it did not fit
+    }
+}
+
+}  // namespace tofu::detail

@@ -1,0 +1,490 @@
+#include "net/tls_stream.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "net/tls_context.hpp"
+#include "net/tls_identity.hpp"
+
+namespace tofu::detail {
+namespace {
+
+/// The most plaintext one record carries (TLS's limit).
+constexpr std::size_t max_record = 16384;
+/// The most plaintext one `seal` takes: the records it makes wait in memory until the kernel sends
+/// them, so this bounds what the stream holds.
+constexpr std::size_t max_sealed = 4 * max_record;
+/// What one `absorb` can decrypt: what the kernel received (at most 64 KiB) and a record OpenSSL
+/// held from before.
+constexpr std::size_t absorb_capacity = std::size_t{64} * 1024 + 2 * max_record;
+
+/// Small parts are copied into one record rather than each making a record of its own.
+std::span<std::byte> record_staging() noexcept {
+    thread_local std::array<std::byte, max_record> staging{};
+    return staging;
+}
+
+std::span<std::byte> absorb_buffer() {
+    thread_local std::vector<std::byte> buffer(absorb_capacity);
+    return buffer;
+}
+
+// --- The BIO: OpenSSL's way to the socket, or to memory ----------------------------------------
+
+int bio_write_ex(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
+    auto* stream = static_cast<TlsStream*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    bool retry = false;
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's bytes are chars
+    const int n = stream->bio_write({reinterpret_cast<const std::byte*>(data), size}, retry);
+    if (n <= 0) {
+        if (retry) {
+            BIO_set_retry_write(bio);
+        }
+        return 0;
+    }
+    *written = static_cast<std::size_t>(n);
+    return 1;
+}
+
+int bio_read_ex(BIO* bio, char* data, std::size_t size, std::size_t* read) {
+    auto* stream = static_cast<TlsStream*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    bool retry = false;
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's bytes are chars
+    const int n = stream->bio_read({reinterpret_cast<std::byte*>(data), size}, retry);
+    if (n <= 0) {
+        if (retry) {
+            BIO_set_retry_read(bio);
+        }
+        return 0;
+    }
+    *read = static_cast<std::size_t>(n);
+    return 1;
+}
+
+long bio_ctrl(BIO* /*bio*/, int cmd, long /*num*/, void* /*ptr*/) {
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered in the BIO itself
+}
+
+BIO_METHOD* tofu_bio_method() {
+    static BIO_METHOD* const method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tofu stream");
+        if (m != nullptr) {
+            BIO_meth_set_write_ex(m, bio_write_ex);
+            BIO_meth_set_read_ex(m, bio_read_ex);
+            BIO_meth_set_ctrl(m, bio_ctrl);
+        }
+        return m;
+    }();
+    return method;
+}
+
+/// OpenSSL's words for the error at the front of its queue, which is emptied.
+std::string openssl_reason() {
+    std::string why;
+    while (const unsigned long e = ERR_get_error()) {
+        if (why.empty()) {
+            const char* reason = ERR_reason_error_string(e);
+            why = reason != nullptr ? reason : "error " + std::to_string(ERR_GET_REASON(e));
+        }
+    }
+    return why;
+}
+
+}  // namespace
+
+TlsStream::TlsStream(std::shared_ptr<TlsContext> context, SSL* ssl, bool server, bool kernel_tls) noexcept
+    : context_{std::move(context)}, ssl_{ssl}, server_{server}, kernel_tls_{kernel_tls} {}
+
+TlsStream::~TlsStream() {
+    SSL_free(ssl_);  // and its BIO
+}
+
+void TlsStream::attach(const Socket* s) noexcept {
+    socket_ = s;
+    if (bio_attached_) {
+        return;
+    }
+    BIO* bio = nullptr;
+    if (kernel_tls_ && s != nullptr) {
+        bio = BIO_new_socket(s->fd(), BIO_NOCLOSE);  // OpenSSL's own: it can turn kernel TLS on
+    } else {
+        bio = BIO_new(tofu_bio_method());
+        if (bio != nullptr) {
+            BIO_set_data(bio, this);
+            BIO_set_init(bio, 1);
+        }
+    }
+    if (bio == nullptr) {
+        return;  // the next OpenSSL call fails for want of a BIO, and says so
+    }
+    SSL_set_bio(ssl_, bio, bio);
+    bio_attached_ = true;
+}
+
+int TlsStream::bio_read(std::span<std::byte> into, bool& retry) noexcept {
+    if (socket_ == nullptr) {  // completion backend: what absorb was given
+        if (input_.empty()) {
+            retry = !peer_ended_;
+            return 0;
+        }
+        const std::size_t n = std::min(into.size(), input_.size());
+        std::memcpy(into.data(), input_.data(), n);
+        input_ = input_.subspan(n);
+        return static_cast<int>(n);
+    }
+    const IoResult r = read_some(*socket_, into);
+    if (r.would_block) {
+        retry = true;
+        return 0;
+    }
+    if (r.end_of_stream) {
+        peer_ended_ = true;
+        return 0;
+    }
+    if (!r.error.ok()) {
+        os_error_ = r.error.os_error;
+        return -1;
+    }
+    return static_cast<int>(r.bytes);
+}
+
+int TlsStream::bio_write(std::span<const std::byte> from, bool& retry) noexcept {
+    if (socket_ == nullptr) {  // completion backend: kept for seal
+        queued_.insert(queued_.end(), from.begin(), from.end());
+        return static_cast<int>(from.size());
+    }
+    const native::IoSlice part = native::io_slice(from.data(), from.size());
+    const IoResult r = write_vectored(*socket_, {&part, 1});
+    if (r.would_block) {
+        retry = true;
+        return 0;
+    }
+    if (!r.error.ok()) {
+        os_error_ = r.error.os_error;
+        return -1;
+    }
+    return static_cast<int>(r.bytes);
+}
+
+// --- Outcomes -----------------------------------------------------------------------------------
+
+void TlsStream::fail(AmpeStatus status, std::string why) noexcept {
+    if (error_.ok()) {
+        error_ = SocketError{status, os_error_};
+        failure_ = std::move(why);
+    }
+}
+
+IoResult TlsStream::outcome(int rc, std::size_t bytes) noexcept {
+    IoResult r;
+    if (!error_.ok()) {
+        r.error = error_;
+        return r;
+    }
+    if (rc == 1) {
+        r.bytes = bytes;
+        return r;
+    }
+    const int e = SSL_get_error(ssl_, rc);
+    switch (e) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE: r.would_block = true; return r;
+        case SSL_ERROR_ZERO_RETURN:
+            if (!handshaking()) {
+                r.end_of_stream = true;  // close_notify (or the peer's end: unexpected EOF is ignored)
+                return r;
+            }
+            break;
+        default: break;
+    }
+    // A failure. Before the handshake is done it is the connect's (a client) or a refused peer (a
+    // listener, which counts it); after, the channel's.
+    const bool in_handshake = handshaking() || (!server_ && !received_data_);
+    const AmpeStatus status =
+        in_handshake && !server_ ? AmpeStatus::connect_failed : AmpeStatus::communication_failed;
+    std::string why = in_handshake ? "TLS handshake failed: " : "TLS: ";
+    const long verify = SSL_get_verify_result(ssl_);
+    const std::string reason = openssl_reason();
+    if (e == SSL_ERROR_SSL && verify != X509_V_OK) {
+        why += "certificate verify failed: ";
+        why += X509_verify_cert_error_string(verify);
+    } else if (e == SSL_ERROR_SSL) {
+        why += reason.empty() ? "protocol error" : reason;
+    } else if (os_error_ != 0) {
+        why += os_error_text(os_error_);
+    } else {
+        why += "the peer closed the connection";
+        if (in_handshake) {
+            why += server_ ? " (a client that does not speak TLS?)" : " (is the listener a tls one?)";
+        }
+    }
+    if (os_error_ != 0 && !in_handshake) {
+        fail(read_result(-1, os_error_).error.status, std::move(why));  // the socket's error, as for tcp
+    } else {
+        fail(status, std::move(why));
+    }
+    r.error = error_;
+    return r;
+}
+
+// --- Readiness backends -------------------------------------------------------------------------
+
+IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
+    attach(&s);
+    read_wants_write_ = false;
+    std::size_t total = 0;
+    IoResult r;
+    // Record after record until `into` is full or nothing more can be read now: what OpenSSL read
+    // ahead and holds is read here, not left for a socket event that will not come.
+    while (total < into.size() && error_.ok()) {
+        std::size_t n = 0;
+        const int rc = SSL_read_ex(ssl_, into.data() + total, into.size() - total, &n);
+        r = outcome(rc, n);
+        if (rc != 1) {
+            read_wants_write_ = SSL_want_write(ssl_) != 0;
+            break;
+        }
+        total += n;
+    }
+    socket_ = nullptr;
+    if (total != 0) {
+        received_data_ = true;
+        IoResult got;
+        got.bytes = total;  // an end or error after them shows on the next read
+        return got;
+    }
+    return r;
+}
+
+IoResult TlsStream::peek(const Socket& s, std::span<std::byte> into) noexcept {
+    attach(&s);
+    std::size_t n = 0;
+    const int rc = SSL_peek_ex(ssl_, into.data(), into.size(), &n);
+    socket_ = nullptr;
+    return outcome(rc, n);
+}
+
+IoResult TlsStream::write_records(std::span<const native::IoSlice> parts, std::size_t skip, std::size_t limit,
+                                  std::size_t& done) noexcept {
+    const std::span<std::byte> staging = record_staging();
+    IoResult r;
+    std::size_t part = 0;
+    std::size_t offset = skip;  // into parts[part]
+    const auto advance = [&] {
+        while (part < parts.size() && offset >= parts[part].iov_len) {
+            offset -= parts[part].iov_len;
+            ++part;
+        }
+    };
+    advance();
+    while (part < parts.size() && done < limit) {
+        // One record: a big part is encrypted where it lies; small ones are copied together first.
+        const auto* base = static_cast<const std::byte*>(parts[part].iov_base);
+        std::span<const std::byte> record{base + offset, std::min(parts[part].iov_len - offset, max_record)};
+        if (record.size() < max_record && part + 1 < parts.size()) {
+            std::size_t filled = 0;
+            std::size_t p = part;
+            std::size_t o = offset;
+            while (p < parts.size() && filled < staging.size()) {
+                const auto* b = static_cast<const std::byte*>(parts[p].iov_base);
+                const std::size_t n = std::min(parts[p].iov_len - o, staging.size() - filled);
+                std::memcpy(staging.data() + filled, b + o, n);
+                filled += n;
+                o += n;
+                if (o == parts[p].iov_len) {
+                    ++p;
+                    o = 0;
+                }
+            }
+            record = staging.first(filled);
+        }
+        std::size_t n = 0;
+        const int rc = SSL_write_ex(ssl_, record.data(), record.size(), &n);
+        if (rc != 1) {
+            r = outcome(rc, 0);
+            write_wants_read_ = SSL_want_read(ssl_) != 0;
+            if (SSL_want_write(ssl_) != 0) {
+                // OpenSSL holds the record it made; the retry must offer the same bytes.
+                pending_.assign(record.begin(), record.begin() + static_cast<std::ptrdiff_t>(
+                                                                     std::min(record.size(), max_record)));
+            }
+            return r;
+        }
+        done += n;
+        offset += n;
+        advance();
+    }
+    return r;
+}
+
+IoResult TlsStream::write(const Socket& s, std::span<const native::IoSlice> parts) noexcept {
+    attach(&s);
+    write_wants_read_ = false;
+    std::size_t done = 0;
+    IoResult r;
+    if (!pending_.empty() && error_.ok()) {
+        // The record the socket did not take last time: the same bytes lead `parts` (the sender
+        // retired none of them), and OpenSSL wants them offered again.
+        std::size_t n = 0;
+        const int rc = SSL_write_ex(ssl_, pending_.data(), pending_.size(), &n);
+        if (rc != 1) {
+            r = outcome(rc, 0);
+            socket_ = nullptr;
+            return r;
+        }
+        done = pending_.size();
+        pending_.clear();
+    }
+    if (error_.ok()) {
+        r = write_records(parts, done, SIZE_MAX, done);
+    }
+    socket_ = nullptr;
+    if (done != 0) {
+        IoResult wrote;
+        wrote.bytes = done;
+        return wrote;
+    }
+    if (!error_.ok()) {
+        r.error = error_;
+    }
+    return r;
+}
+
+void TlsStream::shutdown_send(const Socket& s) noexcept {
+    close_session(s);
+    detail::shutdown_send(s);
+}
+
+bool TlsStream::has_buffered_input() const noexcept {
+    return SSL_has_pending(ssl_) != 0;
+}
+
+Readiness TlsStream::needs(Readiness wants) const noexcept {
+    // A write waiting for the handshake waits for the peer's bytes, not for room in the socket
+    // (which is there, and would wake the loop for nothing).
+    return {.readable = wants.readable || (wants.writable && write_wants_read_),
+            .writable = (wants.writable && !write_wants_read_) || (wants.readable && read_wants_write_)};
+}
+
+Readiness TlsStream::serves(Readiness fired, Readiness wants) const noexcept {
+    return {.readable = wants.readable && (fired.readable || (read_wants_write_ && fired.writable)),
+            .writable = wants.writable && (fired.writable || (write_wants_read_ && fired.readable))};
+}
+
+// --- The completion backend ---------------------------------------------------------------------
+
+std::span<const std::byte> TlsStream::absorb(std::span<const std::byte> received) {
+    memory_ = true;
+    attach(nullptr);
+    if (!error_.ok()) {
+        return {};
+    }
+    input_ = received;
+    peer_ended_ = false;
+    const std::span<std::byte> plain = absorb_buffer();
+    std::size_t total = 0;
+    while (total < plain.size()) {
+        std::size_t n = 0;
+        const int rc = SSL_read_ex(ssl_, plain.data() + total, plain.size() - total, &n);
+        if (rc != 1) {
+            const IoResult r = outcome(rc, 0);
+            (void)r;  // would-block: all of `received` is in OpenSSL now; a failure: absorb_error
+            break;
+        }
+        total += n;
+    }
+    input_ = {};
+    if (total != 0) {
+        received_data_ = true;
+    }
+    return plain.first(total);
+}
+
+std::span<const native::IoSlice> TlsStream::seal(std::span<const native::IoSlice> parts) {
+    memory_ = true;
+    attach(nullptr);
+    // What the kernel did not send last time goes first; then what OpenSSL made meanwhile (its
+    // handshake, an alert), then new records.
+    in_flight_.erase(in_flight_.begin(), in_flight_.begin() + static_cast<std::ptrdiff_t>(in_flight_sent_));
+    in_flight_sent_ = 0;
+    sealed_plain_ = 0;
+    write_wants_read_ = false;
+    in_flight_.reserve(2 * max_sealed + 4096);  // once: what is left, and one seal's records
+    if (error_.ok() && in_flight_.size() < max_sealed) {
+        (void)write_records(parts, 0, max_sealed, sealed_plain_);
+    }
+    in_flight_.insert(in_flight_.end(), queued_.begin(), queued_.end());
+    queued_.clear();
+    if (in_flight_.empty()) {
+        return {};
+    }
+    sealed_slice_ = native::io_slice(in_flight_.data(), in_flight_.size());
+    return {&sealed_slice_, 1};
+}
+
+std::size_t TlsStream::sent(std::size_t kernel_bytes) noexcept {
+    in_flight_sent_ = std::min(in_flight_sent_ + kernel_bytes, in_flight_.size());
+    if (in_flight_sent_ == in_flight_.size()) {
+        in_flight_.clear();
+        in_flight_sent_ = 0;
+    }
+    // The records the kernel did not send yet are the stream's to send (has_output): the
+    // plaintext they carry is done with, as bytes in a socket buffer are.
+    return std::exchange(sealed_plain_, 0);
+}
+
+bool TlsStream::has_output() const noexcept {
+    return in_flight_sent_ < in_flight_.size() || !queued_.empty();
+}
+
+// --- The connection's end -----------------------------------------------------------------------
+
+bool TlsStream::handshaking() const noexcept {
+    return SSL_is_init_finished(ssl_) == 0;
+}
+
+bool TlsStream::append_peer_identity(TextHeaders& headers) const noexcept {
+    return append_tls_identity(ssl_, headers, context_->verifies());
+}
+
+void TlsStream::send_last_words(const Socket& s) noexcept {
+    close_session(s);
+}
+
+void TlsStream::close_session(const Socket& s) noexcept {
+    if (std::exchange(said_goodbye_, true) || !s.valid()) {
+        return;
+    }
+    // close_notify, unless the session failed (its alert is out, or below), is not made yet, or
+    // a record is half written (it would end the peer's session inside a record).
+    const bool whole = pending_.empty() && in_flight_.empty();
+    if (error_.ok() && !handshaking() && whole) {
+        attach(memory_ ? nullptr : &s);
+        (void)SSL_shutdown(ssl_);
+        ERR_clear_error();
+        socket_ = nullptr;
+    }
+    // The completion backend's records (an alert, close_notify) go out in one plain send: its
+    // operations are over by now.
+    if (memory_ && whole && !queued_.empty()) {
+        (void)native::send_bytes(s.fd(), queued_.data(), queued_.size());
+        queued_.clear();
+    }
+}
+
+std::size_t TlsStream::held_bytes() const noexcept {
+    return sizeof(TlsStream) + tls_state_bytes + pending_.capacity() + queued_.capacity() +
+           in_flight_.capacity();
+}
+
+}  // namespace tofu::detail

@@ -1,0 +1,215 @@
+// The tls transport: exchanges, identity headers, mutual TLS, and every failure with its status
+// and words (docs/security.md). Certificates are made at test time (support/tls_pki.hpp). On a
+// build without TLS (mingw) a tls address is refused with `not_implemented_yet`.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <tofu/tofu.hpp>
+
+#include "support/engine_helpers.hpp"
+#if defined(TOFU_TEST_TLS)
+#include "support/tls_pki.hpp"
+#endif
+
+namespace tofu::test {
+namespace {
+
+#if !defined(TOFU_TEST_TLS)
+
+TEST(TlsAbsent, ATlsAddressIsNotImplementedYet) {
+    auto ampe = Reactor::create(Options{});
+    auto group = ampe->create();
+    MessagePtr welcome = ampe->get(AllocationStrategy::always);
+    TlsServerAddress{"127.0.0.1", 0}.format(*welcome);
+    const std::uint16_t channel = group->post(welcome).channel_number;
+    MessagePtr back = wait_for_op(*group, OpCode::welcome_response, channel);
+    EXPECT_EQ(back->bhdr.status, AmpeStatus::not_implemented_yet) << describe(*back);
+    EXPECT_NE(header_value(*back, header::detail).find("TLS"), std::string::npos);
+}
+
+#else
+
+std::vector<std::string> all_values(const Message& msg, std::string_view name) {
+    std::vector<std::string> out;
+    for (const auto& [n, v] : msg.thdrs) {
+        if (n == name) {
+            out.emplace_back(v);
+        }
+    }
+    return out;
+}
+
+class Tls : public ::testing::Test {
+protected:
+    std::unique_ptr<Ampe> server_ampe_ = Reactor::create(Options{});
+    std::unique_ptr<Ampe> client_ampe_ = Reactor::create(Options{});
+    std::unique_ptr<ChannelGroup> server_ = server_ampe_->create();
+    std::unique_ptr<ChannelGroup> client_ = client_ampe_->create();
+
+    /// A tls listener on 127.0.0.1 serving `cert`, and requiring client certificates of the test CA
+    /// when `mutual`.
+    Listener listen(const CertFiles& cert, bool mutual = false) {
+        MessagePtr welcome = server_ampe_->get(AllocationStrategy::always);
+        TlsServerAddress{"127.0.0.1", 0}.format(*welcome);
+        welcome->thdrs.append(header::tls_cert, cert.cert);
+        welcome->thdrs.append(header::tls_key, cert.key);
+        if (mutual) {
+            welcome->thdrs.append(header::tls_ca, test_pki().ca);
+        }
+        const std::uint16_t channel = server_->post(welcome).channel_number;
+        MessagePtr ready = wait_for_op(*server_, OpCode::welcome_response, channel);
+        if (ready->bhdr.status != AmpeStatus::success) {
+            throw TestFailure{"the tls listener did not start: " + describe(*ready)};
+        }
+        return Listener{channel, std::string{*ready->thdrs.find(header::listen_on)},
+                        client_address(*ready->thdrs.find(header::listen_on))};
+    }
+
+    /// Posts a HelloRequest to `to` trusting the test CA, with `extra` headers.
+    std::uint16_t connect(const Address& to,
+                          const std::vector<std::pair<std::string, std::string> >& extra = {}) {
+        MessagePtr hello = hello_message(*client_ampe_, to);
+        for (const auto& [n, v] : extra) {
+            hello->thdrs.append(n, v);
+        }
+        return client_->post(hello).channel_number;
+    }
+
+    /// The HelloRequest of a connect that must fail comes back: its status and `~detail`.
+    MessagePtr failed_hello(std::uint16_t channel) {
+        MessagePtr back = wait_for_op(*client_, OpCode::hello_request, channel);
+        EXPECT_TRUE(back->is_from_engine()) << describe(*back);
+        (void)wait_channel_closed(*client_, channel);
+        return back;
+    }
+};
+
+TEST_F(Tls, ExchangesAndTellsEachSideWhoThePeerIs) {
+    const Listener listener = listen(test_pki().server);
+    const std::uint16_t client = connect(listener.client_address);
+    MessagePtr hello = wait_hello_request(*server_);
+    EXPECT_EQ(header_value(*hello, header::listener), std::to_string(listener.channel));
+    EXPECT_EQ(header_value(*hello, header::peer_subject), "<missing>")
+        << "no client certificate was asked for";
+    EXPECT_EQ(header_value(*hello, header::tls).rfind("TLSv1.3 ", 0), 0U)
+        << header_value(*hello, header::tls);
+    EXPECT_EQ(header_value(*hello, header::tls_ktls), "off");
+    const std::uint16_t server = accept_hello(*server_, std::move(hello));
+    MessagePtr response = wait_hello_response(*client_, client);
+    EXPECT_EQ(header_value(*response, header::peer_subject), "CN=tofu test server,O=tofu tests");
+    EXPECT_EQ(all_values(*response, header::peer_san),
+              (std::vector<std::string>{"DNS:localhost", "IP:127.0.0.1", "IP:::1"}));
+    round_trip(*client_ampe_, *client_, *server_, Connection{client, server}, "over tls");
+    close_gracefully(*client_ampe_, *client_, client, *server_, server);
+}
+
+TEST_F(Tls, MutualTlsGivesTheListenerTheClientsNames) {
+    const Listener listener = listen(test_pki().server, true);
+    const std::uint16_t client =
+        connect(listener.client_address, {{std::string{header::tls_cert}, test_pki().client.cert},
+                                          {std::string{header::tls_key}, test_pki().client.key}});
+    MessagePtr hello = wait_hello_request(*server_);
+    EXPECT_EQ(header_value(*hello, header::peer_subject), "CN=tofu test client,O=tofu tests");
+    EXPECT_EQ(all_values(*hello, header::peer_san),
+              (std::vector<std::string>{"DNS:client.test", "email:client@test"}));
+    const std::uint16_t server = accept_hello(*server_, std::move(hello));
+    (void)wait_hello_response(*client_, client);
+    round_trip(*client_ampe_, *client_, *server_, Connection{client, server}, "mutual");
+}
+
+TEST_F(Tls, AListenerWithACaRefusesAClientWithoutACertificate) {
+    const Listener listener = listen(test_pki().server, true);
+    const std::uint16_t client = connect(listener.client_address);
+    MessagePtr back = failed_hello(client);
+    EXPECT_EQ(back->bhdr.status, AmpeStatus::connect_failed) << describe(*back);
+    EXPECT_NE(header_value(*back, header::detail).find("TLS"), std::string::npos) << describe(*back);
+    MessagePtr report = wait_for(
+        *server_,
+        [&](const Message& m) { return is_engine_signal(m, AmpeStatus::accept_failed, listener.channel); },
+        "the listener's report of a failed handshake");
+    EXPECT_EQ(header_value(*report, header::failed_handshakes), "1");
+    EXPECT_NE(header_value(*report, header::detail).find("certificate"), std::string::npos)
+        << describe(*report);
+}
+
+struct BadServer {
+    const char* name;
+    CertFiles TlsPki::*cert;
+    const char* words;  ///< what `~detail` must say
+};
+
+class TlsBadServer : public Tls, public ::testing::WithParamInterface<BadServer> {};
+
+TEST_P(TlsBadServer, TheConnectFailsAndSaysWhy) {
+    const Listener listener = listen(test_pki().*(GetParam().cert));
+    const std::uint16_t client = connect(listener.client_address);
+    MessagePtr back = failed_hello(client);
+    EXPECT_EQ(back->bhdr.status, AmpeStatus::connect_failed) << describe(*back);
+    EXPECT_NE(header_value(*back, header::detail).find(GetParam().words), std::string::npos)
+        << header_value(*back, header::detail);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Certificates, TlsBadServer,
+    ::testing::Values(BadServer{"untrusted", &TlsPki::untrusted, "unable to get local issuer certificate"},
+                      BadServer{"expired", &TlsPki::expired, "certificate has expired"},
+                      BadServer{"wrong_host", &TlsPki::wrong_host, "mismatch"}),
+    [](const ::testing::TestParamInfo<BadServer>& param) { return std::string{param.param.name}; });
+
+TEST_F(Tls, AHostNameIsCheckedAgainstTheCertificate) {
+    const Listener listener = listen(test_pki().server);
+    const auto port = std::get<TlsClientAddress>(listener.client_address).port;
+    // "localhost" is one of the certificate's names; with another name asked for, it is not.
+    const std::uint16_t good = connect(TlsClientAddress{"localhost", port});
+    const std::uint16_t server = accept_client(*server_);
+    (void)wait_hello_response(*client_, good);
+    (void)server;
+    const std::uint16_t bad =
+        connect(TlsClientAddress{"127.0.0.1", port}, {{std::string{header::tls_server_name}, "other.test"}});
+    MessagePtr back = failed_hello(bad);
+    EXPECT_EQ(back->bhdr.status, AmpeStatus::connect_failed);
+    EXPECT_NE(header_value(*back, header::detail).find("mismatch"), std::string::npos) << describe(*back);
+}
+
+TEST_F(Tls, ATlsClientOfAPlainListenerFails) {
+    // The plain listener takes the ClientHello for the start of a frame and waits for the rest:
+    // its handshake timeout ends the wait.
+    server_.reset();
+    server_ampe_ = Reactor::create(Options{.handshake_timeout = std::chrono::milliseconds{200}});
+    server_ = server_ampe_->create();
+    const Listener plain = start_listener(*server_ampe_, *server_, Transport::tcp4);
+    const auto& tcp = std::get<TcpClientAddress>(plain.client_address);
+    const std::uint16_t client = connect(TlsClientAddress{tcp.host, tcp.port});
+    MessagePtr back = failed_hello(client);
+    EXPECT_EQ(back->bhdr.status, AmpeStatus::connect_failed) << describe(*back);
+    EXPECT_NE(header_value(*back, header::detail).find("TLS"), std::string::npos) << describe(*back);
+}
+
+TEST_F(Tls, APlainClientOfATlsListenerIsCountedNotDelivered) {
+    const Listener listener = listen(test_pki().server);
+    const auto& tls = std::get<TlsClientAddress>(listener.client_address);
+    const std::uint16_t client = connect(TcpClientAddress{tls.host, tls.port});
+    MessagePtr back = failed_hello(client);
+    EXPECT_NE(back->bhdr.status, AmpeStatus::success) << describe(*back);
+    MessagePtr report = wait_for(
+        *server_,
+        [&](const Message& m) { return is_engine_signal(m, AmpeStatus::accept_failed, listener.channel); },
+        "the listener's report of a failed handshake");
+    EXPECT_EQ(header_value(*report, header::failed_handshakes), "1") << describe(*report);
+}
+
+TEST_F(Tls, AListenerWithoutACertificateDoesNotStart) {
+    MessagePtr welcome = server_ampe_->get(AllocationStrategy::always);
+    TlsServerAddress{"127.0.0.1", 0}.format(*welcome);
+    const std::uint16_t channel = server_->post(welcome).channel_number;
+    MessagePtr back = wait_for_op(*server_, OpCode::welcome_response, channel);
+    EXPECT_EQ(back->bhdr.status, AmpeStatus::listen_failed) << describe(*back);
+    EXPECT_NE(header_value(*back, header::detail).find("certificate"), std::string::npos) << describe(*back);
+}
+
+#endif
+
+}  // namespace
+}  // namespace tofu::test
