@@ -520,7 +520,7 @@ TEST_P(ExchangeTest, ServerGroupDestroyedClientSeesPeerDisconnected) {
         << describe(*back);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, ExchangeTest, ::testing::ValuesIn(all_transports()),
+INSTANTIATE_TEST_SUITE_P(Transports, ExchangeTest, ::testing::ValuesIn(with_tls(all_transports())),
                          transport_test_name);
 
 }  // namespace

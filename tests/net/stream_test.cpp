@@ -196,7 +196,7 @@ TEST(PostStream, RefusesWhatItCannotStreamAndSaysSo) {
     EXPECT_EQ(nowhere.status, AmpeStatus::invalid_channel_number) << "no channel 1 in this group";
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, StreamTest, ::testing::ValuesIn(tcp4_and_uds_transports()),
+INSTANTIATE_TEST_SUITE_P(Transports, StreamTest, ::testing::ValuesIn(with_tls(tcp4_and_uds_transports())),
                          transport_test_name);
 
 }  // namespace

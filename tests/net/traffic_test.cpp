@@ -404,7 +404,8 @@ TEST_P(TrafficTest, SlowReceiverKeepsMemoryBoundedAndLosesNothing) {
     close_gracefully(*sender_engine, *sender_group, c.client, *receiver_group, c.server);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, TrafficTest, ::testing::ValuesIn(all_transports()), transport_test_name);
+INSTANTIATE_TEST_SUITE_P(Transports, TrafficTest, ::testing::ValuesIn(with_tls(all_transports())),
+                         transport_test_name);
 
 }  // namespace
 }  // namespace tofu::test
