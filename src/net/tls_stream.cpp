@@ -5,8 +5,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <array>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -88,6 +91,18 @@ BIO_METHOD* tofu_bio_method() {
     return method;
 }
 
+/// The engine thread (this one) never takes SIGPIPE: a write to a peer that is gone fails with
+/// EPIPE instead. A SIGPIPE raised by such a write stays pending on this thread, unseen.
+void block_sigpipe_on_this_thread() noexcept {
+    thread_local const bool blocked = [] {
+        sigset_t pipe{};
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        return pthread_sigmask(SIG_BLOCK, &pipe, nullptr) == 0;
+    }();
+    (void)blocked;
+}
+
 /// OpenSSL's words for the error at the front of its queue, which is emptied.
 std::string openssl_reason() {
     std::string why;
@@ -116,6 +131,7 @@ void TlsStream::attach(const Socket* s) noexcept {
     }
     BIO* bio = nullptr;
     if (kernel_tls_ && s != nullptr) {
+        block_sigpipe_on_this_thread();              // OpenSSL's writes do not pass MSG_NOSIGNAL
         bio = BIO_new_socket(s->fd(), BIO_NOCLOSE);  // OpenSSL's own: it can turn kernel TLS on
     } else {
         bio = BIO_new(tofu_bio_method());

@@ -1,6 +1,7 @@
 // The tls transport: exchanges, identity headers, mutual TLS, and every failure with its status
 // and words (docs/security.md). Certificates are made at test time (support/tls_pki.hpp). On a
 // build without TLS (mingw) a tls address is refused with `not_implemented_yet`.
+#include <array>
 #include <string>
 #include <vector>
 
@@ -207,6 +208,99 @@ TEST_F(Tls, AListenerWithoutACertificateDoesNotStart) {
     MessagePtr back = wait_for_op(*server_, OpCode::welcome_response, channel);
     EXPECT_EQ(back->bhdr.status, AmpeStatus::listen_failed) << describe(*back);
     EXPECT_NE(header_value(*back, header::detail).find("certificate"), std::string::npos) << describe(*back);
+}
+
+TEST_F(Tls, KernelTlsAskedForStillExchangesAndSaysWhetherItIsOn) {
+    // OpenSSL's own socket BIO makes the calls then; the kernel takes the records only where it
+    // offers TLS (not on every kernel: `~tls_ktls` says).
+    server_.reset();
+    server_ampe_ = Reactor::create(Options{.tls = TlsOptions{.kernel_tls = true}});
+    server_ = server_ampe_->create();
+    const Listener listener = listen(test_pki().server);
+    const std::uint16_t client = connect(listener.client_address);
+    MessagePtr hello = wait_hello_request(*server_);
+    const std::string ktls = header_value(*hello, header::tls_ktls);
+    EXPECT_TRUE(ktls == "off" || ktls == "send" || ktls == "receive" || ktls == "send,receive") << ktls;
+    const std::uint16_t server = accept_hello(*server_, std::move(hello));
+    (void)wait_hello_response(*client_, client);
+    for (int i = 0; i < 3; ++i) {
+        round_trip(*client_ampe_, *client_, *server_, Connection{client, server},
+                   "kernel tls " + std::to_string(i));
+    }
+    close_gracefully(*server_ampe_, *server_, server, *client_, client);
+}
+
+TEST_F(Tls, FailedHandshakesAreCountedAndReportedTogether) {
+    const Listener listener = listen(test_pki().server);
+    const auto& tls = std::get<TlsClientAddress>(listener.client_address);
+    constexpr std::size_t attempts = 30;
+    const std::string not_tls = "GET / HTTP/1.0\r\n\r\n";
+    for (std::size_t i = 0; i < attempts; ++i) {
+        RawPeer peer{TcpClientAddress{tls.host, tls.port}};
+        (void)peer.send(bytes_of(not_tls));
+        (void)peer.wait_closed();  // the listener answers with an alert and closes
+    }
+    std::size_t counted = 0;
+    std::size_t reports = 0;
+    while (counted < attempts) {
+        MessagePtr report = wait_for(
+            *server_,
+            [&](const Message& m) {
+                return is_engine_signal(m, AmpeStatus::accept_failed, listener.channel);
+            },
+            "the listener's reports of failed handshakes");
+        counted += std::stoul(header_value(*report, header::failed_handshakes));
+        ++reports;
+    }
+    EXPECT_EQ(counted, attempts);
+    EXPECT_LT(reports, attempts) << "one report per failed handshake";
+    // It costs the listener nothing lasting: a real client is served as before.
+    const std::uint16_t client = connect(listener.client_address);
+    const std::uint16_t server = accept_client(*server_);
+    (void)wait_hello_response(*client_, client);
+    round_trip(*client_ampe_, *client_, *server_, Connection{client, server}, "after the failures");
+}
+
+TEST_F(Tls, APeerCutOffInsideARecordOrItsHandshakeCostsTheListenerNothing) {
+    const Listener listener = listen(test_pki().server);
+    const auto& tls = std::get<TlsClientAddress>(listener.client_address);
+    // A record header that promises 512 bytes, then a reset; then one that half-closes.
+    const std::array<std::byte, 5> record_start{std::byte{0x16}, std::byte{0x03}, std::byte{0x01},
+                                                std::byte{0x02}, std::byte{0x00}};
+    {
+        RawPeer peer{TcpClientAddress{tls.host, tls.port}};
+        ASSERT_TRUE(peer.send(record_start));
+        peer.reset();
+    }
+    {
+        RawPeer peer{TcpClientAddress{tls.host, tls.port}};
+        ASSERT_TRUE(peer.send(record_start));
+        peer.shutdown_write();
+        (void)peer.wait_closed();
+    }
+    // An established client killed in the middle of a stream of big messages.
+    {
+        auto doomed_ampe = Reactor::create(Options{});
+        auto doomed = doomed_ampe->create();
+        MessagePtr hello = hello_message(*doomed_ampe, listener.client_address);
+        const std::uint16_t channel = doomed->post(hello).channel_number;
+        const std::uint16_t server = accept_client(*server_);
+        (void)wait_hello_response(*doomed, channel);
+        for (int i = 0; i < 64; ++i) {
+            MessagePtr m = make_message(*doomed_ampe, OpCode::signal, channel);
+            const std::vector<std::byte> body = pattern_bytes(16384, static_cast<std::uint64_t>(i));
+            m->body.append(body);
+            (void)doomed->post(m);
+        }
+        doomed.reset();
+        doomed_ampe.reset();  // its sockets reset, records cut wherever they were
+        MessagePtr closed = wait_channel_closed(*server_, server);
+        EXPECT_TRUE(closed->is_from_engine());
+    }
+    const std::uint16_t client = connect(listener.client_address);
+    const std::uint16_t server = accept_client(*server_);
+    (void)wait_hello_response(*client_, client);
+    round_trip(*client_ampe_, *client_, *server_, Connection{client, server}, "after the cut-off peers");
 }
 
 #endif
