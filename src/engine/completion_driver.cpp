@@ -162,7 +162,7 @@ void CompletionDriver::on_read_done(Connection& ch, const Completion& c) {
     }
     const std::uint16_t number = ch.number;
     const std::span<const std::byte> data = ch.stream->absorb(c.data.first(r.bytes));
-    IoResult got = r;
+    IoResult got = r.ended() ? ch.stream->at_end(r) : r;
     got.bytes = data.size();
     if (const SocketError e = ch.stream->absorb_error(); !e.ok()) {
         // The stream failed (TLS: a bad record, a failed handshake): what it decrypted before

@@ -177,7 +177,8 @@ std::string to_string(const Address& address) {
 
 bool is_client(const Address& address) noexcept {
     return std::holds_alternative<TcpClientAddress>(address) ||
-           std::holds_alternative<UdsClientAddress>(address) || std::holds_alternative<TlsClientAddress>(address);
+           std::holds_alternative<UdsClientAddress>(address) ||
+           std::holds_alternative<TlsClientAddress>(address);
 }
 
 ParsedAddress parse_address(std::string_view value, AddressRole role) {

@@ -84,6 +84,9 @@ public:
     [[nodiscard]] virtual std::string_view failure() const noexcept { return {}; }
     /// The completion backend: `absorb` failed (the stream's own error, e.g. a bad record).
     [[nodiscard]] virtual SocketError absorb_error() const noexcept { return {}; }
+    /// The completion backend: what the socket's end (`end`: end of stream or an error) means for
+    /// the stream (TLS: a handshake cut short is the connect's failure, with words).
+    [[nodiscard]] virtual IoResult at_end(const IoResult& end) noexcept { return end; }
     /// True until the stream's own handshake is done (its peer's identity is not known yet).
     [[nodiscard]] virtual bool handshaking() const noexcept { return false; }
     /// Appends what the stream knows of its peer (a verified certificate's names) to `headers`;

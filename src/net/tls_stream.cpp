@@ -426,6 +426,21 @@ std::span<const std::byte> TlsStream::absorb(std::span<const std::byte> received
     return plain.first(total);
 }
 
+IoResult TlsStream::at_end(const IoResult& end) noexcept {
+    if (!error_.ok() || !handshaking()) {
+        return end;  // after the handshake, the end of the stream is the connection's, as for tcp
+    }
+    // Told as a read through the BIO would have told it (see `outcome`).
+    os_error_ = end.error.ok() ? 0 : end.error.os_error;
+    peer_ended_ = true;
+    input_ = {};
+    attach(nullptr);
+    std::size_t n = 0;
+    const int rc = SSL_read_ex(ssl_, absorb_buffer().data(), absorb_buffer().size(), &n);
+    const IoResult r = outcome(rc, n);
+    return r.error.ok() ? end : r;
+}
+
 std::span<const native::IoSlice> TlsStream::seal(std::span<const native::IoSlice> parts) {
     memory_ = true;
     attach(nullptr);

@@ -51,6 +51,7 @@ public:
 
     [[nodiscard]] std::string_view failure() const noexcept override { return failure_; }
     [[nodiscard]] SocketError absorb_error() const noexcept override { return error_; }
+    [[nodiscard]] IoResult at_end(const IoResult& end) noexcept override;
     [[nodiscard]] bool handshaking() const noexcept override;
     [[nodiscard]] bool append_peer_identity(TextHeaders& headers) const noexcept override;
     void send_last_words(const Socket& s) noexcept override;

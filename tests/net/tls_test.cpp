@@ -11,6 +11,7 @@
 
 #include "support/engine_helpers.hpp"
 #if defined(TOFU_TEST_TLS)
+#include "net/tls_identity.hpp"
 #include "support/tls_pki.hpp"
 #endif
 
@@ -40,6 +41,14 @@ std::vector<std::string> all_values(const Message& msg, std::string_view name) {
         }
     }
     return out;
+}
+
+/// A handshake record whose ClientHello is cut short: the listener answers with an alert.
+std::span<const std::byte> broken_client_hello() {
+    static constexpr std::array<std::byte, 10> bytes{
+        std::byte{0x16}, std::byte{0x03}, std::byte{0x01}, std::byte{0x00}, std::byte{0x05},
+        std::byte{0x01}, std::byte{0x00}, std::byte{0x00}, std::byte{0x01}, std::byte{0x03}};
+    return bytes;
 }
 
 class Tls : public ::testing::Test {
@@ -234,11 +243,10 @@ TEST_F(Tls, FailedHandshakesAreCountedAndReportedTogether) {
     const Listener listener = listen(test_pki().server);
     const auto& tls = std::get<TlsClientAddress>(listener.client_address);
     constexpr std::size_t attempts = 30;
-    const std::string not_tls = "GET / HTTP/1.0\r\n\r\n";
     for (std::size_t i = 0; i < attempts; ++i) {
         RawPeer peer{TcpClientAddress{tls.host, tls.port}};
-        (void)peer.send(bytes_of(not_tls));
-        (void)peer.wait_closed();  // the listener answers with an alert and closes
+        (void)peer.send(broken_client_hello());
+        EXPECT_GT(peer.wait_closed(), 0U) << "the listener answers with an alert before it closes";
     }
     std::size_t counted = 0;
     std::size_t reports = 0;
@@ -301,6 +309,75 @@ TEST_F(Tls, APeerCutOffInsideARecordOrItsHandshakeCostsTheListenerNothing) {
     const std::uint16_t server = accept_client(*server_);
     (void)wait_hello_response(*client_, client);
     round_trip(*client_ampe_, *client_, *server_, Connection{client, server}, "after the cut-off peers");
+}
+
+TEST_F(Tls, TheHandshakeCountsAgainstTheConnectTimeout) {
+    // A server that accepts and never answers the ClientHello.
+    RawListener silent;
+    const auto& tcp = std::get<TcpClientAddress>(silent.client_address());
+    const std::uint16_t client =
+        connect(TlsClientAddress{tcp.host, tcp.port}, {{std::string{header::connect_timeout}, "200"}});
+    const std::unique_ptr<RawPeer> accepted = silent.accept();
+    MessagePtr back = failed_hello(client);
+    EXPECT_EQ(back->bhdr.status, AmpeStatus::connect_failed) << describe(*back);
+    EXPECT_NE(header_value(*back, header::detail).find("200 ms"), std::string::npos) << describe(*back);
+}
+
+TEST_F(Tls, TheHandshakeCountsAgainstTheHandshakeTimeout) {
+    server_.reset();
+    server_ampe_ = Reactor::create(Options{.handshake_timeout = std::chrono::milliseconds{200}});
+    server_ = server_ampe_->create();
+    const Listener listener = listen(test_pki().server);
+    const auto& tls = std::get<TlsClientAddress>(listener.client_address);
+    RawPeer silent{TcpClientAddress{tls.host, tls.port}};  // connects, never says a word
+    MessagePtr report = wait_for(
+        *server_,
+        [&](const Message& m) { return is_engine_signal(m, AmpeStatus::accept_failed, listener.channel); },
+        "the listener's report of the silent client");
+    EXPECT_EQ(header_value(*report, header::failed_handshakes), "1") << describe(*report);
+    (void)silent.wait_closed();
+}
+
+TEST_F(Tls, ARefusedPeerReadsTheAlertBeforeTheConnectionCloses) {
+    const Listener listener = listen(test_pki().server);
+    const auto& tls = std::get<TlsClientAddress>(listener.client_address);
+    RawPeer peer{TcpClientAddress{tls.host, tls.port}};
+    ASSERT_TRUE(peer.send(broken_client_hello()));
+    // A TLS alert record is 7 bytes: content type 21, version, length 2, level, description.
+    EXPECT_EQ(peer.wait_closed(), 7U);
+}
+
+TEST_F(Tls, APeerThatFillsTheHeaderBlockCannotPushItsNamesOut) {
+    // The application must never take a Hello without the names for one that has them: a Hello
+    // whose text headers leave no room for them is refused.
+    client_.reset();
+    client_ampe_ = Reactor::create(Options{.tls = TlsOptions{.certificate_chain = test_pki().client.cert,
+                                                             .private_key = test_pki().client.key,
+                                                             .ca = test_pki().ca}});
+    client_ = client_ampe_->create();
+    const Listener listener = listen(test_pki().server, true);
+    MessagePtr hello = client_ampe_->get(AllocationStrategy::always);
+    format(*hello, listener.client_address);
+    const std::size_t room = max_part_size - hello->thdrs.size() - std::string_view{"x-fill:\r\n"}.size();
+    hello->thdrs.append("x-fill", std::string(room, 'x'));
+    const std::uint16_t client = client_->post(hello).channel_number;
+    MessagePtr closed = wait_for(
+        *server_, [](const Message& m) { return is_any_channel_closed(m); },
+        "the refused Hello's channel_closed");
+    EXPECT_EQ(reason_of(*closed), "invalid_headers_len") << describe(*closed);
+    EXPECT_NE(header_value(*closed, header::detail).find("~peer"), std::string::npos) << describe(*closed);
+    (void)wait_channel_closed(*client_, client);
+}
+
+TEST(TlsNames, AreEscapedAsRfc4514SaysAndNeverCarryALineBreak) {
+    using detail::escape_rfc4514;
+    EXPECT_EQ(escape_rfc4514("plain.example"), "plain.example");
+    EXPECT_EQ(escape_rfc4514("a,b+c\"d\\e<f>g;h=i"), "a\\,b\\+c\\\"d\\\\e\\<f\\>g\\;h\\=i");
+    EXPECT_EQ(escape_rfc4514("#lead and trail "), "\\#lead and trail\\ ");
+    EXPECT_EQ(escape_rfc4514("evil\r\n~peer_subject:CN=admin"), "evil\\0D\\0A~peer_subject:CN\\=admin");
+    EXPECT_EQ(escape_rfc4514(std::string_view{"nul\0del\x7f", 8}), "nul\\00del\\7F");
+    // What OpenSSL already escaped keeps its escapes; only control bytes are added to them.
+    EXPECT_EQ(escape_rfc4514("CN=a\\,b\n", true), "CN=a\\,b\\0A");
 }
 
 #endif
