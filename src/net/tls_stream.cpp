@@ -223,6 +223,13 @@ IoResult TlsStream::outcome(int rc, std::size_t bytes) noexcept {
             break;
         default: break;
     }
+    if (peer_ended_ && !handshaking()) {
+        // The socket's stream ended inside a record: the peer left, as a tcp peer that leaves
+        // inside a frame (whose frame, cut with the record, is dropped and said so).
+        ERR_clear_error();
+        r.end_of_stream = true;
+        return r;
+    }
     // A failure. Before the handshake is done it is the connect's (a client) or a refused peer (a
     // listener, which counts it); after, the channel's.
     const bool in_handshake = handshaking() || (!server_ && !received_data_);

@@ -134,15 +134,28 @@ TEST_P(FaultInjectionTest, NothingIsLostSilently) {
             returned.push_back(m->bhdr.message_id);
         }
     }
-    // Exactly the frames that reached the server's socket whole were delivered (the Hello aside):
-    // the receiving engine reads what arrived before the break, even a reset, and drops only the
-    // cut frame...
-    EXPECT_EQ(delivered, proxy.frames_forwarded() - 1);
-    // ...and every other posted message came back, once, in order: delivered + returned = posted.
-    EXPECT_EQ(delivered + returned.size(), posted)
-        << returned.size() << " returned (" << unconfirmed << " unconfirmed) of " << posted << " posted";
-    for (std::size_t i = 0; i < returned.size(); ++i) {
-        EXPECT_EQ(returned[i], delivered + 1 + i) << "returned messages are not the undelivered tail";
+    if (transport == Transport::tls4) {
+        // The proxy cannot see frames or confirmations inside TLS records, so it cannot hold a
+        // reset back until the server confirmed what it has: a confirmation the reset destroys
+        // leaves delivered messages among the unconfirmed ones that come back. Still nothing is
+        // lost: the returned messages are the tail of what was posted, and only unconfirmed ones
+        // may also have been delivered.
+        EXPECT_GE(delivered + returned.size(), posted);
+        EXPECT_LE(delivered + returned.size() - unconfirmed, posted);
+        for (std::size_t i = 0; i < returned.size(); ++i) {
+            EXPECT_EQ(returned[i], posted - returned.size() + 1 + i) << "returned messages are not the tail";
+        }
+    } else {
+        // Exactly the frames that reached the server's socket whole were delivered (the Hello
+        // aside): the receiving engine reads what arrived before the break, even a reset, and
+        // drops only the cut frame...
+        EXPECT_EQ(delivered, proxy.frames_forwarded() - 1);
+        // ...and every other posted message came back, once, in order: delivered + returned = posted.
+        EXPECT_EQ(delivered + returned.size(), posted)
+            << returned.size() << " returned (" << unconfirmed << " unconfirmed) of " << posted << " posted";
+        for (std::size_t i = 0; i < returned.size(); ++i) {
+            EXPECT_EQ(returned[i], delivered + 1 + i) << "returned messages are not the undelivered tail";
+        }
     }
     if (!server_closed) {
         (void)wait_channel_closed(*server, c.server);
@@ -160,7 +173,8 @@ std::string fault_test_name(const ::testing::TestParamInfo<FaultParam>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, FaultInjectionTest,
-                         ::testing::Combine(::testing::Values(Transport::tcp4, Transport::uds_path),
+                         ::testing::Combine(::testing::ValuesIn(with_tls({Transport::tcp4,
+                                                                          Transport::uds_path})),
                                             ::testing::Values(Kind::none, Kind::fragment, Kind::delay,
                                                               Kind::stall, Kind::reset, Kind::half_close)),
                          fault_test_name);

@@ -57,7 +57,8 @@ public:
     [[nodiscard]] const Address& client_address() const noexcept { return client_address_; }
 
     /// Whole frames forwarded from clients to the server so far, confirmations aside (counted as
-    /// each write starts).
+    /// each write starts). Not over TLS (`tls4`), whose records hide the frames: always 0 there,
+    /// and a reset does not wait for the server's confirmations either.
     [[nodiscard]] std::uint64_t frames_forwarded() const noexcept { return frames_forwarded_.load(); }
 
 private:

@@ -234,6 +234,9 @@ int connect_raw(const Address& to, std::chrono::milliseconds io_timeout) {
     if (const auto* tcp = std::get_if<TcpClientAddress>(&to)) {
         return connect_tcp(*tcp, io_timeout);
     }
+    if (const auto* tls = std::get_if<TlsClientAddress>(&to)) {
+        return connect_tcp(TcpClientAddress{tls->host, tls->port}, io_timeout);  // its bytes, as they are
+    }
     if (const auto* uds = std::get_if<UdsClientAddress>(&to)) {
         return connect_uds(*uds, io_timeout);
     }

@@ -307,8 +307,8 @@ struct RawFrame {
                                                  std::string_view extra_headers = {},
                                                  std::string_view body = {});
 
-/// A blocking socket connected to a TCP or UDS client address, with send and receive timeouts
-/// (TCP_NODELAY on TCP). Throws `TestFailure` when it cannot connect.
+/// A blocking socket connected to a TCP (a TLS address: its TCP) or UDS client address, with send and receive
+/// timeouts (TCP_NODELAY on TCP). Throws `TestFailure` when it cannot connect.
 [[nodiscard]] int connect_raw(const Address& to, std::chrono::milliseconds io_timeout);
 
 /// A peer made of a plain blocking socket (receive and send timeouts set), that speaks to a
