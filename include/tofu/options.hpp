@@ -58,7 +58,8 @@ struct TlsOptions {
     /// Lets OpenSSL hand the record layer to the kernel (kernel TLS, `SSL_OP_ENABLE_KTLS`) where
     /// the kernel offers it. Each delivered Hello says whether it is active (`~tls_ktls`). Off by
     /// default: with it, OpenSSL makes the socket calls itself (the engine thread blocks SIGPIPE
-    /// for them). docs/security.md, "Kernel TLS".
+    /// for them). Readiness backends only: on io_uring the records stay in memory, and it has no
+    /// effect. docs/security.md, "Kernel TLS".
     bool kernel_tls = false;
 };
 
@@ -149,9 +150,11 @@ struct Options {
 /// pool message), on a client's connection the HelloRequest it keeps until its HelloResponse (a
 /// copy of the one posted: at most 131,070 bytes of text headers and body), the bytes read ahead
 /// of a dry pool (at most one read, 256 KiB), and the send window's log
-/// (`max_unconfirmed_frames` x 32 bytes). About 0.6 MiB (641 KiB) with the defaults. An
-/// engine's memory is then at most `max_channels` times this, plus the pool: `max_pool_msgs`
-/// messages of up to 131,070 bytes of text headers and body each (docs/reliability.md).
+/// (`max_unconfirmed_frames` x 32 bytes), and in a build with TLS what a `tls` connection's
+/// session holds (208 KiB: OpenSSL's state and buffers, records not yet sent). About 0.6 MiB
+/// (641 KiB) with the defaults, 0.83 MiB (849 KiB) with TLS built: a bound for every connection,
+/// whatever its transport. An engine's memory is then at most `max_channels` times this, plus the pool:
+/// `max_pool_msgs` messages of up to 131,070 bytes of text headers and body each (docs/reliability.md).
 [[nodiscard]] std::size_t channel_budget(const Options& options) noexcept;
 
 /// What an engine holds, by its own accounting (`Reactor::memory`): a count, not a guess from the

@@ -190,7 +190,7 @@ void Receiver::on_received(Connection& ch, MessagePtr msg) {
         clean_received_headers(msg->thdrs);  // `~` headers are the engine's to write, never a peer's
     }
     if (op == OpCode::hello_response) {
-        if (!ch.stream->append_peer_identity(msg->thdrs)) {
+        if (!ch.stream->append_peer_identity(msg->thdrs, 0)) {
             loop_.close(ch, AmpeStatus::invalid_headers_len,
                         "the HelloResponse's text headers leave no room for ~peer_subject");
             return;
@@ -213,24 +213,27 @@ bool Receiver::on_hello(Connection& ch, Message& hello) {
     ch.deadline = {};  // the handshake timer no longer applies
     loop_.confirmations().take_offer(ch, hello);
     clean_received_headers(hello.thdrs);
-    // Which listener took it, then who connected, as we saw it (`~peer` last). A Hello whose
-    // headers leave no room for them is refused: the application must never take a Hello without
-    // them for one that has them.
-    if (!append_header(hello.thdrs, header::listener, std::to_string(ch.listener))) {
+    // What TLS verified of the client (its certificate's names), which listener took it, then who
+    // connected, as we saw it (`~peer` last). A Hello whose headers leave no room for those that
+    // must be there is refused: the application must never take a Hello without them for one that
+    // has them. The names leave room for the two after them.
+    const std::string listener = std::to_string(ch.listener);
+    const std::string peer = describe_peer(ch.socket);
+    const std::size_t after =
+        header::listener.size() + listener.size() + header::peer.size() + peer.size() + 6;
+    if (!ch.stream->append_peer_identity(hello.thdrs, after)) {
+        loop_.close(ch, AmpeStatus::invalid_headers_len,
+                    "the HelloRequest's text headers leave no room for ~peer_subject");
+        return false;
+    }
+    if (!append_header(hello.thdrs, header::listener, listener)) {
         loop_.close(ch, AmpeStatus::invalid_headers_len,
                     "the HelloRequest's text headers leave no room for ~listener");
         return false;
     }
-    if (const std::string peer = describe_peer(ch.socket);
-        !peer.empty() && !append_header(hello.thdrs, header::peer, peer)) {
+    if (!peer.empty() && !append_header(hello.thdrs, header::peer, peer)) {
         loop_.close(ch, AmpeStatus::invalid_headers_len,
                     "the HelloRequest's text headers leave no room for ~peer");
-        return false;
-    }
-    // TLS: the verified client certificate's names (`~peer_subject` must fit, as `~peer` must).
-    if (!ch.stream->append_peer_identity(hello.thdrs)) {
-        loop_.close(ch, AmpeStatus::invalid_headers_len,
-                    "the HelloRequest's text headers leave no room for ~peer_subject");
         return false;
     }
     return true;

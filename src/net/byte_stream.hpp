@@ -89,10 +89,14 @@ public:
     [[nodiscard]] virtual IoResult at_end(const IoResult& end) noexcept { return end; }
     /// True until the stream's own handshake is done (its peer's identity is not known yet).
     [[nodiscard]] virtual bool handshaking() const noexcept { return false; }
-    /// Appends what the stream knows of its peer (a verified certificate's names) to `headers`;
-    /// never throws. False when what must be there (a verified certificate's subject) does not
-    /// fit: the Hello must then be refused, never delivered without it.
-    [[nodiscard]] virtual bool append_peer_identity(TextHeaders& /*headers*/) const noexcept { return true; }
+    /// Appends what the stream knows of its peer (a verified certificate's names) to `headers`,
+    /// leaving `reserve` bytes free for the engine's headers that follow; never throws. False when
+    /// what must be there (a verified certificate's subject) does not fit: the Hello must then be
+    /// refused, never delivered without it.
+    [[nodiscard]] virtual bool append_peer_identity(TextHeaders& /*headers*/,
+                                                    std::size_t /*reserve*/) const noexcept {
+        return true;
+    }
     /// Just before the socket closes: writes what the peer should still learn (an alert, the end
     /// of the session), once, without waiting.
     virtual void send_last_words(const Socket& /*s*/) noexcept {}

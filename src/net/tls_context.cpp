@@ -4,6 +4,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -29,6 +32,17 @@ std::string openssl_error(std::string_view what) {
 struct FreeCtx {
     void operator()(SSL_CTX* c) const noexcept { SSL_CTX_free(c); }
 };
+
+/// A file OpenSSL is to read: the OS's words when it cannot be opened (OpenSSL's would be
+/// "system lib"), else nothing.
+std::string unreadable(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) {
+        return path + ": " + std::strerror(errno);
+    }
+    std::fclose(f);
+    return {};
+}
 
 TlsContextResult failed(bool server, std::string why) {
     return {nullptr, server ? AmpeStatus::listen_failed : AmpeStatus::connect_failed, std::move(why)};
@@ -79,6 +93,11 @@ TlsContextResult make_tls_context(const TlsSettings& settings, bool server) {
                       "(Options::tls, or ~tls_cert and ~tls_key on its WelcomeRequest)");
     }
     if (!o.certificate_chain.empty() || !o.private_key.empty()) {
+        for (const std::string* file : {&o.certificate_chain, &o.private_key}) {
+            if (std::string why = unreadable(*file); !why.empty()) {
+                return failed(server, "TLS: cannot read " + why);
+            }
+        }
         if (SSL_CTX_use_certificate_chain_file(c, o.certificate_chain.c_str()) != 1) {
             return failed(server,
                           openssl_error("TLS: cannot use the certificate chain " + o.certificate_chain));
@@ -91,6 +110,10 @@ TlsContextResult make_tls_context(const TlsSettings& settings, bool server) {
         }
     }
     const bool verify = o.verify == TlsVerify::peer;
+    std::error_code ec;
+    if (verify && !o.ca.empty() && !std::filesystem::exists(o.ca, ec)) {
+        return failed(server, "TLS: cannot read the CA certificates " + o.ca + ": no such file or directory");
+    }
     if (verify && !o.ca.empty() && !load_trusted(c, o.ca)) {
         return failed(server, openssl_error("TLS: cannot load the CA certificates " + o.ca));
     }

@@ -39,7 +39,16 @@ std::string subject_of(X509* cert) {
     char* data = nullptr;
     const long size = BIO_get_mem_data(out.get(), &data);
     std::string subject{data, static_cast<std::size_t>(std::max(size, 0L))};
-    return escape_rfc4514(subject.substr(0, max_name), true);
+    if (subject.size() > max_name) {
+        // Cut, but never inside an escape (`\,` or `\XX`), and said to be cut.
+        std::size_t cut = max_name;
+        const std::size_t escape = subject.rfind('\\', cut - 1);
+        if (escape != std::string::npos && cut - escape < 3) {
+            cut = escape;
+        }
+        subject = subject.substr(0, cut) + "...";
+    }
+    return escape_rfc4514(subject, true);
 }
 
 std::string ia5_text(const ASN1_IA5STRING* s) {
@@ -114,11 +123,18 @@ std::string escape_rfc4514(std::string_view value, bool escaped_already) {
     return out;
 }
 
-bool append_tls_identity(SSL* ssl, TextHeaders& headers, bool verified) noexcept {
+bool append_tls_identity(SSL* ssl, TextHeaders& headers, bool verified, std::size_t reserve) noexcept {
     try {
+        // Each line must leave `reserve` bytes of the block free (for the headers after it).
+        const std::size_t limit = max_part_size - std::min(reserve, max_part_size);
+        const auto fits = [&](std::string_view name, std::string_view value) {
+            return headers.size() + name.size() + value.size() + 3 <= limit;  // name:value CR LF
+        };
         const std::unique_ptr<X509, FreeX509> cert{SSL_get1_peer_certificate(ssl)};
         if (verified && cert != nullptr && SSL_get_verify_result(ssl) == X509_V_OK) {
-            if (!append_header(headers, header::peer_subject, subject_of(cert.get()))) {
+            const std::string subject = subject_of(cert.get());
+            if (!fits(header::peer_subject, subject) ||
+                !append_header(headers, header::peer_subject, subject)) {
                 return false;
             }
             const std::unique_ptr<GENERAL_NAMES, FreeNames> names{static_cast<GENERAL_NAMES*>(
@@ -126,17 +142,28 @@ bool append_tls_identity(SSL* ssl, TextHeaders& headers, bool verified) noexcept
             const int count = names != nullptr ? std::min(sk_GENERAL_NAME_num(names.get()), max_names) : 0;
             for (int i = 0; i < count; ++i) {
                 const std::string text = name_text(sk_GENERAL_NAME_value(names.get(), i));
-                if (!text.empty() && !append_header(headers, header::peer_san, text)) {
-                    (void)append_truncated(headers, header::peer_san, text);
-                    return true;  // no room for more
+                if (text.empty()) {
+                    continue;
                 }
+                if (!fits(header::peer_san, text)) {
+                    // The last that fits in part, cut and said to be: no more after it.
+                    const std::size_t room =
+                        limit - std::min(limit, headers.size() + header::peer_san.size() + 3);
+                    if (room > 3) {
+                        (void)append_header(headers, header::peer_san, text.substr(0, room - 3) + "...");
+                    }
+                    return true;
+                }
+                (void)append_header(headers, header::peer_san, text);
             }
         }
         const std::string tls = std::string{SSL_get_version(ssl)} + " " + SSL_get_cipher_name(ssl);
-        if (!append_header(headers, header::tls, tls)) {
-            return true;
+        if (fits(header::tls, tls)) {
+            (void)append_header(headers, header::tls, tls);
+            if (const std::string ktls = ktls_text(ssl); fits(header::tls_ktls, ktls)) {
+                (void)append_header(headers, header::tls_ktls, ktls);
+            }
         }
-        (void)append_header(headers, header::tls_ktls, ktls_text(ssl));
         return true;
     } catch (...) {
         return false;  // out of memory: as if it did not fit

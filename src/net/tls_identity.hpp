@@ -19,9 +19,10 @@ namespace tofu::detail {
 [[nodiscard]] std::string escape_rfc4514(std::string_view value, bool escaped_already = false);
 
 /// Appends the peer certificate's subject and names (when `verified`: nothing about a certificate
-/// nobody checked), then the version and cipher, and whether kernel TLS is on. The subject must
-/// fit (false when it does not); the rest goes in as far as it fits, the first that does not cut
-/// to fit, those after it left out.
-[[nodiscard]] bool append_tls_identity(SSL* ssl, TextHeaders& headers, bool verified) noexcept;
+/// nobody checked), then the version and cipher, and whether kernel TLS is on, each leaving
+/// `reserve` bytes of the block free. The subject must fit (false when it does not); the rest goes
+/// in as far as it fits, the first name that does not cut to fit, those after it left out.
+[[nodiscard]] bool append_tls_identity(SSL* ssl, TextHeaders& headers, bool verified,
+                                       std::size_t reserve) noexcept;
 
 }  // namespace tofu::detail

@@ -491,8 +491,8 @@ bool TlsStream::handshaking() const noexcept {
     return SSL_is_init_finished(ssl_) == 0;
 }
 
-bool TlsStream::append_peer_identity(TextHeaders& headers) const noexcept {
-    return append_tls_identity(ssl_, headers, context_->verifies());
+bool TlsStream::append_peer_identity(TextHeaders& headers, std::size_t reserve) const noexcept {
+    return append_tls_identity(ssl_, headers, context_->verifies(), reserve);
 }
 
 void TlsStream::send_last_words(const Socket& s) noexcept {

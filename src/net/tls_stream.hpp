@@ -53,7 +53,8 @@ public:
     [[nodiscard]] SocketError absorb_error() const noexcept override { return error_; }
     [[nodiscard]] IoResult at_end(const IoResult& end) noexcept override;
     [[nodiscard]] bool handshaking() const noexcept override;
-    [[nodiscard]] bool append_peer_identity(TextHeaders& headers) const noexcept override;
+    [[nodiscard]] bool append_peer_identity(TextHeaders& headers,
+                                            std::size_t reserve) const noexcept override;
     void send_last_words(const Socket& s) noexcept override;
     [[nodiscard]] std::size_t held_bytes() const noexcept override;
 

@@ -115,8 +115,8 @@ TEST_P(HostilePeerTest, PeerThatNeverReadsFillsOnlyItsOwnQueueAndLaterGetsEveryt
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, HostilePeerTest, ::testing::ValuesIn(tcp4_and_uds_transports()),
-                         transport_test_name);
+INSTANTIATE_TEST_SUITE_P(Transports, HostilePeerTest,
+                         ::testing::ValuesIn(with_tls(tcp4_and_uds_transports())), transport_test_name);
 
 }  // namespace
 }  // namespace tofu::test

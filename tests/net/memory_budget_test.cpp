@@ -208,8 +208,8 @@ TEST_P(MemoryBudgetTest, AFloodThatReadsItsAnswersFlowsWithinTheBudget) {
     expect_served("after a flood");
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, MemoryBudgetTest, ::testing::ValuesIn(tcp4_and_uds_transports()),
-                         transport_test_name);
+INSTANTIATE_TEST_SUITE_P(Transports, MemoryBudgetTest,
+                         ::testing::ValuesIn(with_tls(tcp4_and_uds_transports())), transport_test_name);
 
 TEST(MemoryBudget, TheBudgetIsWellUnderAMebibyteByDefaultAndFollowsTheWindow) {
     EXPECT_LT(channel_budget(Options{}), std::size_t{1} << 20U);

@@ -250,7 +250,7 @@ std::string invalid_frame_test_name(const ::testing::TestParamInfo<InvalidFrameP
 }
 
 INSTANTIATE_TEST_SUITE_P(Vectors, InvalidFrameTest,
-                         ::testing::Combine(::testing::ValuesIn(tcp4_and_uds_transports()),
+                         ::testing::Combine(::testing::ValuesIn(with_tls(tcp4_and_uds_transports())),
                                             ::testing::ValuesIn(invalid_vector_names()),
                                             ::testing::Values(Position::first_frame, Position::after_hello)),
                          invalid_frame_test_name);
@@ -390,8 +390,8 @@ TEST_P(WireHygieneTest, PeerVanishingMidFrameIsReportedAsPeerDisconnected) {
     expect_others_unaffected();
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, WireHygieneTest, ::testing::ValuesIn(tcp4_and_uds_transports()),
-                         transport_test_name);
+INSTANTIATE_TEST_SUITE_P(Transports, WireHygieneTest,
+                         ::testing::ValuesIn(with_tls(tcp4_and_uds_transports())), transport_test_name);
 
 }  // namespace
 }  // namespace tofu::test

@@ -1,6 +1,7 @@
 #include "support/engine_helpers.hpp"
 
 #if defined(TOFU_TEST_TLS)
+#include "support/raw_tls.hpp"
 #include "support/tls_pki.hpp"
 #endif
 
@@ -909,22 +910,55 @@ std::vector<std::byte> hello_frame(std::uint16_t channel, std::uint64_t message_
     return encode_frame(bhdr, headers, bytes_of(body));
 }
 
-RawPeer::RawPeer(const Address& to, std::chrono::milliseconds io_timeout)
-    : fd_{connect_raw(to, io_timeout)} {}
+RawPeer::RawPeer(const Address& to, std::chrono::milliseconds io_timeout) : fd_{connect_raw(to, io_timeout)} {
+#if defined(TOFU_TEST_TLS)
+    if (std::holds_alternative<TlsClientAddress>(to)) {
+        std::string error;
+        tls_ = raw_tls::connect(fd_, error);
+        if (tls_ == nullptr) {
+            native::close_socket(std::exchange(fd_, -1));
+            throw TestFailure{error};
+        }
+    }
+#endif
+}
 
 RawPeer::RawPeer(int connected_fd, std::chrono::milliseconds io_timeout) : fd_{connected_fd} {
     set_timeouts(fd_, io_timeout);
 }
 
 RawPeer::~RawPeer() {
+#if defined(TOFU_TEST_TLS)
+    if (tls_ != nullptr) {
+        raw_tls::close(tls_);
+    }
+#endif
     if (fd_ >= 0) {
         native::close_socket(fd_);
     }
 }
 
+long RawPeer::send_some(const std::byte* data, std::size_t size) {
+#if defined(TOFU_TEST_TLS)
+    if (tls_ != nullptr) {
+        return raw_tls::send(tls_, data, size);
+    }
+#endif
+    return native::send_bytes(fd_, data, size);
+}
+
+long RawPeer::recv_some(std::byte* data, std::size_t size) {
+#if defined(TOFU_TEST_TLS)
+    if (tls_ != nullptr) {
+        return raw_tls::recv(tls_, data, size);
+    }
+#endif
+    return native::recv_bytes(fd_, data, size);
+}
+
 bool RawPeer::send(std::span<const std::byte> bytes) {
     while (!bytes.empty()) {
-        const long n = native::send_bytes(fd_, bytes.data(), bytes.size());
+        const long n = send_some(bytes.data(), bytes.size());
         if (n < 0) {
             const int error = native::last_error();
             if (error == native::err::interrupted) {
@@ -953,7 +987,7 @@ std::size_t RawPeer::send_until_blocked(std::span<const std::byte> frame, std::s
     std::size_t sent = 0;
     std::size_t offset = 0;  // into `frame`: a send may stop inside it
     while (sent < max_bytes) {
-        const long n = native::send_bytes(fd_, frame.data() + offset, frame.size() - offset);
+        const long n = send_some(frame.data() + offset, frame.size() - offset);
         if (n < 0) {
             const int error = native::last_error();
             if (error == native::err::interrupted) {
@@ -1019,7 +1053,7 @@ std::unique_ptr<RawPeer> RawListener::accept(std::chrono::milliseconds io_timeou
 
 RawPeer::ReadResult RawPeer::read_exact(std::span<std::byte> out) {
     while (!out.empty()) {
-        const long n = native::recv_bytes(fd_, out.data(), out.size());
+        const long n = recv_some(out.data(), out.size());
         if (n == 0) {
             return ReadResult::closed;
         }
@@ -1062,7 +1096,7 @@ std::size_t RawPeer::wait_closed() {
     std::array<std::byte, 4096> buffer{};
     std::size_t discarded = 0;
     while (discarded <= max_discarded) {
-        const long n = native::recv_bytes(fd_, buffer.data(), buffer.size());
+        const long n = recv_some(buffer.data(), buffer.size());
         if (n == 0) {
             return discarded;
         }

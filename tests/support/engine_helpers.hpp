@@ -315,7 +315,8 @@ struct RawFrame {
 /// tofu listener byte by byte: to send what a conforming peer never would and read what comes back.
 class RawPeer {
 public:
-    /// Connects to a TCP or UDS client address. Throws `TestFailure` when it cannot.
+    /// Connects to a TCP or UDS client address; to a TLS one it makes the TLS handshake too (and
+    /// then speaks inside TLS). Throws `TestFailure` when it cannot.
     explicit RawPeer(const Address& to, std::chrono::milliseconds io_timeout = event_timeout);
     /// Takes over a connected socket (one `RawListener` accepted); timeouts as above.
     RawPeer(int connected_fd, std::chrono::milliseconds io_timeout);
@@ -352,8 +353,12 @@ public:
 private:
     enum class ReadResult : std::uint8_t { ok, closed };
     ReadResult read_exact(std::span<std::byte> out);
+    /// One send or recv, through TLS when the peer speaks it.
+    long send_some(const std::byte* data, std::size_t size);
+    long recv_some(std::byte* data, std::size_t size);
 
     int fd_ = -1;
+    void* tls_ = nullptr;  ///< to a `tls` address: its TLS session (support/raw_tls.hpp)
 };
 
 /// A plain listening socket on TCP loopback (a port the OS picks), for a test to play the server

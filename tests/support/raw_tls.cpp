@@ -1,0 +1,66 @@
+#include "support/raw_tls.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <climits>
+
+namespace tofu::test::raw_tls {
+namespace {
+
+SSL_CTX* client_context() {
+    static SSL_CTX* const ctx = [] {
+        SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+        SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        return c;
+    }();
+    return ctx;
+}
+
+/// What a failed call means, as errno: a timeout stays EAGAIN, anything else reads as a reset.
+long failed(SSL* ssl, int rc) {
+    const int e = SSL_get_error(ssl, rc);
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        return 0;
+    }
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE && !(e == SSL_ERROR_SYSCALL && errno != 0)) {
+        errno = ECONNRESET;
+    }
+    return -1;
+}
+
+}  // namespace
+
+void* connect(int fd, std::string& error) {
+    SSL* ssl = SSL_new(client_context());
+    if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
+        error = "raw TLS peer: the handshake failed";
+        ERR_clear_error();
+        SSL_free(ssl);
+        return nullptr;
+    }
+    return ssl;
+}
+
+long send(void* session, const std::byte* data, std::size_t size) {
+    auto* ssl = static_cast<SSL*>(session);
+    std::size_t n = 0;
+    const int rc = SSL_write_ex(ssl, data, size, &n);
+    return rc == 1 ? static_cast<long>(n) : failed(ssl, rc);
+}
+
+long recv(void* session, std::byte* data, std::size_t size) {
+    auto* ssl = static_cast<SSL*>(session);
+    std::size_t n = 0;
+    const int rc = SSL_read_ex(ssl, data, size, &n);
+    return rc == 1 ? static_cast<long>(n) : failed(ssl, rc);
+}
+
+void close(void* session) {
+    SSL_free(static_cast<SSL*>(session));  // no close_notify: a raw peer leaves as it likes
+}
+
+}  // namespace tofu::test::raw_tls

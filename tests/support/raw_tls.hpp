@@ -1,0 +1,20 @@
+// The TLS side of a raw test peer (RawPeer given a `tls` address): a blocking OpenSSL client over
+// a connected socket, so hostile-peer tests can speak raw frames inside TLS. Test support only;
+// built where tofu has TLS.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace tofu::test::raw_tls {
+
+/// A TLS session over the connected blocking socket `fd`, trusting nothing (the peer's bytes are
+/// what these tests are about); null with `error` when the handshake fails.
+[[nodiscard]] void* connect(int fd, std::string& error);
+/// As `send` and `recv` on a blocking socket: bytes moved, 0 at the end of the stream, negative
+/// on failure with errno set (EAGAIN past the socket's timeout).
+long send(void* session, const std::byte* data, std::size_t size);
+long recv(void* session, std::byte* data, std::size_t size);
+void close(void* session);
+
+}  // namespace tofu::test::raw_tls
