@@ -44,6 +44,24 @@ TEST(CliUrl, TcpIpv6InBrackets) {
     expect_parsed("tcp://[::]:0", AddressRole::server, TcpServerAddress{"::", 0});
 }
 
+TEST(CliUrl, TlsParsesAsTcpDoes) {
+    expect_parsed("tls://127.0.0.1:7099", AddressRole::client, TlsClientAddress{"127.0.0.1", 7099});
+    expect_parsed("tls://localhost:443", AddressRole::client, TlsClientAddress{"localhost", 443});
+    expect_parsed("tls://[::1]:7099", AddressRole::client, TlsClientAddress{"::1", 7099});
+    expect_parsed("tls://0.0.0.0:0", AddressRole::server, TlsServerAddress{"0.0.0.0", 0});
+    expect_parsed("tls://[::]:7099", AddressRole::server, TlsServerAddress{"::", 7099});
+}
+
+TEST(CliUrl, MalformedTls) {
+    expect_invalid("tls://127.0.0.1:0", AddressRole::client, "port 0");
+    expect_invalid("tls://host", AddressRole::client, "missing :PORT");
+    expect_invalid("tls://::1:80", AddressRole::client, "tls://[::1]:PORT");
+    expect_invalid("tls://[::1:80", AddressRole::client, "missing ]");
+    expect_invalid("tls://h:65536", AddressRole::client, "0..65535");
+    expect_invalid("tls://:80", AddressRole::client, "empty host");
+    expect_invalid("TLS://host:80", AddressRole::client, "tls://HOST:PORT");
+}
+
 TEST(CliUrl, PortZeroOnlyForServers) {
     expect_parsed("tcp://127.0.0.1:0", AddressRole::server, TcpServerAddress{"127.0.0.1", 0});
     expect_invalid("tcp://127.0.0.1:0", AddressRole::client, "port 0");
@@ -132,11 +150,14 @@ TEST(CliUrl, AddressesPrintAsUrls) {
     EXPECT_EQ(to_url(TcpServerAddress{"::1", 0}), "tcp://[::1]:0");
     EXPECT_EQ(to_url(UdsClientAddress{"/tmp/a.sock"}), "uds:///tmp/a.sock");
     EXPECT_EQ(to_url(UdsServerAddress{"@name"}), "uds://@name");
+    EXPECT_EQ(to_url(TlsClientAddress{"localhost", 443}), "tls://localhost:443");
+    EXPECT_EQ(to_url(TlsServerAddress{"::", 0}), "tls://[::]:0");
 }
 
 TEST(CliUrl, UrlsRoundTrip) {
     for (const std::string_view url :
-         {"tcp://127.0.0.1:1", "tcp://[::1]:65535", "tcp://example.org:80", "uds:///tmp/x.sock"}) {
+         {"tcp://127.0.0.1:1", "tcp://[::1]:65535", "tcp://example.org:80", "uds:///tmp/x.sock",
+          "tls://127.0.0.1:1", "tls://[::1]:65535", "tls://example.org:443"}) {
         const ParsedUrl parsed = parse_url(url, AddressRole::client);
         ASSERT_TRUE(parsed) << url;
         EXPECT_EQ(to_url(parsed.address), url);
@@ -147,6 +168,8 @@ TEST(CliUrl, HeaderValuesPrintAsUrls) {
     EXPECT_EQ(url_from_header_value("tcp|127.0.0.1|43567", AddressRole::server), "tcp://127.0.0.1:43567");
     EXPECT_EQ(url_from_header_value("tcp|::1|43567", AddressRole::server), "tcp://[::1]:43567");
     EXPECT_EQ(url_from_header_value("uds|/tmp/s.sock", AddressRole::server), "uds:///tmp/s.sock");
+    EXPECT_EQ(url_from_header_value("tls|127.0.0.1|43567", AddressRole::server), "tls://127.0.0.1:43567");
+    EXPECT_EQ(url_from_header_value("tls|::1|43567", AddressRole::server), "tls://[::1]:43567");
     EXPECT_EQ(url_from_header_value("nonsense", AddressRole::server), "nonsense");
 }
 

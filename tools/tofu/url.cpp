@@ -19,6 +19,7 @@ namespace tofu::cli {
 namespace {
 
 constexpr std::string_view tcp_prefix = "tcp://";
+constexpr std::string_view tls_prefix = "tls://";
 constexpr std::string_view uds_prefix = "uds://";
 
 ParsedUrl failure(std::string_view reason) {
@@ -38,7 +39,8 @@ bool all_digits(std::string_view text) {
     return !text.empty() && std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; });
 }
 
-ParsedUrl parse_tcp(std::string_view rest, AddressRole role) {
+/// `HOST:PORT` (IPv6 in brackets) of a tcp:// or tls:// URL; `scheme` is "tcp" or "tls".
+ParsedUrl parse_host_port(std::string_view scheme, std::string_view rest, AddressRole role) {
     std::string_view host;
     std::string_view port;
     if (rest.starts_with('[')) {
@@ -60,7 +62,8 @@ ParsedUrl parse_tcp(std::string_view rest, AddressRole role) {
         host = rest.substr(0, colon);
         port = rest.substr(colon + 1);
         if (host.find(':') != std::string_view::npos) {
-            return failure("an IPv6 address needs brackets: tcp://[::1]:PORT");
+            return failure(
+                std::string{"an IPv6 address needs brackets: "}.append(scheme).append("://[::1]:PORT"));
         }
     }
     if (host.find('|') != std::string_view::npos) {
@@ -70,8 +73,8 @@ ParsedUrl parse_tcp(std::string_view rest, AddressRole role) {
         return failure("port is not a number in 0..65535");
     }
     // tofu reports an empty host or port, a port out of range, and port 0 for a client.
-    std::string value{"tcp|"};
-    value.append(host).append("|").append(port);
+    std::string value{scheme};
+    value.append("|").append(host).append("|").append(port);
     return checked_by_tofu(value, role);
 }
 
@@ -111,12 +114,15 @@ ParsedUrl parse_url(std::string_view url, AddressRole role) {
         return failure("holds a space or control character");
     }
     if (url.starts_with(tcp_prefix)) {
-        return parse_tcp(url.substr(tcp_prefix.size()), role);
+        return parse_host_port("tcp", url.substr(tcp_prefix.size()), role);
+    }
+    if (url.starts_with(tls_prefix)) {
+        return parse_host_port("tls", url.substr(tls_prefix.size()), role);
     }
     if (url.starts_with(uds_prefix)) {
         return parse_uds(url.substr(uds_prefix.size()), role);
     }
-    return failure("expected tcp://HOST:PORT, uds:///path or uds://@name");
+    return failure("expected tcp://HOST:PORT, tls://HOST:PORT, uds:///path or uds://@name");
 }
 
 Address address_from_url(std::string_view url, AddressRole role) {
@@ -128,8 +134,8 @@ Address address_from_url(std::string_view url, AddressRole role) {
 }
 
 std::string to_url(const Address& address) {
-    const auto tcp = [](std::string_view host, std::uint16_t port) {
-        std::string url{tcp_prefix};
+    const auto host_port = [](std::string_view prefix, std::string_view host, std::uint16_t port) {
+        std::string url{prefix};
         if (host.find(':') != std::string_view::npos) {
             url.append("[").append(host).append("]");
         } else {
@@ -142,9 +148,13 @@ std::string to_url(const Address& address) {
         [&](const auto& a) -> std::string {
             using Kind = std::decay_t<decltype(a)>;
             if constexpr (std::is_same_v<Kind, TcpClientAddress>) {
-                return tcp(a.host, a.port);
+                return host_port(tcp_prefix, a.host, a.port);
             } else if constexpr (std::is_same_v<Kind, TcpServerAddress>) {
-                return tcp(a.ip, a.port);
+                return host_port(tcp_prefix, a.ip, a.port);
+            } else if constexpr (std::is_same_v<Kind, TlsClientAddress>) {
+                return host_port(tls_prefix, a.host, a.port);
+            } else if constexpr (std::is_same_v<Kind, TlsServerAddress>) {
+                return host_port(tls_prefix, a.ip, a.port);
             } else {
                 return uds(a.path);
             }

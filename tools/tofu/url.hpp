@@ -1,5 +1,5 @@
-// Addresses as written on the command line: tcp://HOST:PORT, tcp://[IPv6]:PORT, uds:///path and
-// uds://@name (Linux abstract namespace).
+// Addresses as written on the command line: tcp://HOST:PORT, tcp://[IPv6]:PORT, tls:// as tcp://
+// (TCP with TLS), uds:///path and uds://@name (Linux abstract namespace).
 #pragma once
 
 #include <string>
@@ -19,15 +19,16 @@ struct ParsedUrl {
     [[nodiscard]] explicit operator bool() const noexcept { return status == AmpeStatus::success; }
 };
 
-/// Reads `url` as a client address (`TcpClientAddress`, `UdsClientAddress`) or a server address
-/// (`TcpServerAddress`, `UdsServerAddress`). The result is checked with `tofu::parse_address`, so a
-/// malformed address fails with `invalid_address` and tofu's reason.
+/// Reads `url` as a client address (`TcpClientAddress`, `TlsClientAddress`, `UdsClientAddress`) or a
+/// server address (`TcpServerAddress`, `TlsServerAddress`, `UdsServerAddress`). The result is checked with
+/// `tofu::parse_address`, so a malformed address fails with `invalid_address` and tofu's reason.
 [[nodiscard]] ParsedUrl parse_url(std::string_view url, AddressRole role);
 
 /// `parse_url`, throwing a usage error ("invalid_address: URL (reason)") on failure.
 [[nodiscard]] Address address_from_url(std::string_view url, AddressRole role);
 
-/// The command-line form of `address`: tcp://HOST:PORT (IPv6 in brackets) or uds://PATH.
+/// The command-line form of `address`: tcp://HOST:PORT or tls://HOST:PORT (IPv6 in brackets) or
+/// uds://PATH.
 [[nodiscard]] std::string to_url(const Address& address);
 
 /// The command-line form of a `~listen_on` / `~connect_to` header value; the value itself when it
