@@ -7,14 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "tls_flags.hpp"
+
 namespace tofu::cli {
 
 /// How many bytes of a body a text line shows by default (`--max-body`).
 inline constexpr std::size_t default_max_body = 256;
 
-/// `tofu listen ADDR [--json] [--count N] [--max-body BYTES]`: print what clients send.
+/// `tofu listen ADDR [--json] [--count N] [--max-body BYTES] [--tls-*]`: print what clients send.
 struct ListenOptions {
     std::string url;
+    TlsFlags tls;
     bool json = false;
     std::uint64_t count = 0;  ///< whole messages (every part of one sent in parts); 0: no limit
     std::size_t max_body = default_max_body;  ///< text output: bytes of a body shown; 0: all
@@ -22,9 +25,10 @@ struct ListenOptions {
 [[nodiscard]] int run_listen(const ListenOptions& options);
 
 /// `tofu send ADDR [--request|--signal] [--header NAME:VALUE]... [--data TEXT | --file PATH]
-/// [--json] [--max-body BYTES]`.
+/// [--json] [--max-body BYTES] [--tls-*]`.
 struct SendOptions {
     std::string url;
+    TlsFlags tls;
     bool request = false;  ///< else a Signal
     std::vector<std::string> headers;
     std::string data;
@@ -36,9 +40,10 @@ struct SendOptions {
 };
 [[nodiscard]] int run_send(const SendOptions& options);
 
-/// `tofu echo ADDR`: answer every client with what it sent.
+/// `tofu echo ADDR [--tls-*]`: answer every client with what it sent.
 struct EchoOptions {
     std::string url;
+    TlsFlags tls;
 };
 [[nodiscard]] int run_echo(const EchoOptions& options);
 

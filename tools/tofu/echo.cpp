@@ -24,7 +24,7 @@ int run_echo(const EchoOptions& options) {
     const Address address = address_from_url(options.url, AddressRole::server);
     ServerHooks hooks;
     hooks.answer = echo_back;
-    return run_server(address, options.url, hooks);
+    return run_server(address, options.url, options.tls, hooks);
 }
 
 }  // namespace tofu::cli

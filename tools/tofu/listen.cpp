@@ -46,7 +46,7 @@ int run_listen(const ListenOptions& options) {
     };
     hooks.answer = acknowledge;
     hooks.done = [&] { return options.count != 0 && data_messages >= options.count; };
-    return run_server(address, options.url, hooks);
+    return run_server(address, options.url, options.tls, hooks);
 }
 
 }  // namespace tofu::cli

@@ -40,7 +40,23 @@ struct Command {
 
 constexpr const char* server_address_help =
     "Where to listen: tcp://HOST:PORT (PORT 0: the OS picks one), tcp://[IPv6]:PORT, "
-    "uds:///path/to.sock or uds://@name";
+    "tls://HOST:PORT (TCP with TLS: needs --tls-cert and --tls-key), uds:///path/to.sock or "
+    "uds://@name";
+
+/// The certificate flags; they apply to tls:// addresses only.
+void add_tls_flags(CLI::App& app, TlsFlags& tls, bool server) {
+    app.add_option("--tls-cert", tls.cert,
+                   server ? "tls://: this server's certificate chain (PEM file), required"
+                          : "tls://: this client's certificate chain (PEM file), for a server that "
+                            "asks for one (mutual TLS)");
+    app.add_option("--tls-key", tls.key, "tls://: the private key of --tls-cert (PEM file)");
+    app.add_option("--tls-ca", tls.ca,
+                   server ? "tls://: require client certificates signed by these CAs (PEM file, "
+                            "or a directory prepared by openssl rehash)"
+                          : "tls://: trust the server certificates these CAs signed (PEM file, or "
+                            "a directory prepared by openssl rehash; default: the system's store); "
+                            "the certificate must also name HOST");
+}
 
 void add_max_body(CLI::App& app, std::size_t& max_body) {
     app.add_option("--max-body", max_body,
@@ -62,6 +78,7 @@ Command add_listen(CLI::App& parent) {
                     "counts once, after its last part")
         ->check(CLI::PositiveNumber);
     add_max_body(*app, options->max_body);
+    add_tls_flags(*app, options->tls, true);
     return Command{app, [options] { return run_listen(*options); }};
 }
 
@@ -72,9 +89,9 @@ Command add_send(CLI::App& parent) {
         "Connect, send the data as one Signal or Request, print the answers (every Request, Response "
         "or Signal the peer sends back), then close gracefully. Data over 65535 bytes is sent in "
         "parts with the same message id and 'more' set on all but the last.");
-    app->add_option(
-           "address", options->url,
-           "Where to connect: tcp://HOST:PORT, tcp://[IPv6]:PORT, uds:///path/to.sock or uds://@name")
+    app->add_option("address", options->url,
+                    "Where to connect: tcp://HOST:PORT, tcp://[IPv6]:PORT, tls://HOST:PORT (TCP with TLS), "
+                    "uds:///path/to.sock or uds://@name")
         ->required();
     CLI::Option* request =
         app->add_flag("--request", options->request, "Send a Request and wait for its Response");
@@ -87,6 +104,7 @@ Command add_send(CLI::App& parent) {
     data->excludes(file);
     app->add_flag("--json", options->json, "Print the answers as one JSON object per line");
     add_max_body(*app, options->max_body);
+    add_tls_flags(*app, options->tls, false);
     app->footer(std::string{"Without --data or --file the data is read from stdin until end of file.\n"} +
                 std::string{exit_codes_help});
     return Command{app, [options, data, file] {
@@ -103,12 +121,13 @@ Command add_echo(CLI::App& parent) {
         "Echo server: answers every Request with a Response and every Signal with a Signal carrying "
         "the same message id, text headers and body. The first line on stderr says where it listens.");
     app->add_option("address", options->url, server_address_help)->required();
+    add_tls_flags(*app, options->tls, true);
     return Command{app, [options] { return run_echo(*options); }};
 }
 
 int run(int argc, char** argv) {
     // Named, so the usage line reads "tofu", not the path the binary was started by.
-    CLI::App app{"tofu: asynchronous peer-to-peer messaging over TCP and Unix domain sockets", "tofu"};
+    CLI::App app{"tofu: asynchronous peer-to-peer messaging over TCP, TLS and Unix domain sockets", "tofu"};
     app.set_version_flag("--version", std::string{"tofu "} + tofu::version_string);
     app.require_subcommand(1);
     app.footer(std::string{exit_codes_help});  // subcommands inherit it

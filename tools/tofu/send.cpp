@@ -18,6 +18,7 @@
 #include "commands.hpp"
 #include "errors.hpp"
 #include "print.hpp"
+#include "tls_flags.hpp"
 #include "url.hpp"
 
 namespace tofu::cli {
@@ -96,7 +97,7 @@ int run_send(const SendOptions& options) {
     const std::vector<HeaderField> headers = parse_headers(options.headers);
     const std::string data = load_data(options);
 
-    const std::unique_ptr<Reactor> engine = Reactor::create(Options{});
+    const std::unique_ptr<Reactor> engine = Reactor::create(engine_options(options.tls));
     const ChannelGroupPtr group = engine->create();
     ClientSession session{
         *engine, *group, options.url,

@@ -20,6 +20,7 @@
 
 #include "engine_reports.hpp"
 #include "errors.hpp"
+#include "tls_flags.hpp"
 #include "url.hpp"
 
 namespace tofu::cli {
@@ -229,8 +230,10 @@ void Server::post_new(OpCode op, std::uint16_t channel) {
 
 }  // namespace
 
-int run_server(const Address& address, const std::string& url, const ServerHooks& hooks) {
-    const std::unique_ptr<Reactor> engine = Reactor::create(Options{});
+int run_server(const Address& address, const std::string& url, const TlsFlags& tls,
+               const ServerHooks& hooks) {
+    check_listener_flags(address, url, tls);
+    const std::unique_ptr<Reactor> engine = Reactor::create(engine_options(tls));
     const ChannelGroupPtr group = engine->create();
     const StopSignals stop_signals{*group};  // SIGINT, SIGTERM: a message in the group's queue
     Server server{*engine, *group, hooks};

@@ -10,6 +10,8 @@
 #include <tofu/address.hpp>
 #include <tofu/message.hpp>
 
+#include "tls_flags.hpp"
+
 namespace tofu::cli {
 
 /// What a subcommand adds to the server.
@@ -26,11 +28,13 @@ struct ServerHooks {
 /// How long a stopping server waits for its clients to answer its ByeRequest before it resets them.
 inline constexpr std::chrono::seconds server_close_timeout{5};
 
-/// Runs a server on `address` (written `url` on the command line) until SIGINT / SIGTERM or
+/// Runs a server on `address` (written `url` on the command line), with the certificates of `tls`
+/// for a tls:// one, until SIGINT / SIGTERM or
 /// `hooks.done()`. Prints "tofu: listening on URL" (the real port for port 0) as the first line on
 /// stderr. On stop it closes the listener, sends ByeRequest to every client and waits for them up
 /// to `server_close_timeout`; a second signal cuts that short. Returns the exit code; throws
 /// `CommandError` when it cannot listen.
-[[nodiscard]] int run_server(const Address& address, const std::string& url, const ServerHooks& hooks);
+[[nodiscard]] int run_server(const Address& address, const std::string& url, const TlsFlags& tls,
+                             const ServerHooks& hooks);
 
 }  // namespace tofu::cli
