@@ -1,4 +1,4 @@
-// `tofu demo`: a print spool over real sockets, first TCP then a Unix domain socket.
+// `tofu demo`: a print spool over real sockets: TCP, a Unix domain socket, then TCP with TLS.
 //
 // The spool server listens and does not know its workers. Each raster worker connects with a
 // HelloRequest saying which page description language it handles (`PDL: PDF` or `PDL: PS`). The
@@ -19,6 +19,9 @@
 #include <tofu/testing.hpp>
 #include <tofu/tofu.hpp>
 
+#if defined(TOFU_CLI_TLS)
+#include "demo/demo_pki.hpp"
+#endif
 #include "demo/peers.hpp"
 
 namespace tofu::cli {
@@ -27,15 +30,17 @@ namespace {
 constexpr std::size_t job_count = 8;
 constexpr std::size_t jobs_per_worker = 2;
 
-bool run_scenario(const char* transport, const Address& where) {
+/// Runs the spool on `where` with engines made with `spool_options` and `worker_options`.
+bool run_scenario(const char* transport, const Address& where, const Options& spool_options = {},
+                  const Options& worker_options = {}) {
     using Clock = std::chrono::steady_clock;
     const auto started = Clock::now();
     demo::Log log{transport};
     std::printf("\n== %s: spool server and 4 raster workers, %zu jobs ==\n", transport, job_count);
 
     // Two engines, as two programs would have: the spool's and the workers'.
-    const std::unique_ptr<Reactor> spool_engine = Reactor::create(Options{});
-    const std::unique_ptr<Reactor> worker_engine = Reactor::create(Options{});
+    const std::unique_ptr<Reactor> spool_engine = Reactor::create(spool_options);
+    const std::unique_ptr<Reactor> worker_engine = Reactor::create(worker_options);
     demo::SpoolServer spool{*spool_engine, demo::make_jobs(1001, job_count), log};
     const Address address = spool.listen(where);
 
@@ -66,6 +71,23 @@ bool run_scenario(const char* transport, const Address& where) {
     return ok;
 }
 
+/// The spool over TLS: the spool serves a certificate for 127.0.0.1 from a CA made just now, the
+/// workers trust that CA alone and check that the certificate names the address they connect to.
+bool run_tls_scenario() {
+#if defined(TOFU_CLI_TLS)
+    const demo::DemoPki pki;
+    Options spool_options{};
+    spool_options.tls.certificate_chain = pki.server_cert();
+    spool_options.tls.private_key = pki.server_key();
+    Options worker_options{};
+    worker_options.tls.ca = pki.ca();
+    return run_scenario("tls", TlsServerAddress{"127.0.0.1", 0}, spool_options, worker_options);
+#else
+    std::printf("\n== tls: skipped: this build of tofu has no TLS (TOFU_TLS=OFF) ==\n");
+    return true;
+#endif
+}
+
 }  // namespace
 
 int run_demo() {
@@ -78,6 +100,7 @@ int run_demo() {
         } else {
             std::printf("\n== uds: skipped: this system cannot make Unix domain sockets ==\n");
         }
+        ok = run_tls_scenario() && ok;
     } catch (const std::exception& e) {
         std::printf("FAIL: %s\n", e.what());
         ok = false;

@@ -48,14 +48,17 @@ void add_tls_flags(CLI::App& app, TlsFlags& tls, bool server) {
     app.add_option("--tls-cert", tls.cert,
                    server ? "tls://: this server's certificate chain (PEM file), required"
                           : "tls://: this client's certificate chain (PEM file), for a server that "
-                            "asks for one (mutual TLS)");
-    app.add_option("--tls-key", tls.key, "tls://: the private key of --tls-cert (PEM file)");
+                            "asks for one (mutual TLS)")
+        ->type_name("FILE");
+    app.add_option("--tls-key", tls.key, "tls://: the private key of --tls-cert (PEM file)")
+        ->type_name("FILE");
     app.add_option("--tls-ca", tls.ca,
                    server ? "tls://: require client certificates signed by these CAs (PEM file, "
                             "or a directory prepared by openssl rehash)"
                           : "tls://: trust the server certificates these CAs signed (PEM file, or "
                             "a directory prepared by openssl rehash; default: the system's store); "
-                            "the certificate must also name HOST");
+                            "the certificate must also name HOST")
+        ->type_name("FILE_OR_DIR");
 }
 
 void add_max_body(CLI::App& app, std::size_t& max_body) {

@@ -33,6 +33,9 @@ Address SpoolServer::listen(const Address& where) {
     if (const auto* tcp = std::get_if<TcpServerAddress>(&bound.address)) {
         return TcpClientAddress{tcp->ip, tcp->port};
     }
+    if (const auto* tls = std::get_if<TlsServerAddress>(&bound.address)) {
+        return TlsClientAddress{tls->ip, tls->port};  // the certificate must name this IP
+    }
     return UdsClientAddress{std::get<UdsServerAddress>(bound.address).path};
 }
 
