@@ -122,6 +122,17 @@ int main(int argc, char** argv) {
     write(out / "frame_decoder", "all_valid", concat({Bytes{std::byte{0x13}}, all_valid}));
     write(out / "engine", "hello_then_all_valid", all_valid);
 
+    // A TLS listener's first bytes: a plaintext tofu peer, another protocol, and the start of a
+    // TLS record (handshake, ClientHello) for the fuzzer to grow.
+    write(out / "tls_listener", "plaintext_hello", hello);
+    write(out / "tls_listener", "plaintext_all_valid", all_valid);
+    const std::string http = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    write(out / "tls_listener", "http", std::as_bytes(std::span{http}));
+    const Bytes client_hello_start{std::byte{0x16}, std::byte{0x03}, std::byte{0x01}, std::byte{0x00},
+                                   std::byte{0x2f}, std::byte{0x01}, std::byte{0x00}, std::byte{0x00},
+                                   std::byte{0x2b}, std::byte{0x03}, std::byte{0x03}};
+    write(out / "tls_listener", "client_hello_start", client_hello_start);
+
     // Confirmations: accepted by the decoder when the cut byte's high bit is set, and by an
     // engine whose client offered them in its Hello.
     Bytes confirmed;
