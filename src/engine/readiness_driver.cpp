@@ -239,6 +239,13 @@ void ReadinessDriver::flush(Connection& ch) {
         return;  // sent once connected; nothing more after our ByeResponse
     }
     Sender& sender = loop_.sender();
+    if (ch.out.queue.empty() && ch.stream->has_output()) {
+        // The stream's own bytes (TLS records the socket did not take, its handshake).
+        if (const IoResult r = ch.stream->write(ch.socket, {}); !r.error.ok()) {
+            write_failed(ch, r.error);
+            return;
+        }
+    }
     loop_.confirmations().piggyback(ch);
     std::array<native::IoSlice, max_parts_per_write> iov{};
     while (!ch.out.queue.empty()) {
@@ -265,7 +272,7 @@ void ReadinessDriver::flush(Connection& ch) {
         }
     }
     Triggers want = ch.interest;
-    if (ch.out.queue.empty() || ch.out.window_shut) {
+    if ((ch.out.queue.empty() || ch.out.window_shut) && !ch.stream->has_output()) {
         want.remove(Trigger::send);  // nothing to write, or nothing it may write: no writability to wait for
     } else {
         want |= Trigger::send;

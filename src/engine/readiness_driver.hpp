@@ -30,8 +30,9 @@ public:
     // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
     [[nodiscard]] bool on_deadline(Connection& /*ch*/) const noexcept { return false; }
     void release(Endpoint& ch) noexcept;
-    /// Writes happen in the driver's own calls: none is ever pending.
-    [[nodiscard]] static bool sending(const Connection& /*ch*/) noexcept { return false; }
+    /// Writes happen in the driver's own calls: none is pending, unless the stream holds one back
+    /// to be offered again (kernel TLS), which covers the front of the queue as a send in flight does.
+    [[nodiscard]] static bool sending(const Connection& ch) noexcept { return ch.stream->holds_write(); }
     [[nodiscard]] static std::size_t frames_sending(const Connection& /*ch*/) noexcept { return 0; }
 
 private:

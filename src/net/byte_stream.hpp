@@ -74,9 +74,15 @@ public:
     virtual std::span<const native::IoSlice> seal(std::span<const native::IoSlice> parts) = 0;
     /// How many stream bytes a send that moved `kernel_bytes` carried.
     [[nodiscard]] virtual std::size_t sent(std::size_t kernel_bytes) noexcept = 0;
-    /// Bytes of its own wait to be sent (a handshake, a key update, the end of the stream): the
-    /// driver sends `seal` of what the channel has queued, even if that is nothing.
+    /// Bytes of its own wait to be sent (records the socket did not take, a handshake, the end of
+    /// the stream): the completion driver sends `seal` of what the channel has queued, even if
+    /// that is nothing; a readiness driver calls `write`, even with nothing, when the socket has
+    /// room for them.
     [[nodiscard]] virtual bool has_output() const noexcept = 0;
+    /// A readiness backend: the stream holds back bytes the socket did not take, and must be
+    /// offered the same ones again first (kernel TLS: OpenSSL's rule for a write it could not
+    /// finish), so the front of the channel's queue must not change meanwhile.
+    [[nodiscard]] virtual bool holds_write() const noexcept { return false; }
 
     // --- A stream with state of its own (TLS) ---------------------------------------------------
 

@@ -174,22 +174,29 @@ int TlsStream::bio_read(std::span<std::byte> into, bool& retry) noexcept {
     return static_cast<int>(r.bytes);
 }
 
-int TlsStream::bio_write(std::span<const std::byte> from, bool& retry) noexcept {
-    if (socket_ == nullptr) {  // completion backend: kept for seal
-        queued_.insert(queued_.end(), from.begin(), from.end());
-        return static_cast<int>(from.size());
+int TlsStream::bio_write(std::span<const std::byte> from, bool& /*retry*/) noexcept {
+    // Records are collected, never written by OpenSSL itself: the stream sends them (`flush_queued`
+    // on a readiness backend, `seal` on the completion backend), many in one system call, and
+    // OpenSSL never holds a record back for a retry with the same bytes.
+    queued_.insert(queued_.end(), from.begin(), from.end());
+    return static_cast<int>(from.size());
+}
+
+IoResult TlsStream::flush_queued(const Socket& s) noexcept {
+    IoResult r;
+    while (queued_sent_ < queued_.size()) {
+        const native::IoSlice part =
+            native::io_slice(queued_.data() + queued_sent_, queued_.size() - queued_sent_);
+        r = write_vectored(s, {&part, 1});
+        if (!r.error.ok() || r.would_block) {
+            os_error_ = r.error.os_error;
+            return r;
+        }
+        queued_sent_ += r.bytes;
     }
-    const native::IoSlice part = native::io_slice(from.data(), from.size());
-    const IoResult r = write_vectored(*socket_, {&part, 1});
-    if (r.would_block) {
-        retry = true;
-        return 0;
-    }
-    if (!r.error.ok()) {
-        os_error_ = r.error.os_error;
-        return -1;
-    }
-    return static_cast<int>(r.bytes);
+    queued_.clear();
+    queued_sent_ = 0;
+    return r;
 }
 
 // --- Outcomes -----------------------------------------------------------------------------------
@@ -265,6 +272,7 @@ IoResult TlsStream::outcome(int rc, std::size_t bytes) noexcept {
 IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
     attach(&s);
     read_wants_write_ = false;
+    (void)flush_queued(s);  // what an earlier read made OpenSSL say (its handshake) goes first
     std::size_t total = 0;
     IoResult r;
     // Record after record until `into` is full or nothing more can be read now: what OpenSSL read
@@ -279,6 +287,8 @@ IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
         }
         total += n;
     }
+    (void)flush_queued(s);  // a failed send shows on the next read or write
+    read_wants_write_ = read_wants_write_ || queued_sent_ < queued_.size();
     socket_ = nullptr;
     if (total != 0) {
         received_data_ = true;
@@ -353,17 +363,57 @@ IoResult TlsStream::write_records(std::span<const native::IoSlice> parts, std::s
 IoResult TlsStream::write(const Socket& s, std::span<const native::IoSlice> parts) noexcept {
     attach(&s);
     write_wants_read_ = false;
+    const IoResult r = kernel_tls_ ? write_through_openssl(parts) : write_batched(s, parts);
+    socket_ = nullptr;
+    return r;
+}
+
+IoResult TlsStream::write_batched(const Socket& s, std::span<const native::IoSlice> parts) noexcept {
+    std::size_t total = 0;
+    for (const native::IoSlice& part : parts) {
+        total += part.iov_len;
+    }
+    // Up to `max_sealed` of records, then one send; again while the socket takes them all. The
+    // plaintext of a record the socket has not taken yet is done with (as bytes in a socket
+    // buffer): the stream sends it before anything else.
+    std::size_t done = 0;
+    IoResult r;
+    bool more = true;
+    while (true) {
+        if (const IoResult f = flush_queued(s); !f.error.ok()) {
+            r = f;
+            break;
+        }
+        if (queued_sent_ < queued_.size() || !more || !error_.ok()) {
+            r.would_block = done == 0 && queued_sent_ < queued_.size();
+            break;
+        }
+        const std::size_t before = done;
+        r = write_records(parts, before, before + max_sealed, done);
+        more = done != before && done < total;
+    }
+    if (done != 0) {
+        IoResult wrote;
+        wrote.bytes = done;  // a failed send after them shows on the next write
+        return wrote;
+    }
+    if (!error_.ok()) {
+        r.error = error_;
+    }
+    return r;
+}
+
+IoResult TlsStream::write_through_openssl(std::span<const native::IoSlice> parts) noexcept {
+    // Kernel TLS: OpenSSL's socket BIO writes, and may hold back a record the socket did not take.
+    // It wants the same bytes offered again: they lead `parts` (the sender retired none of them,
+    // and `holds_write` keeps the front of its queue as it is meanwhile).
     std::size_t done = 0;
     IoResult r;
     if (!pending_.empty() && error_.ok()) {
-        // The record the socket did not take last time: the same bytes lead `parts` (the sender
-        // retired none of them), and OpenSSL wants them offered again.
         std::size_t n = 0;
         const int rc = SSL_write_ex(ssl_, pending_.data(), pending_.size(), &n);
         if (rc != 1) {
-            r = outcome(rc, 0);
-            socket_ = nullptr;
-            return r;
+            return outcome(rc, 0);
         }
         done = pending_.size();
         pending_.clear();
@@ -371,7 +421,6 @@ IoResult TlsStream::write(const Socket& s, std::span<const native::IoSlice> part
     if (error_.ok()) {
         r = write_records(parts, done, SIZE_MAX, done);
     }
-    socket_ = nullptr;
     if (done != 0) {
         IoResult wrote;
         wrote.bytes = done;
@@ -394,14 +443,18 @@ bool TlsStream::has_buffered_input() const noexcept {
 
 Readiness TlsStream::needs(Readiness wants) const noexcept {
     // A write waiting for the handshake waits for the peer's bytes, not for room in the socket
-    // (which is there, and would wake the loop for nothing).
+    // (which is there, and would wake the loop for nothing). Records the socket did not take wait
+    // for room, whatever the channel wants.
     return {.readable = wants.readable || (wants.writable && write_wants_read_),
-            .writable = (wants.writable && !write_wants_read_) || (wants.readable && read_wants_write_)};
+            .writable = (wants.writable && !write_wants_read_) || (wants.readable && read_wants_write_) ||
+                        has_output()};
 }
 
 Readiness TlsStream::serves(Readiness fired, Readiness wants) const noexcept {
+    // Room for its records is the stream's to use: the driver's flush sends them (`has_output`).
     return {.readable = wants.readable && (fired.readable || (read_wants_write_ && fired.writable)),
-            .writable = wants.writable && (fired.writable || (write_wants_read_ && fired.readable))};
+            .writable = (wants.writable && (fired.writable || (write_wants_read_ && fired.readable))) ||
+                        (fired.writable && has_output())};
 }
 
 // --- The completion backend ---------------------------------------------------------------------
@@ -482,7 +535,11 @@ std::size_t TlsStream::sent(std::size_t kernel_bytes) noexcept {
 }
 
 bool TlsStream::has_output() const noexcept {
-    return in_flight_sent_ < in_flight_.size() || !queued_.empty();
+    return in_flight_sent_ < in_flight_.size() || queued_sent_ < queued_.size();
+}
+
+bool TlsStream::holds_write() const noexcept {
+    return !pending_.empty();
 }
 
 // --- The connection's end -----------------------------------------------------------------------
@@ -503,8 +560,9 @@ void TlsStream::close_session(const Socket& s) noexcept {
     if (std::exchange(said_goodbye_, true) || !s.valid()) {
         return;
     }
-    // close_notify, unless the session failed (its alert is out, or below), is not made yet, or
-    // a record is half written (it would end the peer's session inside a record).
+    // close_notify, unless the session failed (its alert is out, or below), is not made yet, or a
+    // record may be half written (it would end the peer's session inside a record): one OpenSSL
+    // holds back, or one the kernel was sending when the completion backend's operations stopped.
     const bool whole = pending_.empty() && in_flight_.empty();
     if (error_.ok() && !handshaking() && whole) {
         attach(memory_ ? nullptr : &s);
@@ -512,11 +570,9 @@ void TlsStream::close_session(const Socket& s) noexcept {
         ERR_clear_error();
         socket_ = nullptr;
     }
-    // The completion backend's records (an alert, close_notify) go out in one plain send: its
-    // operations are over by now.
-    if (memory_ && whole && !queued_.empty()) {
-        (void)native::send_bytes(s.fd(), queued_.data(), queued_.size());
-        queued_.clear();
+    // What is queued (an alert, close_notify) goes out in one plain send, without waiting.
+    if (whole) {
+        (void)flush_queued(s);
     }
 }
 

@@ -1,11 +1,12 @@
 // The TLS byte stream: TCP plus TLS through OpenSSL 3, one per connection. The frames' bytes are
 // its plaintext; the socket carries records.
 //
-// OpenSSL reaches the socket through a BIO of tofu's own (`TlsBio`): on a readiness backend it
-// calls recv and send (MSG_NOSIGNAL: never SIGPIPE) on the connection's socket; on the completion
-// backend it reads what the kernel received (`absorb`) and collects records in memory for the
-// kernel to send (`seal`). With kernel TLS asked for, OpenSSL's own socket BIO is used instead, so
-// that it can hand the record layer to the kernel (the engine thread blocks SIGPIPE for it).
+// OpenSSL reaches the socket through a BIO of tofu's own: on a readiness backend it reads with
+// recv from the connection's socket; on the completion backend from what the kernel received
+// (`absorb`). The records OpenSSL writes are collected in memory, and the stream sends them, many
+// in one system call: with send (MSG_NOSIGNAL: never SIGPIPE) on a readiness backend, through the
+// kernel (`seal`) on the completion backend. With kernel TLS asked for, OpenSSL's own socket BIO is used
+// instead, so that it can hand the record layer to the kernel (the engine thread blocks SIGPIPE for it).
 //
 // The handshake needs no call of its own: the first read (a listener's) or write (a client's, its
 // HelloRequest) makes it. Until it is done a write may have to wait for the socket to be readable,
@@ -48,6 +49,7 @@ public:
     std::span<const native::IoSlice> seal(std::span<const native::IoSlice> parts) override;
     [[nodiscard]] std::size_t sent(std::size_t kernel_bytes) noexcept override;
     [[nodiscard]] bool has_output() const noexcept override;
+    [[nodiscard]] bool holds_write() const noexcept override;
 
     [[nodiscard]] std::string_view failure() const noexcept override { return failure_; }
     [[nodiscard]] SocketError absorb_error() const noexcept override { return error_; }
@@ -70,6 +72,12 @@ private:
     void attach(const Socket* s) noexcept;
     /// What an OpenSSL call that returned `rc` means; sets `error_` and `failure_` on a failure.
     IoResult outcome(int rc, std::size_t bytes) noexcept;
+    /// Sends the records OpenSSL made, as far as the socket takes them now.
+    IoResult flush_queued(const Socket& s) noexcept;
+    /// A write on a readiness backend: records made in batches, each sent in one system call.
+    IoResult write_batched(const Socket& s, std::span<const native::IoSlice> parts) noexcept;
+    /// A write with kernel TLS: OpenSSL's socket BIO makes the system calls.
+    IoResult write_through_openssl(std::span<const native::IoSlice> parts) noexcept;
     /// Writes `parts` after their first `skip` bytes, one record at a time; counts into `done`.
     IoResult write_records(std::span<const native::IoSlice> parts, std::size_t skip, std::size_t limit,
                            std::size_t& done) noexcept;
@@ -92,7 +100,8 @@ private:
     bool received_data_ = false;        ///< a client: decrypted something (the HelloResponse)
     bool said_goodbye_ = false;
     std::vector<std::byte> pending_;    ///< a record OpenSSL took but the socket did not: retried first
-    std::vector<std::byte> queued_;     ///< completion: records made, not yet handed to the kernel
+    std::vector<std::byte> queued_;     ///< records made, not yet sent (or handed to the kernel)
+    std::size_t queued_sent_ = 0;       ///< ... of which a readiness backend sent this many
     std::vector<std::byte> in_flight_;  ///< completion: records handed to the kernel by `seal`
     std::size_t in_flight_sent_ = 0;    ///< ... of which the kernel has sent this many
     std::size_t sealed_plain_ = 0;      ///< plaintext the last `seal` took
