@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,13 +18,14 @@
 
 namespace tofu::bench {
 
-enum class Transport : std::uint8_t { tcp, uds };
+/// `tls` is TCP with each library's own protection: TLS for tofu and NNG, CURVE for ZeroMQ.
+enum class Transport : std::uint8_t { tcp, uds, tls };
 
 /// Where a receiver listens and a sender connects. Fresh for every run (new port, new path).
 struct Endpoint {
     Transport transport = Transport::tcp;
-    std::string host = "127.0.0.1";  ///< TCP only
-    std::uint16_t port = 0;          ///< TCP only: a free port chosen by the harness
+    std::string host = "127.0.0.1";  ///< TCP and TLS only
+    std::uint16_t port = 0;          ///< TCP and TLS only: a free port chosen by the harness
     std::string path;                ///< UDS only: a filesystem path that does not exist yet
 };
 
@@ -52,6 +54,11 @@ private:
     double cpu_start_ = 0;
     double cpu_stop_ = 0;
 };
+
+/// Throws `std::runtime_error("<who>: <what>")`: how every side reports a failure.
+[[noreturn]] inline void fail(std::string_view who, const std::string& what) {
+    throw std::runtime_error(std::string{who} + ": " + what);
+}
 
 /// A messaging library under test. One object per process; its sides may run on two threads at
 /// once. Every method throws `std::runtime_error` (with what failed) on any error, and checks the
@@ -85,12 +92,28 @@ public:
     /// whole with `clock`.
     [[nodiscard]] virtual std::vector<std::uint32_t> ping(const Endpoint& at, const Workload& work,
                                                           Stopwatch& clock) = 0;
-};
 
-/// Throws `std::runtime_error("<who>: <what>")`: how every side reports a failure.
-[[noreturn]] inline void fail(std::string_view who, const std::string& what) {
-    throw std::runtime_error(std::string{who} + ": " + what);
-}
+    /// Handshake server: listens at `at`, calls `ready()`, then accepts connections and answers
+    /// each one's first message, until `stop` is set.
+    virtual void greet(const Endpoint& at, const Ready& ready, const std::atomic<bool>& stop) {
+        (void)at;
+        (void)ready;
+        (void)stop;
+        fail(name(), "no handshake test");
+    }
+
+    /// Handshake client: `count` times, one after the other, connects to `at`, makes the first
+    /// round trip (tofu: HelloRequest/HelloResponse) and closes.
+    virtual void greet_many(const Endpoint& at, std::size_t count) {
+        (void)at;
+        (void)count;
+        fail(name(), "no handshake test");
+    }
+
+    /// Over `tls`: what protected the last connection, as agreed on it where the library says
+    /// (tofu: its `~tls` header, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384"). Empty otherwise.
+    [[nodiscard]] virtual std::string security() const { return {}; }
+};
 
 /// A round trip's time in nanoseconds, clamped to what the 32-bit samples hold.
 inline std::uint32_t saturated_nanoseconds(std::chrono::steady_clock::duration elapsed) {
@@ -103,6 +126,8 @@ inline std::uint32_t saturated_nanoseconds(std::chrono::steady_clock::duration e
 [[nodiscard]] std::unique_ptr<Contender> make_tofu();
 /// tofu receiving with `wait_receive` and `receive_spin` zero: the Asio receiver's baseline.
 [[nodiscard]] std::unique_ptr<Contender> make_tofu_spin0();
+/// tofu with TLS 1.2 as the most it offers (for the row beside NNG, whose TLS is 1.2 only).
+[[nodiscard]] std::unique_ptr<Contender> make_tofu_tls12();
 /// tofu with every message taken through `tofu::asio::receiver` (built where Asio is found).
 [[nodiscard]] std::unique_ptr<Contender> make_tofu_asio();
 [[nodiscard]] std::unique_ptr<Contender> make_zeromq();

@@ -1,7 +1,8 @@
 // tofu-bench: tofu beside ZeroMQ, NNG and plain sockets on the same work, in one run.
 //
 //   tofu-bench [--quick] [--libraries tofu,tofu-spin0,tofu-asio,zeromq,nng,raw]
-//              [--sizes 64,1024,...] [--transports tcp,uds] [--tests throughput,latency,scale]
+//              [--sizes 64,1024,...] [--transports tcp,uds,tls]
+//              [--tests throughput,latency,scale,handshake]
 //              [--trials N] [--processes] [--connections 1000,10000] [--json FILE] [--plot FILE.png]
 //
 // `side` and `scale-client` are the bodies of the helper processes the benchmark starts itself.
@@ -32,8 +33,8 @@ struct Plan {
     bool quick = false;
     std::vector<std::string> libraries = all_libraries();
     std::vector<std::size_t> sizes{64, kib, 16 * kib, 60 * kib};
-    std::vector<std::string> transports{"tcp", "uds"};
-    std::vector<std::string> tests{"throughput", "latency", "scale"};
+    std::vector<std::string> transports{"tcp", "uds", "tls"};
+    std::vector<std::string> tests{"throughput", "latency", "scale", "handshake"};
     int trials = 0;  // 0: 5, or 1 with --quick
     bool processes = false;
     std::vector<std::size_t> connections;  // empty: 1000 and 10000, or 1000 with --quick
@@ -54,6 +55,26 @@ bool wants(const std::vector<std::string>& list, const std::string& item) {
     return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+Transport transport_of(const std::string& net) {
+    return net == "uds" ? Transport::uds : net == "tls" ? Transport::tls : Transport::tcp;
+}
+
+/// The libraries that run over `net`. Over tls: not the plain sockets (nothing to protect them
+/// with), and tofu at TLS 1.2 too beside NNG (whose TLS is 1.2 only), unless named already;
+/// "tofu-tls1.2" runs over tls only.
+std::vector<std::string> libraries_over(const Plan& plan, const std::string& net) {
+    std::vector<std::string> out;
+    for (const std::string& library : plan.libraries) {
+        if (net == "tls" ? library != "raw" : library != "tofu-tls1.2") {
+            out.push_back(library);
+        }
+    }
+    if (net == "tls" && wants(out, "tofu") && wants(out, "nng") && !wants(out, "tofu-tls1.2")) {
+        out.insert(std::find(out.begin(), out.end(), "nng"), "tofu-tls1.2");
+    }
+    return out;
+}
+
 int run_plan(const Plan& plan) {
     const int trials = plan.trials > 0 ? plan.trials : plan.quick ? 1 : 5;
     const Layout layout = plan.processes ? Layout::processes : Layout::threads;
@@ -63,9 +84,14 @@ int run_plan(const Plan& plan) {
             continue;
         }
         for (const std::string& net : plan.transports) {
-            const Transport transport = net == "tcp" ? Transport::tcp : Transport::uds;
+            const Transport transport = transport_of(net);
             for (const std::size_t size : plan.sizes) {
-                for (const std::string& library : plan.libraries) {
+                // A quick run checks tls at its smallest size only: it is there to see each
+                // library's tls path work, and CI time is short.
+                if (plan.quick && transport == Transport::tls && size != plan.sizes.front()) {
+                    continue;
+                }
+                for (const std::string& library : libraries_over(plan, net)) {
                     std::fprintf(stderr, "tofu-bench: %s %s %zu B %s...\n",
                                  std::string{test_name(test)}.c_str(), net.c_str(), size, library.c_str());
                     Workload work = workload(test, size);
@@ -79,6 +105,15 @@ int run_plan(const Plan& plan) {
                                                                     : trial_seconds));
                 }
             }
+        }
+    }
+    if (wants(plan.tests, "handshake")) {
+        for (const std::string& library : libraries_over(plan, "tls")) {
+            if (library == "tofu-spin0" || library == "tofu-asio") {
+                continue;  // the same handshake as "tofu"
+            }
+            std::fprintf(stderr, "tofu-bench: handshakes %s...\n", library.c_str());
+            report.handshakes.push_back(run_handshakes(library, plan.quick ? 0.05 : 1.0, trials));
         }
     }
     if (wants(plan.tests, "scale")) {
@@ -113,12 +148,15 @@ int run(int argc, char** argv) {
     app.add_option("--sizes", plan.sizes, "Message sizes in bytes")
         ->delimiter(',')
         ->check(CLI::Range(1, 65535));
-    app.add_option("--transports", plan.transports, "tcp, uds")
+    app.add_option(
+           "--transports", plan.transports,
+           "tcp, uds, tls (tofu and NNG over TLS, ZeroMQ over CURVE; tofu at TLS 1.2 too when NNG runs)")
         ->delimiter(',')
-        ->check(CLI::IsMember({"tcp", "uds"}));
-    app.add_option("--tests", plan.tests, "throughput, latency, scale")
+        ->check(CLI::IsMember({"tcp", "uds", "tls"}));
+    app.add_option("--tests", plan.tests,
+                   "throughput, latency, scale, handshake (TLS/CURVE handshakes per second)")
         ->delimiter(',')
-        ->check(CLI::IsMember({"throughput", "latency", "scale"}));
+        ->check(CLI::IsMember({"throughput", "latency", "scale", "handshake"}));
     app.add_option("--trials", plan.trials, "Trials per case; the median is reported (default 5, --quick 1)")
         ->check(CLI::PositiveNumber);
     app.add_option("--count", plan.count,
@@ -159,7 +197,7 @@ int run(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     set_self_path(std::filesystem::read_symlink("/proc/self/exe").string());
     if (side->parsed()) {
-        at.transport = net == "uds" ? Transport::uds : Transport::tcp;
+        at.transport = transport_of(net);
         if (at.path == "-") {
             at.path.clear();
         }

@@ -12,26 +12,35 @@
 // notification (NNG_PIPE_EV_REM_POST) reports the hang-up, so no second endpoint is needed.
 // Sends and receives fail after `stall_timeout_ms` without progress, so a vanished peer is an
 // error, not a hang.
+// Over `tls` NNG runs tls+tcp (Debian's libnng: mbedTLS 2.28, TLS 1.2 only) with the benchmark's
+// certificate (secrets.hpp); the dialer verifies it against the CA and the name "localhost"
+// (mbedTLS 2.28 matches DNS names, not IP SANs). The handshake test dials a fresh req0 socket for
+// each round.
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "contender.hpp"
+#include "secrets.hpp"
 
 namespace tofu::bench {
 namespace {
@@ -49,8 +58,49 @@ std::string url(const Endpoint& at) {
     }
     const bool ipv6 = at.host.find(':') != std::string::npos;
     const std::string host = ipv6 ? "[" + at.host + "]" : at.host;
-    return "tcp://" + host + ":" + std::to_string(at.port);
+    return (at.transport == Transport::tls ? "tls+tcp://" : "tcp://") + host + ":" + std::to_string(at.port);
 }
+
+std::string file_text(const std::string& path) {
+    std::ifstream in{path};
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+/// Owns an nng_tls_config: a server's with the benchmark's certificate, or a client's that
+/// requires that certificate.
+class TlsConfig {
+public:
+    explicit TlsConfig(bool server) {
+        if (const int rv = nng_tls_config_alloc(&config_, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT);
+            rv != 0) {
+            fail_nng("nng_tls_config_alloc", rv);
+        }
+        int rv = 0;
+        if (server) {
+            rv = nng_tls_config_own_cert(config_, file_text(secrets().cert).c_str(),
+                                         file_text(secrets().key).c_str(), nullptr);
+        } else if ((rv = nng_tls_config_ca_file(config_, secrets().ca.c_str())) == 0 &&
+                   (rv = nng_tls_config_server_name(config_, "localhost")) == 0) {
+            rv = nng_tls_config_auth_mode(config_, NNG_TLS_AUTH_MODE_REQUIRED);
+        }
+        if (rv != 0) {
+            nng_tls_config_free(config_);
+            fail_nng(server ? "TLS server configuration" : "TLS client configuration", rv);
+        }
+    }
+    TlsConfig(const TlsConfig&) = delete;
+    TlsConfig& operator=(const TlsConfig&) = delete;
+    TlsConfig(TlsConfig&&) = delete;
+    TlsConfig& operator=(TlsConfig&&) = delete;
+    ~TlsConfig() { nng_tls_config_free(config_); }  // the listener or dialer keeps its own reference
+
+    [[nodiscard]] nng_tls_config* get() const noexcept { return config_; }
+
+private:
+    nng_tls_config* config_ = nullptr;
+};
 
 using Opener = int (*)(nng_socket*);
 
@@ -84,6 +134,18 @@ public:
 
     void listen(const Endpoint& at) {
         const std::string address = url(at);
+        if (at.transport == Transport::tls) {
+            const TlsConfig config{true};
+            nng_listener listener = NNG_LISTENER_INITIALIZER;
+            int rv = nng_listener_create(&listener, socket_, address.c_str());
+            if (rv == 0 && (rv = nng_listener_set_ptr(listener, NNG_OPT_TLS_CONFIG, config.get())) == 0) {
+                rv = nng_listener_start(listener, 0);
+            }
+            if (rv != 0) {
+                fail_nng("nng_listener " + address, rv);
+            }
+            return;
+        }
         if (const int rv = nng_listen(socket_, address.c_str(), nullptr, 0); rv != 0) {
             fail_nng("nng_listen " + address, rv);
         }
@@ -91,6 +153,18 @@ public:
 
     void dial(const Endpoint& at) {
         const std::string address = url(at);
+        if (at.transport == Transport::tls) {
+            const TlsConfig config{false};
+            nng_dialer dialer = NNG_DIALER_INITIALIZER;
+            int rv = nng_dialer_create(&dialer, socket_, address.c_str());
+            if (rv == 0 && (rv = nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, config.get())) == 0) {
+                rv = nng_dialer_start(dialer, 0);  // 0: returns once connected
+            }
+            if (rv != 0) {
+                fail_nng("nng_dialer " + address, rv);
+            }
+            return;
+        }
         if (const int rv = nng_dial(socket_, address.c_str(), nullptr, 0); rv != 0) {
             fail_nng("nng_dial " + address, rv);
         }
@@ -98,13 +172,13 @@ public:
 
     [[nodiscard]] nng_socket get() const noexcept { return socket_; }
 
-private:
     void set_ms(const char* option, nng_duration value) {
         if (const int rv = nng_socket_set_ms(socket_, option, value); rv != 0) {
             fail_nng(std::string{"set "} + option, rv);
         }
     }
 
+private:
     void set_size(const char* option, std::size_t value) {
         if (const int rv = nng_socket_set_size(socket_, option, value); rv != 0) {
             fail_nng(std::string{"set "} + option, rv);
@@ -242,6 +316,39 @@ public:
         clock.stop();
         return times;
     }
+
+    void greet(const Endpoint& at, const Ready& ready, const std::atomic<bool>& stop) override {
+        Socket socket{nng_rep0_open, "rep0"};
+        socket.set_ms(NNG_OPT_RECVTIMEO, 50);  // to look at `stop`
+        socket.listen(at);
+        ready();
+        std::vector<char> reply(1, 'x');
+        while (!stop.load(std::memory_order_relaxed)) {
+            nng_msg* message = nullptr;
+            const int rv = nng_recvmsg(socket.get(), &message, 0);
+            if (rv == NNG_ETIMEDOUT) {
+                continue;
+            }
+            if (rv != 0) {
+                fail_nng("nng_recvmsg", rv);
+            }
+            nng_msg_free(message);
+            // The peer may be gone already (it closes right after the reply): not an error.
+            (void)nng_send(socket.get(), reply.data(), reply.size(), 0);
+        }
+    }
+
+    void greet_many(const Endpoint& at, std::size_t count) override {
+        std::vector<char> request(1, 'x');
+        for (std::size_t i = 0; i < count; ++i) {
+            Socket socket{nng_req0_open, "req0"};
+            socket.dial(at);
+            send(socket, request, i, count);
+            receive(socket, 1, i, count);
+        }
+    }
+
+    [[nodiscard]] std::string security() const override { return "TLSv1.2 (mbedTLS)"; }
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include <sys/utsname.h>
 #include <nlohmann/json.hpp>
@@ -93,6 +96,49 @@ void print_latency(std::ostream& out, const Report& report) {
             << fixed(r.p50_us, 1) << std::setw(9) << fixed(r.p99_us, 1) << std::setw(9) << fixed(r.p999_us, 1)
             << std::setw(13) << (r.cpu_per_m >= 0 ? fixed(r.cpu_per_m, 2) : "-") << std::setw(12)
             << ratio_text(r.p50_us, tofu, &CaseResult::p50_us) << '\n';
+    }
+}
+
+/// What protected each library's tls rows, as its connections agreed (tofu says the version and
+/// cipher suite on its Hello messages).
+void print_security(std::ostream& out, const Report& report) {
+    std::map<std::string, std::string> seen;
+    for (const CaseResult& r : report.cases) {
+        if (r.transport == Transport::tls && !r.security.empty()) {
+            seen[r.library] = r.security;
+        }
+    }
+    for (const HandshakeResult& h : report.handshakes) {
+        if (!h.security.empty()) {
+            seen.try_emplace(h.library, h.security);
+        }
+    }
+    if (seen.empty()) {
+        return;
+    }
+    out << "\nOver tls (certificates: ECDSA P-256, made at start; clients verify the server)\n";
+    for (const auto& [library, security] : seen) {
+        out << "  " << std::left << std::setw(13) << library << security << '\n';
+    }
+}
+
+void print_handshakes(std::ostream& out, const Report& report) {
+    out << "\nHandshakes per second over tls (one at a time: connect, handshake, first round trip,\n"
+           "close; both ends in this process)\n";
+    out << std::left << std::setw(13) << "library" << std::right << std::setw(12) << "per second"
+        << std::setw(12) << "ms each" << std::setw(10) << "x tofu" << '\n';
+    const HandshakeResult* tofu = nullptr;
+    for (const HandshakeResult& h : report.handshakes) {
+        if (h.library == "tofu") {
+            tofu = &h;
+        }
+    }
+    for (const HandshakeResult& h : report.handshakes) {
+        out << std::left << std::setw(13) << h.library << std::right << std::setw(12)
+            << fixed(h.per_second, 0) << std::setw(12) << fixed(1000.0 / std::max(h.per_second, 1e-9), 3)
+            << std::setw(10)
+            << (tofu != nullptr && tofu->per_second > 0 ? fixed(h.per_second / tofu->per_second, 2) : "-")
+            << '\n';
     }
 }
 
@@ -195,6 +241,60 @@ std::vector<Target> targets_of(const Report& report) {
         }
     }
     targets.push_back(rss);
+
+    // Over tls: tofu (TLS 1.3) against ZeroMQ with CURVE, and against tofu's own plaintext TCP.
+    const auto tls_row = [&](Test test, std::size_t size, const std::string& library, Transport transport) {
+        CaseResult like;
+        like.test = test;
+        like.transport = transport;
+        like.work.size = size;
+        return find_row(report, like, library);
+    };
+    std::vector<std::size_t> tls_sizes;
+    for (const CaseResult& r : report.cases) {
+        if (r.transport == Transport::tls && r.library == "tofu" &&
+            std::find(tls_sizes.begin(), tls_sizes.end(), r.work.size) == tls_sizes.end()) {
+            tls_sizes.push_back(r.work.size);
+        }
+    }
+    const auto add =
+        [&](const std::string& what, const CaseResult* mine, const CaseResult* theirs,
+            const std::function<std::pair<bool, std::string>(const CaseResult&, const CaseResult&)>& check) {
+            Target t{what, std::nullopt, ""};
+            if (mine != nullptr && theirs != nullptr) {
+                std::tie(t.met, t.evidence) = check(*mine, *theirs);
+            }
+            targets.push_back(std::move(t));
+        };
+    const auto over_curve = [](double factor) {
+        return [factor](const CaseResult& tofu, const CaseResult& them) {
+            const double ratio = tofu.msgs_per_s / them.msgs_per_s;
+            return std::pair{ratio >= factor, "tofu TLS/ZeroMQ CURVE = " + fixed(ratio, 2)};
+        };
+    };
+    add("tls 64 B: throughput >= 2x ZeroMQ CURVE", tls_row(Test::throughput, 64, "tofu", Transport::tls),
+        tls_row(Test::throughput, 64, "zeromq", Transport::tls), over_curve(2.0));
+    for (const std::size_t size : tls_sizes) {
+        add("tls " + size_text(size) + ": throughput >= ZeroMQ CURVE",
+            tls_row(Test::throughput, size, "tofu", Transport::tls),
+            tls_row(Test::throughput, size, "zeromq", Transport::tls), over_curve(1.0));
+    }
+    for (const std::size_t size : tls_sizes) {
+        add("tls " + size_text(size) + ": round-trip p50 <= ZeroMQ CURVE",
+            tls_row(Test::latency, size, "tofu", Transport::tls),
+            tls_row(Test::latency, size, "zeromq", Transport::tls),
+            [](const CaseResult& tofu, const CaseResult& them) {
+                const double ratio = tofu.p50_us / them.p50_us;
+                return std::pair{ratio <= 1.0, "tofu TLS/ZeroMQ CURVE p50 = " + fixed(ratio, 2)};
+            });
+    }
+    add("tls 16 KiB: throughput >= 50% of tofu over plain tcp",
+        tls_row(Test::throughput, 16384, "tofu", Transport::tls),
+        tls_row(Test::throughput, 16384, "tofu", Transport::tcp),
+        [](const CaseResult& tls, const CaseResult& tcp) {
+            const double ratio = tls.msgs_per_s / tcp.msgs_per_s;
+            return std::pair{ratio >= 0.5, "tofu tls/tcp = " + fixed(ratio, 2)};
+        });
     return targets;
 }
 
@@ -210,6 +310,10 @@ void print_tables(std::ostream& out, const Report& report) {
     }
     print_throughput(out, report);
     print_latency(out, report);
+    if (!report.handshakes.empty()) {
+        print_handshakes(out, report);
+    }
+    print_security(out, report);
     if (!report.scale.empty()) {
         print_scale(out, report);
     }
@@ -250,7 +354,18 @@ std::string to_json(const Report& report) {
             row["p999_us"] = r.p999_us;
         }
         row["cpu_s_per_million"] = r.cpu_per_m >= 0 ? nlohmann::json(r.cpu_per_m) : nlohmann::json(nullptr);
+        if (r.transport == Transport::tls) {
+            row["security"] = r.security;
+        }
         doc["results"].push_back(row);
+    }
+    doc["handshakes"] = nlohmann::json::array();
+    for (const HandshakeResult& h : report.handshakes) {
+        doc["handshakes"].push_back({{"library", h.library},
+                                     {"per_second", h.per_second},
+                                     {"count", h.count},
+                                     {"trials", h.trials},
+                                     {"security", h.security}});
     }
     doc["scale"] = nlohmann::json::array();
     for (const ScaleResult& s : report.scale) {
@@ -300,8 +415,11 @@ void plot(const Report& report, const std::string& png_path) {
         const auto clause = [&](int column) {
             std::ostringstream c;
             c << (block == 0 ? "" : ", ") << "$D" << block << " using 1:($" << column << ">0?$" << column
-              << ":1/0) with linespoints " << (key.second == Transport::tcp ? "dt 1" : "dt 2") << " title '"
-              << key.first << ' ' << transport_name(key.second) << "'";
+              << ":1/0) with linespoints "
+              << (key.second == Transport::tcp   ? "dt 1"
+                  : key.second == Transport::uds ? "dt 2"
+                                                 : "dt 3")
+              << " title '" << key.first << ' ' << transport_name(key.second) << "'";
             return c.str();
         };
         plots_throughput += clause(2);

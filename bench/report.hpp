@@ -14,9 +14,10 @@ namespace tofu::bench {
 struct Report {
     std::vector<CaseResult> cases;
     std::vector<ScaleResult> scale;
+    std::vector<HandshakeResult> handshakes;
 };
 
-/// The readable tables: throughput, latency, scale.
+/// The readable tables: throughput, latency, handshakes, scale.
 void print_tables(std::ostream& out, const Report& report);
 
 /// The targets checked against this run's numbers ("met", "missed", or "not measured").

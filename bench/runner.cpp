@@ -1,11 +1,14 @@
 #include "runner.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <exception>
 #include <future>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <tofu/testing.hpp>
 
@@ -30,7 +33,7 @@ std::string& self_path_storage() {
 Endpoint fresh_endpoint(Transport transport) {
     Endpoint at;
     at.transport = transport;
-    if (transport == Transport::tcp) {
+    if (transport != Transport::uds) {
         at.port = tofu::testing::find_free_tcp_port();
     } else {
         at.path = tofu::testing::temp_uds_path("tofu-bench");
@@ -43,6 +46,7 @@ struct Sample {
     double seconds = 0;
     double cpu_seconds = 0;
     std::vector<std::uint32_t> rtt_ns;
+    std::string security;  ///< Contender::security() of the measuring side
 };
 
 double percentile_us(const std::vector<std::uint32_t>& sorted, double q) {
@@ -106,6 +110,7 @@ Sample trial_in_threads(const std::string& library, Test test, Transport transpo
     if (caller_error) {
         std::rethrow_exception(caller_error);
     }
+    sample.security = contender->security();
     sample.seconds = clock.seconds();
     sample.cpu_seconds = clock.cpu_seconds();
     return sample;
@@ -142,6 +147,7 @@ Sample trial_in_processes(const std::string& library, Test test, Transport trans
         throw std::runtime_error(context() + " exited with " + std::to_string(code));
     }
     sample.cpu_seconds = -1;  // only the measuring process is seen: not comparable, not reported
+    sample.security = contender->security();
     return sample;
 }
 
@@ -152,7 +158,12 @@ std::string_view test_name(Test test) noexcept {
 }
 
 std::string_view transport_name(Transport transport) noexcept {
-    return transport == Transport::tcp ? "tcp" : "uds";
+    switch (transport) {
+        case Transport::uds: return "uds";
+        case Transport::tls: return "tls";
+        case Transport::tcp: break;
+    }
+    return "tcp";
 }
 
 std::string_view layout_name(Layout layout) noexcept {
@@ -169,9 +180,10 @@ const std::string& self_path() {
 
 const std::vector<std::string>& all_libraries() {
 #if TOFU_BENCH_ASIO
-    static const std::vector<std::string> names{"tofu", "tofu-spin0", "tofu-asio", "zeromq", "nng", "raw"};
+    static const std::vector<std::string> names{"tofu", "tofu-spin0", "tofu-asio",  "zeromq",
+                                                "nng",  "raw",        "tofu-tls1.2"};
 #else
-    static const std::vector<std::string> names{"tofu", "tofu-spin0", "zeromq", "nng", "raw"};
+    static const std::vector<std::string> names{"tofu", "tofu-spin0", "zeromq", "nng", "raw", "tofu-tls1.2"};
 #endif
     return names;
 }
@@ -182,6 +194,9 @@ std::unique_ptr<Contender> make_contender(const std::string& name) {
     }
     if (name == "tofu-spin0") {
         return make_tofu_spin0();
+    }
+    if (name == "tofu-tls1.2") {
+        return make_tofu_tls12();
     }
 #if TOFU_BENCH_ASIO
     if (name == "tofu-asio") {
@@ -225,14 +240,17 @@ CaseResult run_case(const std::string& library, Test test, Transport transport, 
                  .library = library,
                  .work = work,
                  .layout = layout,
-                 .trials = trials};
+                 .trials = trials,
+                 .security = {}};
     std::vector<double> rate;
     std::vector<double> cpu;
     std::vector<double> p50;
     std::vector<double> p99;
     std::vector<double> p999;
+    std::string last_security;
     for (int t = 0; t < trials; ++t) {
         Sample s = trial(work);
+        last_security = s.security;
         const auto messages = static_cast<double>(work.count);
         if (test == Test::throughput) {
             rate.push_back(messages / std::max(s.seconds, 1e-9));
@@ -252,6 +270,67 @@ CaseResult run_case(const std::string& library, Test test, Transport transport, 
     r.p50_us = median(p50);
     r.p99_us = median(p99);
     r.p999_us = median(p999);
+    r.security = last_security;
+    return r;
+}
+
+HandshakeResult run_handshakes(const std::string& library, double target_seconds, int trials) {
+    const auto trial = [&](std::size_t count) {
+        const std::unique_ptr<Contender> contender = make_contender(library);
+        const Endpoint at = fresh_endpoint(Transport::tls);
+        std::atomic<bool> stop{false};
+        std::promise<void> listening;
+        std::future<void> listening_future = listening.get_future();
+        std::exception_ptr server_error;
+        std::thread server{[&] {
+            bool ready_called = false;
+            try {
+                contender->greet(
+                    at,
+                    [&] {
+                        ready_called = true;
+                        listening.set_value();
+                    },
+                    stop);
+            } catch (...) {
+                server_error = std::current_exception();
+                if (!ready_called) {
+                    listening.set_exception(std::current_exception());
+                }
+            }
+        }};
+        std::exception_ptr client_error;
+        double seconds = 0;
+        try {
+            listening_future.get();
+            contender->greet_many(at, 1);  // not measured: first use of the keys, the caches
+            const auto begin = std::chrono::steady_clock::now();
+            contender->greet_many(at, count);
+            seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+        } catch (...) {
+            client_error = std::current_exception();
+        }
+        stop = true;
+        server.join();
+        if (server_error) {
+            std::rethrow_exception(server_error);
+        }
+        if (client_error) {
+            std::rethrow_exception(client_error);
+        }
+        return std::pair{static_cast<double>(count) / std::max(seconds, 1e-9), contender->security()};
+    };
+    // A probe of 20 sets the pace, then each trial lasts about `target_seconds`.
+    const double pace = trial(20).first;
+    const auto count = std::clamp<std::size_t>(static_cast<std::size_t>(pace * target_seconds), 20, 100'000);
+    HandshakeResult r{.library = library, .count = count, .trials = trials, .per_second = 0, .security = {}};
+    std::vector<double> rates;
+    for (int t = 0; t < trials; ++t) {
+        auto [rate, security] = trial(count);
+        rates.push_back(rate);
+        r.security = std::move(security);
+    }
+    r.per_second = median(rates);
     return r;
 }
 

@@ -32,6 +32,17 @@ struct CaseResult {
     double p50_us = 0;      ///< latency: round-trip percentiles, microseconds
     double p99_us = 0;
     double p999_us = 0;
+    std::string security;  ///< over tls: what protected the connection (Contender::security)
+};
+
+/// Handshakes per second over `tls`: connections made one after the other, each with its first
+/// round trip, then closed.
+struct HandshakeResult {
+    std::string library;
+    std::size_t count = 0;  ///< handshakes per trial
+    int trials = 0;
+    double per_second = 0;  ///< the median of the trials
+    std::string security;
 };
 
 /// Where the benchmark binary is, so a side can run in a process of its own.
@@ -43,6 +54,10 @@ void set_self_path(std::string path);
 /// `target_seconds`, between 1000 and `work.count`. Throws on any failure.
 [[nodiscard]] CaseResult run_case(const std::string& library, Test test, Transport transport, Workload work,
                                   Layout layout, int trials, double target_seconds);
+
+/// Runs `trials` trials of the handshake test for `library`, each about `target_seconds` long (after
+/// a probe), both ends on two threads of this process. Throws on any failure.
+[[nodiscard]] HandshakeResult run_handshakes(const std::string& library, double target_seconds, int trials);
 
 /// The body of a side process (`tofu-bench side ...`): runs the listening side of `test`, prints
 /// "ready" once it listens and, for throughput, "result <seconds> <cpu seconds>" at the end.

@@ -9,11 +9,17 @@
 // than the pool's size in flight and never allocates. The pool is sized for a window of about
 // `window_bytes` (within `min_window`..`max_window` messages): more in flight buys no speed, and
 // large bodies then fall out of the caches (docs/performance.md).
+#include <openssl/conf.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +34,7 @@
 
 #include "contender.hpp"
 #include "receive.hpp"
+#include "secrets.hpp"
 
 namespace tofu::bench {
 namespace {
@@ -114,12 +121,37 @@ void check_size(const Message& msg, const Workload& work) {
     }
 }
 
-/// How the sides of a TofuContender receive.
+/// How the sides of a TofuContender receive, and (tls12) which TLS they offer.
 enum class Flavour : std::uint8_t {
     plain,    ///< "tofu": wait_receive, the default receive_spin
     no_spin,  ///< "tofu-spin0": wait_receive, receive_spin zero
     asio,     ///< "tofu-asio": tofu::asio::receiver
+    tls12,    ///< "tofu-tls1.2": as "tofu", with TLS 1.2 at most
 };
+
+/// Caps (or uncaps) the TLS version of every OpenSSL context made from now on in this process.
+/// tofu has a minimum version only (TLS 1.3 by default); the row beside NNG, whose mbedTLS speaks
+/// 1.2 only, needs tofu at 1.2 on both ends. OpenSSL applies its configuration's
+/// `system_default` section to every new SSL_CTX, so the benchmark reloads a configuration with
+/// `MaxProtocol = TLSv1.2` for that row and one without it for the others. The rows run one after
+/// another, and each engine makes its contexts when its listener opens or its connect starts.
+void cap_tls_at_1_2(bool cap) {
+    static std::mutex mutex;     // the two sides of a trial come here on two threads
+    static bool capped = false;  // this process's state (the sides of one trial agree)
+    const std::lock_guard lock{mutex};
+    if (cap == capped) {
+        return;
+    }
+    // First the default configuration, so OpenSSL's own first load comes before ours, not after.
+    (void)OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+    const std::string path = secrets().dir + (cap ? "/openssl-tls12.cnf" : "/openssl-default.cnf");
+    std::ofstream{path} << "openssl_conf = conf\n[conf]\nssl_conf = ssl\n[ssl]\nsystem_default = sys\n[sys]\n"
+                        << (cap ? "MaxProtocol = TLSv1.2\n" : "MinProtocol = TLSv1.2\n");
+    if (CONF_modules_load_file(path.c_str(), nullptr, 0) <= 0) {
+        fail("tofu", "cannot load the OpenSSL configuration " + path);
+    }
+    capped = cap;
+}
 
 class TofuContender final : public Contender {
 public:
@@ -129,6 +161,7 @@ public:
         switch (flavour_) {
             case Flavour::no_spin: return "tofu-spin0";
             case Flavour::asio: return "tofu-asio";
+            case Flavour::tls12: return "tofu-tls1.2";
             case Flavour::plain: break;
         }
         return "tofu";
@@ -154,6 +187,7 @@ public:
                     clock.start();
                 }
             } else if (op == OpCode::hello_request && !msg->is_from_engine()) {
+                note_security(*msg);
                 msg->bhdr.proto.op_code = OpCode::hello_response;
                 group->post(msg);
             } else if (!is_report(*msg, AmpeStatus::pool_empty)) {
@@ -191,6 +225,7 @@ public:
         listen(ampe, *group, inbox, at);
         ready();
         MessagePtr hello = next_of(inbox, OpCode::hello_request, "echo: waiting for the client");
+        note_security(*hello);
         hello->bhdr.proto.op_code = OpCode::hello_response;
         group->post(hello);
         for (std::size_t answered = 0; answered < work.warmup + work.count; ++answered) {
@@ -207,7 +242,7 @@ public:
         const ChannelGroupPtr group = ampe.create();
         Inbox inbox{*group, through_asio_};
         const std::uint16_t channel = connect(ampe, *group, at);
-        (void)next_of(inbox, OpCode::hello_response, "ping: connecting");
+        note_security(*next_of(inbox, OpCode::hello_response, "ping: connecting"));
         std::vector<std::uint32_t> rtt_ns;
         rtt_ns.reserve(work.count);
         MessagePtr msg = ampe.get(AllocationStrategy::always);
@@ -235,14 +270,88 @@ public:
         return rtt_ns;
     }
 
+    void greet(const Endpoint& at, const Ready& ready, const std::atomic<bool>& stop) override {
+        Ampe& ampe = engine(Workload{});
+        const ChannelGroupPtr group = ampe.create();
+        Inbox inbox{*group, false};
+        listen(ampe, *group, inbox, at);
+        ready();
+        while (!stop.load(std::memory_order_relaxed)) {
+            MessagePtr msg = group->wait_receive(std::chrono::milliseconds{50});
+            if (!msg || msg->is_from_engine()) {
+                continue;  // the closes' reports, a pool running low: nothing to answer
+            }
+            if (msg->bhdr.proto.op_code == OpCode::hello_request) {
+                msg->bhdr.proto.op_code = OpCode::hello_response;
+                group->post(msg);
+            } else if (msg->bhdr.proto.op_code == OpCode::bye_request) {
+                msg->bhdr.proto.op_code = OpCode::bye_response;
+                group->post(msg);
+            }
+        }
+    }
+
+    void greet_many(const Endpoint& at, std::size_t count) override {
+        Ampe& ampe = engine(Workload{});
+        const ChannelGroupPtr group = ampe.create();
+        std::size_t closed = 0;
+        const auto next = [&](std::string_view during) {
+            MessagePtr msg = receive_within(*group, patience, "tofu");
+            if (is_report(*msg, AmpeStatus::channel_closed)) {
+                ++closed;
+            } else if (msg->is_from_engine() && !is_report(*msg, AmpeStatus::pool_empty)) {
+                fail("tofu", std::string{during} + ": " + std::string{status_name(msg->bhdr.status)} + " (" +
+                                 std::string{op_code_name(msg->bhdr.proto.op_code)} + ")");
+            }
+            return msg;
+        };
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::uint16_t channel = connect(ampe, *group, at);
+            for (;;) {
+                MessagePtr msg = next("handshake");
+                if (msg->bhdr.proto.op_code == OpCode::hello_response && !msg->is_from_engine()) {
+                    note_security(*msg);
+                    break;
+                }
+            }
+            // A graceful close (close_notify and all), not waited for: the next connect starts now.
+            MessagePtr bye = ampe.get(AllocationStrategy::always);
+            bye->bhdr.proto.op_code = OpCode::bye_request;
+            bye->bhdr.channel_number = channel;
+            group->post(bye);
+        }
+        while (closed < count) {
+            (void)next("closing");
+        }
+    }
+
+    [[nodiscard]] std::string security() const override {
+        const std::lock_guard lock{security_mutex_};
+        return security_;
+    }
+
 private:
+    /// Keeps what the engine says the TLS connection of `hello` agreed, and checks the version.
+    void note_security(const Message& hello) {
+        const std::optional<std::string_view> agreed = hello.thdrs.find(header::tls);
+        if (!agreed) {
+            return;
+        }
+        const std::string_view expected = flavour_ == Flavour::tls12 ? "TLSv1.2" : "TLSv1.3";
+        if (!agreed->starts_with(expected)) {
+            fail(name(), "agreed " + std::string{*agreed} + ", expected " + std::string{expected});
+        }
+        const std::lock_guard lock{security_mutex_};
+        security_ = *agreed;
+    }
+
     /// The engine, made by the first side to run, with a pool sized for its message size.
     Ampe& engine(const Workload& work) {
         std::call_once(made_, [&] {
             const auto window = static_cast<std::uint32_t>(
                 std::clamp(window_bytes / std::max<std::size_t>(work.size, 1), min_window, max_window));
             Options options{.initial_pool_msgs = window, .max_pool_msgs = window};
-            if (flavour_ != Flavour::plain) {
+            if (flavour_ == Flavour::no_spin || flavour_ == Flavour::asio) {
                 options.receive_spin = std::chrono::microseconds::zero();
             }
             engine_ = Reactor::create(options);
@@ -250,10 +359,18 @@ private:
         return *engine_;
     }
 
-    static void listen(Ampe& ampe, ChannelGroup& group, Inbox& inbox, const Endpoint& at) {
+    void listen(Ampe& ampe, ChannelGroup& group, Inbox& inbox, const Endpoint& at) const {
         MessagePtr welcome = ampe.get(AllocationStrategy::always);
         if (at.transport == Transport::tcp) {
             TcpServerAddress{at.host, at.port}.format(*welcome);
+        } else if (at.transport == Transport::tls) {
+            cap_tls_at_1_2(flavour_ == Flavour::tls12);  // before the listener makes its context
+            TlsServerAddress{at.host, at.port}.format(*welcome);
+            welcome->thdrs.append(header::tls_cert, secrets().cert);
+            welcome->thdrs.append(header::tls_key, secrets().key);
+            if (flavour_ == Flavour::tls12) {
+                welcome->thdrs.append(header::tls_min_version, "1.2");
+            }
         } else {
             UdsServerAddress{at.path}.format(*welcome);
         }
@@ -261,10 +378,18 @@ private:
         (void)next_of(inbox, OpCode::welcome_response, "listening");
     }
 
-    static std::uint16_t connect(Ampe& ampe, ChannelGroup& group, const Endpoint& at) {
+    std::uint16_t connect(Ampe& ampe, ChannelGroup& group, const Endpoint& at) const {
         MessagePtr hello = ampe.get(AllocationStrategy::always);
         if (at.transport == Transport::tcp) {
             TcpClientAddress{at.host, at.port}.format(*hello);
+        } else if (at.transport == Transport::tls) {
+            // The client verifies the server's certificate (IP SAN 127.0.0.1) against the CA.
+            cap_tls_at_1_2(flavour_ == Flavour::tls12);
+            TlsClientAddress{at.host, at.port}.format(*hello);
+            hello->thdrs.append(header::tls_ca, secrets().ca);
+            if (flavour_ == Flavour::tls12) {
+                hello->thdrs.append(header::tls_min_version, "1.2");
+            }
         } else {
             UdsClientAddress{at.path}.format(*hello);
         }
@@ -301,6 +426,8 @@ private:
     const bool through_asio_;
     std::once_flag made_;
     std::unique_ptr<Reactor> engine_;
+    mutable std::mutex security_mutex_;
+    std::string security_;  ///< see security()
 };
 
 }  // namespace
@@ -311,6 +438,10 @@ std::unique_ptr<Contender> make_tofu() {
 
 std::unique_ptr<Contender> make_tofu_spin0() {
     return std::make_unique<TofuContender>(Flavour::no_spin);
+}
+
+std::unique_ptr<Contender> make_tofu_tls12() {
+    return std::make_unique<TofuContender>(Flavour::tls12);
 }
 
 std::unique_ptr<Contender> make_tofu_asio() {

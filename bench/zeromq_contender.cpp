@@ -12,10 +12,14 @@
 // default) only keeps a dead peer from blocking the process's exit forever. Sends and receives
 // fail after `stall_timeout_ms` without progress, so a vanished peer is an error, not a hang.
 // A socket that bound an ipc address removes its file when it closes: libzmq 4.3 leaves it behind.
+// Over `tls` ZeroMQ runs CURVE (libsodium): the binding side is the CURVE server, the connecting
+// side a client that knows the server's public key (secrets.hpp). The handshake test connects a
+// fresh REQ socket for each round.
 #include <unistd.h>
 #include <zmq.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -28,6 +32,7 @@
 #include <vector>
 
 #include "contender.hpp"
+#include "secrets.hpp"
 
 namespace tofu::bench {
 namespace {
@@ -84,6 +89,10 @@ public:
     }
 
     void bind(const Endpoint& at) {
+        if (at.transport == Transport::tls) {
+            set(ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER");
+            set_key(ZMQ_CURVE_SECRETKEY, secrets().curve_server_secret, "ZMQ_CURVE_SECRETKEY");
+        }
         const std::string address = url(at);
         if (zmq_bind(socket_, address.c_str()) != 0) {
             fail_zmq("zmq_bind " + address);
@@ -94,6 +103,11 @@ public:
     }
 
     void connect(const Endpoint& at) {
+        if (at.transport == Transport::tls) {
+            set_key(ZMQ_CURVE_SERVERKEY, secrets().curve_server_public, "ZMQ_CURVE_SERVERKEY");
+            set_key(ZMQ_CURVE_PUBLICKEY, secrets().curve_client_public, "ZMQ_CURVE_PUBLICKEY");
+            set_key(ZMQ_CURVE_SECRETKEY, secrets().curve_client_secret, "ZMQ_CURVE_SECRETKEY");
+        }
         const std::string address = url(at);
         if (zmq_connect(socket_, address.c_str()) != 0) {
             fail_zmq("zmq_connect " + address);
@@ -102,9 +116,16 @@ public:
 
     [[nodiscard]] void* get() const noexcept { return socket_; }
 
-private:
     void set(int option, int value, const char* option_name) {
         if (zmq_setsockopt(socket_, option, &value, sizeof value) != 0) {
+            fail_zmq(std::string{"zmq_setsockopt "} + option_name);
+        }
+    }
+
+private:
+    /// A CURVE key in Z85 (40 characters).
+    void set_key(int option, const std::string& z85, const char* option_name) {
+        if (zmq_setsockopt(socket_, option, z85.data(), z85.size()) != 0) {
             fail_zmq(std::string{"zmq_setsockopt "} + option_name);
         }
     }
@@ -257,6 +278,36 @@ public:
         clock.stop();
         return times;
     }
+
+    void greet(const Endpoint& at, const Ready& ready, const std::atomic<bool>& stop) override {
+        Socket socket{context_, ZMQ_REP, at};
+        socket.set(ZMQ_RCVTIMEO, 50, "ZMQ_RCVTIMEO");  // to look at `stop`
+        socket.bind(at);
+        ready();
+        Message message;
+        const std::vector<char> reply(1, 'x');
+        while (!stop.load(std::memory_order_relaxed)) {
+            if (zmq_msg_recv(message.get(), socket.get(), 0) >= 0) {
+                send(socket, reply, 0, 1);
+            } else if (zmq_errno() != EAGAIN && zmq_errno() != EINTR) {
+                fail_zmq("zmq_msg_recv");
+            }
+        }
+    }
+
+    void greet_many(const Endpoint& at, std::size_t count) override {
+        const std::vector<char> request(1, 'x');
+        Message message;
+        for (std::size_t i = 0; i < count; ++i) {
+            Socket socket{context_, ZMQ_REQ, at};
+            socket.set(ZMQ_LINGER, 0, "ZMQ_LINGER");  // nothing left to deliver after the reply
+            socket.connect(at);
+            send(socket, request, i, count);
+            receive(socket, message, 1, i, count);
+        }
+    }
+
+    [[nodiscard]] std::string security() const override { return "CURVE"; }
 
 private:
     void* context_;
