@@ -20,6 +20,7 @@
 #include "report.hpp"
 #include "runner.hpp"
 #include "scale.hpp"
+#include "secrets.hpp"
 
 namespace tofu::bench {
 namespace {
@@ -79,6 +80,9 @@ int run_plan(const Plan& plan) {
     const int trials = plan.trials > 0 ? plan.trials : plan.quick ? 1 : 5;
     const Layout layout = plan.processes ? Layout::processes : Layout::threads;
     Report report;
+    if (wants(plan.transports, "tls") || wants(plan.tests, "handshake")) {
+        (void)secrets();  // made now, before any side process starts: they share these
+    }
     for (const Test test : {Test::throughput, Test::latency}) {
         if (!wants(plan.tests, std::string{test_name(test)})) {
             continue;
