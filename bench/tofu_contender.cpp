@@ -114,6 +114,18 @@ MessagePtr next_of(Inbox& inbox, OpCode op, std::string_view during) {
     }
 }
 
+/// Fails with `what` and the engine's report that says why the channel closed, if one comes.
+[[noreturn]] void fail_with_report(ChannelGroup& group, const std::string& what) {
+    for (MessagePtr msg = group.wait_receive(std::chrono::seconds{2}); msg;
+         msg = group.wait_receive(std::chrono::seconds{2})) {
+        if (msg->is_from_engine() && !is_report(*msg, AmpeStatus::pool_empty)) {
+            fail("tofu", what + "; the engine said " + std::string{status_name(msg->bhdr.status)} + " (" +
+                             std::string{msg->thdrs.find(header::detail).value_or("no detail")} + ")");
+        }
+    }
+    fail("tofu", what);
+}
+
 void check_size(const Message& msg, const Workload& work) {
     if (msg.body.size() != work.size) {
         fail("tofu",
@@ -191,8 +203,10 @@ public:
                 msg->bhdr.proto.op_code = OpCode::hello_response;
                 group->post(msg);
             } else if (!is_report(*msg, AmpeStatus::pool_empty)) {
-                fail("tofu", "sink: " + std::string{status_name(msg->bhdr.status)} + " after " +
-                                 std::to_string(received) + " of " + std::to_string(total) + " messages");
+                fail("tofu", "sink: " + std::string{status_name(msg->bhdr.status)} + " (" +
+                                 std::string{msg->thdrs.find(header::detail).value_or("no detail")} +
+                                 ") after " + std::to_string(received) + " of " + std::to_string(total) +
+                                 " messages");
             }
         }
         clock.stop();
@@ -213,7 +227,11 @@ public:
             msg->bhdr.proto.op_code = OpCode::signal;
             msg->bhdr.channel_number = channel;
             msg->body.copy(payload);
-            group->post(msg);
+            std::error_code ec;
+            (void)group->post(msg, ec);
+            if (ec) {
+                fail_with_report(*group, "source: message " + std::to_string(i) + ": " + ec.message());
+            }
         }
         say_bye(ampe, *group, inbox, channel);
     }
