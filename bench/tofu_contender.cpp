@@ -204,6 +204,7 @@ public:
                 group->post(msg);
             } else if (!is_report(*msg, AmpeStatus::pool_empty)) {
                 fail("tofu", "sink: " + std::string{status_name(msg->bhdr.status)} + " (" +
+                                 std::string{msg->thdrs.find(header::reason).value_or("no reason")} + ": " +
                                  std::string{msg->thdrs.find(header::detail).value_or("no detail")} +
                                  ") after " + std::to_string(received) + " of " + std::to_string(total) +
                                  " messages");
