@@ -369,6 +369,41 @@ TEST_F(Tls, APeerThatFillsTheHeaderBlockCannotPushItsNamesOut) {
     (void)wait_channel_closed(*client_, client);
 }
 
+TEST_F(Tls, BothSidesFloodingEachOtherWithBigMessagesCorruptNothing) {
+    // Full sockets both ways while each side owes the other confirmations: what the stream holds
+    // for the socket must never be mixed up with what the queue puts in front meanwhile.
+    const Listener listener = listen(test_pki().server);
+    const Connection c = establish(*client_ampe_, *client_, *server_, listener.client_address);
+    constexpr std::uint64_t count = 600;
+    constexpr std::size_t size = 16384 + 7;
+    const auto flood = [&](Ampe& ampe, ChannelGroup& group, std::uint16_t channel) {
+        for (std::uint64_t id = 1; id <= count; ++id) {
+            MessagePtr m = make_message(ampe, OpCode::signal, channel, id);
+            m->body.copy(pattern_bytes(size, id));
+            (void)group.post(m);
+        }
+    };
+    const auto drain = [&](ChannelGroup& group, std::uint16_t channel) {
+        std::uint64_t next = 1;
+        while (next <= count) {
+            MessagePtr m = receive(group);
+            if (m->is_from_engine()) {
+                ASSERT_EQ(m->bhdr.status, AmpeStatus::pool_empty) << describe(*m);
+                continue;
+            }
+            ASSERT_EQ(m->bhdr.channel_number, channel);
+            ASSERT_EQ(m->bhdr.message_id, next) << "out of order, duplicated or missing";
+            ASSERT_TRUE(matches_pattern(m->body.data(), size, next)) << "corrupt message " << next;
+            ++next;
+        }
+    };
+    // Everything is posted before anyone reads: the pools run dry, reading stops, the sockets fill.
+    flood(*client_ampe_, *client_, c.client);
+    flood(*server_ampe_, *server_, c.server);
+    run_concurrently(2, [&](std::size_t i) { i == 0 ? drain(*server_, c.server) : drain(*client_, c.client); });
+    round_trip(*client_ampe_, *client_, *server_, c, "after the floods");
+}
+
 TEST(TlsNames, AreEscapedAsRfc4514SaysAndNeverCarryALineBreak) {
     using detail::escape_rfc4514;
     EXPECT_EQ(escape_rfc4514("plain.example"), "plain.example");
