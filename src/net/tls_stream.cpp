@@ -25,6 +25,8 @@ constexpr std::size_t max_record = 16384;
 /// The most plaintext one `seal` takes: the records it makes wait in memory until the kernel sends
 /// them, so this bounds what the stream holds.
 constexpr std::size_t max_sealed = 4 * max_record;
+/// A part this big is encrypted where it lies, never copied to join a record.
+constexpr std::size_t max_unstaged = 4096;
 /// What one `absorb` can decrypt: what the kernel received (at most 64 KiB) and a record OpenSSL
 /// held from before.
 constexpr std::size_t absorb_capacity = std::size_t{64} * 1024 + 2 * max_record;
@@ -321,14 +323,15 @@ IoResult TlsStream::write_records(std::span<const native::IoSlice> parts, std::s
     };
     advance();
     while (part < parts.size() && done < limit) {
-        // One record: a big part is encrypted where it lies; small ones are copied together first.
+        // One record: a big part is encrypted where it lies; small ones are copied together first,
+        // up to the next big part (copying that would cost more than the small record it saves).
         const auto* base = static_cast<const std::byte*>(parts[part].iov_base);
         std::span<const std::byte> record{base + offset, std::min(parts[part].iov_len - offset, max_record)};
-        if (record.size() < max_record && part + 1 < parts.size()) {
+        if (record.size() < max_record && part + 1 < parts.size() && parts[part + 1].iov_len < max_unstaged) {
             std::size_t filled = 0;
             std::size_t p = part;
             std::size_t o = offset;
-            while (p < parts.size() && filled < staging.size()) {
+            while (p < parts.size() && filled < staging.size() && (p == part || parts[p].iov_len < max_unstaged)) {
                 const auto* b = static_cast<const std::byte*>(parts[p].iov_base);
                 const std::size_t n = std::min(parts[p].iov_len - o, staging.size() - filled);
                 std::memcpy(staging.data() + filled, b + o, n);
