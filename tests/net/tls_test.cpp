@@ -11,6 +11,15 @@
 
 #include "support/engine_helpers.hpp"
 #if defined(TOFU_TEST_TLS)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <optional>
+#include <thread>
+
 #include "net/tls_identity.hpp"
 #include "support/tls_pki.hpp"
 #endif
@@ -400,8 +409,93 @@ TEST_F(Tls, BothSidesFloodingEachOtherWithBigMessagesCorruptNothing) {
     // Everything is posted before anyone reads: the pools run dry, reading stops, the sockets fill.
     flood(*client_ampe_, *client_, c.client);
     flood(*server_ampe_, *server_, c.server);
-    run_concurrently(2, [&](std::size_t i) { i == 0 ? drain(*server_, c.server) : drain(*client_, c.client); });
+    run_concurrently(2,
+                     [&](std::size_t i) { i == 0 ? drain(*server_, c.server) : drain(*client_, c.client); });
     round_trip(*client_ampe_, *client_, *server_, c, "after the floods");
+}
+
+/// A one-connection TLS server of OpenSSL's own (not tofu's), on 127.0.0.1: it records the
+/// server name (SNI) the client sent, if any, and completes the handshake.
+class SniRecorder {
+public:
+    SniRecorder() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast): the socket API's casts
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 1) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+            throw TestFailure{"SNI recorder: cannot listen"};
+        }
+        // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread{[this] { serve(); }};
+    }
+    SniRecorder(const SniRecorder&) = delete;
+    SniRecorder& operator=(const SniRecorder&) = delete;
+    SniRecorder(SniRecorder&&) = delete;
+    SniRecorder& operator=(SniRecorder&&) = delete;
+    ~SniRecorder() {
+        ::shutdown(fd_, SHUT_RDWR);
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+        ::close(fd_);
+    }
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    /// After the handshake: the name the client sent, or nothing.
+    [[nodiscard]] std::optional<std::string> server_name() {
+        thread_.join();
+        thread_ = std::thread{};
+        return name_;
+    }
+
+private:
+    void serve() {
+        const int conn = ::accept(fd_, nullptr, nullptr);
+        if (conn < 0) {
+            return;
+        }
+        SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+        (void)SSL_CTX_use_certificate_chain_file(ctx, test_pki().server.cert.c_str());
+        (void)SSL_CTX_use_PrivateKey_file(ctx, test_pki().server.key.c_str(), SSL_FILETYPE_PEM);
+        SSL* ssl = SSL_new(ctx);
+        SSL_set_fd(ssl, conn);
+        if (SSL_accept(ssl) == 1) {
+            if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
+                name_ = name;
+            }
+        }
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+        ::close(conn);
+    }
+
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::optional<std::string> name_;
+    std::thread thread_;
+};
+
+TEST_F(Tls, AClientSendsTheServerNameAsSniButNeverAnIpAddress) {
+    {
+        // The name it checks the certificate against is the one it sends (`~tls_server_name` here,
+        // the address's host name when it has none).
+        SniRecorder server;
+        const std::uint16_t client = connect(TlsClientAddress{"127.0.0.1", server.port()},
+                                             {{std::string{header::tls_server_name}, "localhost"}});
+        EXPECT_EQ(server.server_name(), std::optional<std::string>{"localhost"});
+        (void)wait_channel_closed(*client_, client);  // no HelloResponse comes from it
+    }
+    {
+        SniRecorder server;
+        const std::uint16_t client = connect(TlsClientAddress{"127.0.0.1", server.port()});
+        EXPECT_EQ(server.server_name(), std::nullopt);
+        (void)wait_channel_closed(*client_, client);
+    }
 }
 
 TEST(TlsNames, AreEscapedAsRfc4514SaysAndNeverCarryALineBreak) {
