@@ -331,7 +331,8 @@ IoResult TlsStream::write_records(std::span<const native::IoSlice> parts, std::s
             std::size_t filled = 0;
             std::size_t p = part;
             std::size_t o = offset;
-            while (p < parts.size() && filled < staging.size() && (p == part || parts[p].iov_len < max_unstaged)) {
+            while (p < parts.size() && filled < staging.size() &&
+                   (p == part || parts[p].iov_len < max_unstaged)) {
                 const auto* b = static_cast<const std::byte*>(parts[p].iov_base);
                 const std::size_t n = std::min(parts[p].iov_len - o, staging.size() - filled);
                 std::memcpy(staging.data() + filled, b + o, n);
