@@ -1,20 +1,19 @@
 // Certificates and keys for the TLS tests, made at test time (no private key is checked in): a CA,
 // a server and a client it signed, and the bad cases (another CA's, an expired one, one for
-// another host). ECDSA P-256. Written once per test process into a temporary directory, removed
-// when the process exits.
+// another host). ECDSA P-256, through pki/throwaway_pki.hpp. Written once per test process into a
+// temporary directory, removed when the process exits.
 #pragma once
 
 #include <string>
 
 #include <tofu/options.hpp>
 
+#include "pki/throwaway_pki.hpp"
+
 namespace tofu::test {
 
 /// A certificate file and its key file.
-struct CertFiles {
-    std::string cert;
-    std::string key;
-};
+using CertFiles = pki::CertFiles;
 
 struct TlsPki {
     std::string dir;       ///< where the files are
