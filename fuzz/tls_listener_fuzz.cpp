@@ -1,9 +1,9 @@
 // Fuzz target: a TLS listener's first bytes. One engine listens on tls|127.0.0.1|0 for the whole run
-// (a certificate for 127.0.0.1 made at start, as `tofu demo` makes its own). Each input is one raw
+// (a certificate for 127.0.0.1 made at start by pki/throwaway_pki.hpp). Each input is one raw
 // TCP connection that writes the input, ends its side and reads until the engine closes the
 // connection: a handshake that fails must cost the listener nothing lasting. The engine's reports
 // (`accept_failed`, at most one a second) are drained. Every `probe_every` inputs, and after the
-// first, a real TLS client (OpenSSL, trusting the demo CA and checking the IP address) must still
+// first, a real TLS client (OpenSSL, trusting that CA and checking the IP address) must still
 // complete a handshake with the listener, and the engine must still run.
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -32,7 +32,7 @@
 #include <tofu/options.hpp>
 #include <tofu/status.hpp>
 
-#include "demo/demo_pki.hpp"
+#include "pki/throwaway_pki.hpp"
 
 namespace {
 
@@ -46,7 +46,10 @@ constexpr std::uint64_t probe_every = 256;
 }
 
 struct Server {
-    tofu::cli::demo::DemoPki pki;
+    tofu::pki::ThrowawayPki pki{"tofu-fuzz-pki"};
+    std::string ca = pki.add_ca("ca", "tofu fuzz CA");
+    // The probe client connects to 127.0.0.1 and checks that the certificate names it.
+    tofu::pki::CertFiles cert = pki.issue("server", "ca", "tofu fuzz listener", "IP:127.0.0.1");
     std::unique_ptr<tofu::Reactor> engine;
     tofu::ChannelGroupPtr group;
     std::uint16_t listener = 0;
@@ -55,8 +58,8 @@ struct Server {
 
     Server() {
         tofu::Options options{};
-        options.tls.certificate_chain = pki.server_cert();
-        options.tls.private_key = pki.server_key();
+        options.tls.certificate_chain = cert.cert;
+        options.tls.private_key = cert.key;
         // A peer that sends half a handshake and stalls is let go soon (each input ends its side).
         options.handshake_timeout = std::chrono::milliseconds{2000};
         engine = tofu::Reactor::create(options);
@@ -143,7 +146,7 @@ void drain(Server& s) {
 void probe(Server& s) {
     const std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{SSL_CTX_new(TLS_client_method()),
                                                                 &SSL_CTX_free};
-    if (!ctx || SSL_CTX_load_verify_locations(ctx.get(), s.pki.ca().c_str(), nullptr) != 1) {
+    if (!ctx || SSL_CTX_load_verify_locations(ctx.get(), s.ca.c_str(), nullptr) != 1) {
         fail("probe: cannot load the CA");
     }
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);

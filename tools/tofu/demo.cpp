@@ -20,7 +20,7 @@
 #include <tofu/tofu.hpp>
 
 #if defined(TOFU_CLI_TLS)
-#include "demo/demo_pki.hpp"
+#include "pki/throwaway_pki.hpp"
 #endif
 #include "demo/peers.hpp"
 
@@ -75,12 +75,14 @@ bool run_scenario(const char* transport, const Address& where, const Options& sp
 /// workers trust that CA alone and check that the certificate names the address they connect to.
 bool run_tls_scenario() {
 #if defined(TOFU_CLI_TLS)
-    const demo::DemoPki pki;
-    Options spool_options{};
-    spool_options.tls.certificate_chain = pki.server_cert();
-    spool_options.tls.private_key = pki.server_key();
+    pki::ThrowawayPki pki{"tofu-demo-pki"};
     Options worker_options{};
-    worker_options.tls.ca = pki.ca();
+    worker_options.tls.ca = pki.add_ca("ca", "tofu demo CA");
+    // The workers connect to 127.0.0.1, so the certificate names it as an IP SAN; a day is plenty.
+    const pki::CertFiles server = pki.issue("server", "ca", "tofu demo spool", "IP:127.0.0.1", -1, 1);
+    Options spool_options{};
+    spool_options.tls.certificate_chain = server.cert;
+    spool_options.tls.private_key = server.key;
     return run_scenario("tls", TlsServerAddress{"127.0.0.1", 0}, spool_options, worker_options);
 #else
     std::printf("\n== tls: skipped: this build of tofu has no TLS (TOFU_TLS=OFF) ==\n");
