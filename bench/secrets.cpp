@@ -49,6 +49,7 @@ Secrets layout(const std::string& dir) {
 }
 
 Secrets make() {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): made at start, before any thread uses the environment
     if (const char* dir = std::getenv(env_name); dir != nullptr && *dir != '\0') {
         Secrets s = layout(dir);
         s.curve_server_public = read_line(s.dir + "/curve-server.pub");
@@ -73,7 +74,8 @@ Secrets make() {
     std::ofstream{s.dir + "/curve-server.key"} << s.curve_server_secret << '\n';
     std::ofstream{s.dir + "/curve-client.pub"} << s.curve_client_public << '\n';
     std::ofstream{s.dir + "/curve-client.key"} << s.curve_client_secret << '\n';
-    ::setenv(env_name, s.dir.c_str(), 1);  // the side processes use the same keys
+    // The side processes use the same keys. NOLINTNEXTLINE(concurrency-mt-unsafe): as getenv above
+    ::setenv(env_name, s.dir.c_str(), 1);
     return s;
 }
 

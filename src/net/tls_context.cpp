@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -38,7 +37,7 @@ struct FreeCtx {
 std::string unreadable(const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "r");
     if (f == nullptr) {
-        return path + ": " + std::strerror(errno);
+        return path + ": " + os_error_text(errno);
     }
     std::fclose(f);
     return {};

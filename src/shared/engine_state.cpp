@@ -3,7 +3,7 @@
 namespace tofu::detail {
 
 EngineState::EngineState(const Options& options)
-    : options_{options}, pool_{MessagePool::create(options)}, owners_{options.max_channels} {
+    : pool_{MessagePool::create(options)}, owners_{options.max_channels}, options_{options} {
     pool_->set_refill_hook([this] {
         pool_refilled_.store(true, std::memory_order_seq_cst);
         wake();

@@ -119,10 +119,11 @@ public:
     void finish_loop();
 
 private:
-    Options options_;
+    // The inbox first: it is cache-line aligned, and anything before it would pad it. It goes
+    // last, after the pool closed: what it still holds returns to a closed pool, which is allowed.
+    Inbox inbox_;
     MessagePool::Ptr pool_;
     ChannelOwners owners_;
-    Inbox inbox_;
     AppTimers timers_;  ///< after the pool: its messages go back before the pool closes
     Notifier notifier_;
 
@@ -139,6 +140,7 @@ private:
     std::uint64_t memory_asked_ = 0;           ///< `memory` calls so far; guarded by lifecycle_mutex_
     std::uint64_t memory_answers_ = 0;         ///< calls answered; guarded by lifecycle_mutex_
     EngineMemory memory_answer_;               ///< the latest answer; guarded by lifecycle_mutex_
+    Options options_;
 };
 
 }  // namespace tofu::detail
