@@ -389,7 +389,8 @@ IoResult TlsStream::write_batched(const Socket& s, std::span<const native::IoSli
             break;
         }
         if (queued_sent_ < queued_.size() || !more || !error_.ok()) {
-            r.would_block = done == 0 && queued_sent_ < queued_.size();
+            // Nothing taken: the socket is full, or (kept from write_records) the handshake waits.
+            r.would_block = r.would_block || (done == 0 && queued_sent_ < queued_.size());
             break;
         }
         const std::size_t before = done;
