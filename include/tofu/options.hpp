@@ -61,6 +61,9 @@ struct TlsOptions {
     /// for them). Readiness backends only: on io_uring the records stay in memory, and it has no
     /// effect. docs/security.md, "Kernel TLS".
     bool kernel_tls = false;
+
+    /// Field-by-field equality.
+    friend bool operator==(const TlsOptions&, const TlsOptions&) = default;
 };
 
 /// Settings of one engine.

@@ -78,10 +78,7 @@ bool Connector::secure(Connection& ch, const TlsClientAddress& to, const Message
     }
     // The engine's defaults make one context, shared; a connect with settings of its own makes
     // its own (the files are read again).
-    const bool own = settings.options.certificate_chain != defaults.certificate_chain ||
-                     settings.options.private_key != defaults.private_key ||
-                     settings.options.ca != defaults.ca || settings.options.verify != defaults.verify ||
-                     settings.options.min_version != defaults.min_version;
+    const bool own = settings.options != defaults;
     std::shared_ptr<TlsContext> context = own ? nullptr : default_tls_;
     if (context == nullptr) {
         TlsContextResult made = make_tls_context(settings, false);

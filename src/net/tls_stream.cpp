@@ -47,16 +47,11 @@ std::span<std::byte> absorb_buffer() {
 int bio_write_ex(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
     auto* stream = static_cast<TlsStream*>(BIO_get_data(bio));
     BIO_clear_retry_flags(bio);
-    bool retry = false;
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's bytes are chars
-    const int n = stream->bio_write({reinterpret_cast<const std::byte*>(data), size}, retry);
-    if (n <= 0) {
-        if (retry) {
-            BIO_set_retry_write(bio);
-        }
+    if (!stream->bio_write({reinterpret_cast<const std::byte*>(data), size})) {
         return 0;
     }
-    *written = static_cast<std::size_t>(n);
+    *written = size;
     return 1;
 }
 
@@ -176,12 +171,16 @@ int TlsStream::bio_read(std::span<std::byte> into, bool& retry) noexcept {
     return static_cast<int>(r.bytes);
 }
 
-int TlsStream::bio_write(std::span<const std::byte> from, bool& /*retry*/) noexcept {
+bool TlsStream::bio_write(std::span<const std::byte> from) noexcept {
     // Records are collected, never written by OpenSSL itself: the stream sends them (`flush_queued`
     // on a readiness backend, `seal` on the completion backend), many in one system call, and
     // OpenSSL never holds a record back for a retry with the same bytes.
-    queued_.insert(queued_.end(), from.begin(), from.end());
-    return static_cast<int>(from.size());
+    try {
+        queued_.insert(queued_.end(), from.begin(), from.end());
+        return true;
+    } catch (...) {
+        return false;  // out of memory: OpenSSL's write fails, and the channel with it
+    }
 }
 
 IoResult TlsStream::flush_queued(const Socket& s) noexcept {

@@ -64,8 +64,9 @@ public:
 
     /// OpenSSL reads records: from the socket, or from what `absorb` was given.
     int bio_read(std::span<std::byte> into, bool& retry) noexcept;
-    /// OpenSSL writes records: to the socket, or to memory for `seal`.
-    int bio_write(std::span<const std::byte> from, bool& retry) noexcept;
+    /// OpenSSL writes records: they are collected, all of them, for the stream to send (never a
+    /// retry). False only when memory for them cannot be had.
+    bool bio_write(std::span<const std::byte> from) noexcept;
 
 private:
     /// Points OpenSSL at the socket `s` (readiness backends) or at memory (completion backend).

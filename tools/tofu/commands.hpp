@@ -17,7 +17,7 @@ inline constexpr std::size_t default_max_body = 256;
 /// `tofu listen ADDR [--json] [--count N] [--max-body BYTES] [--tls-*]`: print what clients send.
 struct ListenOptions {
     std::string url;
-    TlsFlags tls;
+    TlsOptions tls{};  ///< --tls-cert, --tls-key, --tls-ca
     bool json = false;
     std::uint64_t count = 0;  ///< whole messages (every part of one sent in parts); 0: no limit
     std::size_t max_body = default_max_body;  ///< text output: bytes of a body shown; 0: all
@@ -28,7 +28,7 @@ struct ListenOptions {
 /// [--json] [--max-body BYTES] [--tls-*]`.
 struct SendOptions {
     std::string url;
-    TlsFlags tls;
+    TlsOptions tls{};      ///< --tls-cert, --tls-key, --tls-ca
     bool request = false;  ///< else a Signal
     std::vector<std::string> headers;
     std::string data;
@@ -43,7 +43,7 @@ struct SendOptions {
 /// `tofu echo ADDR [--tls-*]`: answer every client with what it sent.
 struct EchoOptions {
     std::string url;
-    TlsFlags tls;
+    TlsOptions tls{};  ///< --tls-cert, --tls-key, --tls-ca
 };
 [[nodiscard]] int run_echo(const EchoOptions& options);
 

@@ -44,13 +44,13 @@ constexpr const char* server_address_help =
     "uds://@name";
 
 /// The certificate flags; they apply to tls:// addresses only.
-void add_tls_flags(CLI::App& app, TlsFlags& tls, bool server) {
-    app.add_option("--tls-cert", tls.cert,
+void add_tls_flags(CLI::App& app, tofu::TlsOptions& tls, bool server) {
+    app.add_option("--tls-cert", tls.certificate_chain,
                    server ? "tls://: this server's certificate chain (PEM file), required"
                           : "tls://: this client's certificate chain (PEM file), for a server that "
                             "asks for one (mutual TLS)")
         ->type_name("FILE");
-    app.add_option("--tls-key", tls.key, "tls://: the private key of --tls-cert (PEM file)")
+    app.add_option("--tls-key", tls.private_key, "tls://: the private key of --tls-cert (PEM file)")
         ->type_name("FILE");
     app.add_option("--tls-ca", tls.ca,
                    server ? "tls://: require client certificates signed by these CAs (PEM file, "

@@ -230,7 +230,7 @@ void Server::post_new(OpCode op, std::uint16_t channel) {
 
 }  // namespace
 
-int run_server(const Address& address, const std::string& url, const TlsFlags& tls,
+int run_server(const Address& address, const std::string& url, const TlsOptions& tls,
                const ServerHooks& hooks) {
     check_listener_flags(address, url, tls);
     const std::unique_ptr<Reactor> engine = Reactor::create(engine_options(tls));

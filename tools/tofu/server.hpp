@@ -34,7 +34,7 @@ inline constexpr std::chrono::seconds server_close_timeout{5};
 /// stderr. On stop it closes the listener, sends ByeRequest to every client and waits for them up
 /// to `server_close_timeout`; a second signal cuts that short. Returns the exit code; throws
 /// `CommandError` when it cannot listen.
-[[nodiscard]] int run_server(const Address& address, const std::string& url, const TlsFlags& tls,
+[[nodiscard]] int run_server(const Address& address, const std::string& url, const TlsOptions& tls,
                              const ServerHooks& hooks);
 
 }  // namespace tofu::cli

@@ -11,24 +11,23 @@
 
 namespace tofu::cli {
 
-Options engine_options(const TlsFlags& flags) {
+Options engine_options(const TlsOptions& tls) {
     Options options{};
-    options.tls.certificate_chain = flags.cert;
-    options.tls.private_key = flags.key;
-    options.tls.ca = flags.ca;
+    options.tls = tls;
     return options;
 }
 
-void check_listener_flags(const Address& address, const std::string& url, const TlsFlags& flags) {
+void check_listener_flags(const Address& address, const std::string& url, const TlsOptions& tls) {
 #if defined(TOFU_CLI_TLS)
-    if (std::holds_alternative<TlsServerAddress>(address) && (flags.cert.empty() || flags.key.empty())) {
+    if (std::holds_alternative<TlsServerAddress>(address) &&
+        (tls.certificate_chain.empty() || tls.private_key.empty())) {
         throw usage_error(AmpeStatus::listen_failed, url,
                           "a tls:// listener needs --tls-cert FILE and --tls-key FILE");
     }
 #else
     static_cast<void>(address);
     static_cast<void>(url);
-    static_cast<void>(flags);
+    static_cast<void>(tls);
 #endif
 }
 

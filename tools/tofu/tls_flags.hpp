@@ -1,4 +1,5 @@
-// The --tls-cert, --tls-key and --tls-ca flags of listen, echo and send: the engine's TLS defaults.
+// The --tls-cert, --tls-key and --tls-ca flags of listen, echo and send fill a `TlsOptions`
+// (certificate_chain, private_key, ca): the engine's TLS defaults.
 #pragma once
 
 #include <string>
@@ -8,18 +9,11 @@
 
 namespace tofu::cli {
 
-/// The files named on the command line; empty when not given.
-struct TlsFlags {
-    std::string cert;  ///< --tls-cert: this side's certificate chain (PEM)
-    std::string key;   ///< --tls-key: its private key (PEM)
-    std::string ca;    ///< --tls-ca: CA file or `openssl rehash`ed directory to trust
-};
+/// The engine options of a command given the flags' `tls` (they apply to tls:// channels only).
+[[nodiscard]] Options engine_options(const TlsOptions& tls);
 
-/// The engine options of a command given `flags` (they apply to tls:// channels only).
-[[nodiscard]] Options engine_options(const TlsFlags& flags);
-
-/// Throws a usage error when `address` is a tls:// listener and `flags` lack --tls-cert or
+/// Throws a usage error when `address` is a tls:// listener and `tls` lacks --tls-cert or
 /// --tls-key. A build without TLS does not check: the engine's not_implemented_yet says more.
-void check_listener_flags(const Address& address, const std::string& url, const TlsFlags& flags);
+void check_listener_flags(const Address& address, const std::string& url, const TlsOptions& tls);
 
 }  // namespace tofu::cli
