@@ -50,12 +50,12 @@ const InvalidVector& invalid_vector(const std::string& name) {
     return *it;
 }
 
+/// The invalid vectors' names, in the file's order, as tests/CMakeLists.txt read them from the
+/// file (WireVectorNames checks them against it).
 std::vector<std::string> invalid_vector_names() {
-    std::vector<std::string> names;
-    for (const InvalidVector& v : wire_vectors().invalid_from_wire) {
-        names.push_back(v.name);
-    }
-    return names;
+    return {
+#include "invalid_vector_names.inc"
+    };
 }
 
 bool is_truncated(const std::string& name) {
@@ -242,6 +242,15 @@ TEST_P(InvalidFrameTest, ClosesAndReportsOnlyThatConnection) {
     // Exactly one report for that channel.
     EXPECT_EQ(count_channel_closed(drain(*server_), closed->bhdr.channel_number), 0U);
     expect_others_unaffected();
+}
+
+TEST(WireVectorNames, AreTheInvalidVectorsOfTheGoldenFile) {
+    std::vector<std::string> in_file;
+    for (const InvalidVector& v : wire_vectors().invalid_from_wire) {
+        in_file.push_back(v.name);
+    }
+    EXPECT_FALSE(in_file.empty());
+    EXPECT_EQ(invalid_vector_names(), in_file) << "reconfigure: the build read another wire_vectors.json";
 }
 
 std::string invalid_frame_test_name(const ::testing::TestParamInfo<InvalidFrameParam>& info) {
