@@ -170,9 +170,10 @@ public:
     /// `invalid_channel_number` (0 on anything but HelloRequest / WelcomeRequest, or a channel
     /// not open in this group), `invalid_address` (HelloRequest / WelcomeRequest without its
     /// address header), `not_allowed` (a message after this side's ByeRequest or ByeResponse on
-    /// the channel), `allocation_failed` (`Options::max_channels` open channels reached, on
-    /// HelloRequest / WelcomeRequest), `shutdown_started` (the engine is going away). On success
-    /// `msg` is empty.
+    /// the channel; a HelloRequest's `~connect_timeout` that is not whole milliseconds; a
+    /// `~tls_verify` or `~tls_min_version` that is none of its values), `allocation_failed`
+    /// (`Options::max_channels` open channels reached, on HelloRequest / WelcomeRequest), `shutdown_started`
+    /// (the engine is going away). On success `msg` is empty.
     virtual BinaryHeader post(MessagePtr& msg) = 0;
 
     /// `post` without exceptions (Asio's convention), for the ordinary race of a peer that just

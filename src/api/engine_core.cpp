@@ -9,6 +9,7 @@
 #include "engine/loop.hpp"
 #include "message/message_access.hpp"
 #include "message/reserved_headers.hpp"
+#include "net/tls.hpp"
 #include "shared/receive_queue.hpp"
 
 namespace tofu::detail {
@@ -161,6 +162,9 @@ BinaryHeader EngineCore::try_post(ReceiveQueue& group, MessagePtr& msg, PostRefu
         if (std::chrono::milliseconds ignored{};
             op == OpCode::hello_request && !read_connect_timeout(msg->thdrs, ignored)) {
             return refuse(PostRefusal::bad_connect_timeout);
+        }
+        if (tls_header_error(msg->thdrs) != nullptr) {
+            return refuse(PostRefusal::bad_tls_value);
         }
     } else {
         const std::uint16_t ch = h.channel_number;

@@ -27,6 +27,7 @@ AmpeStatus status_of(PostRefusal why) noexcept {
         case PostRefusal::not_a_channel:
         case PostRefusal::not_in_group: return AmpeStatus::invalid_channel_number;
         case PostRefusal::bad_connect_timeout:
+        case PostRefusal::bad_tls_value:
         case PostRefusal::listener:
         case PostRefusal::bye_response_posted:
         case PostRefusal::bye_request_posted: return AmpeStatus::not_allowed;
@@ -58,6 +59,10 @@ std::string refusal_text(PostRefusal why, const BinaryHeader& h, std::uint32_t c
         case PostRefusal::bad_connect_timeout:
             what = std::string{header::connect_timeout} + " must be whole milliseconds, 0 to " +
                    std::to_string(max_connect_timeout_ms);
+            break;
+        case PostRefusal::bad_tls_value:
+            what = std::string{header::tls_verify} + " must be peer or none, " +
+                   std::string{header::tls_min_version} + " 1.2 or 1.3";
             break;
         case PostRefusal::not_a_channel: what = ch + " is not a channel"; break;
         case PostRefusal::not_in_group: what = ch + " is not open in this group"; break;

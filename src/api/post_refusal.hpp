@@ -22,6 +22,7 @@ enum class PostRefusal : std::uint8_t {
     shutting_down,
     no_address,           ///< HelloRequest / WelcomeRequest without its address header
     bad_connect_timeout,  ///< a `~connect_timeout` that is not whole milliseconds in range
+    bad_tls_value,        ///< a `~tls_verify` or `~tls_min_version` that is none of its values
     not_a_channel,        ///< channel 0 or past the last number
     not_in_group,         ///< not open in the posting group
     listener,             ///< anything but ByeSignal to a listener

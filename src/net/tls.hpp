@@ -26,6 +26,10 @@ struct TlsSettings {
     std::string server_name;  ///< client: `~tls_server_name`, in place of the address's host
 };
 
+/// Why the `~tls_verify` or `~tls_min_version` header of `headers` is not one of its values, or
+/// nullptr when neither is wrong (or there). `post` refuses a Hello or Welcome that has one.
+[[nodiscard]] const char* tls_header_error(const TextHeaders& headers) noexcept;
+
 /// Reads `defaults` and the `~tls_*` headers of `headers` into `out`. False, with `why`, when a
 /// header's value is not one of those allowed.
 [[nodiscard]] bool read_tls_settings(const TlsOptions& defaults, const TextHeaders& headers, TlsSettings& out,

@@ -13,7 +13,9 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <tofu/address.hpp>
@@ -203,6 +205,35 @@ TEST_F(PostValidation, HelloAndWelcomeWithoutAddressAreRefused) {
 
     MessagePtr welcome = make_message(*engine_, OpCode::welcome_request, unassigned_channel);
     expect_refused(*server_, welcome, AmpeStatus::invalid_address);
+}
+
+TEST_F(PostValidation, TlsHeadersWithAValueTheyDoNotTakeAreRefused) {
+    // Refused at once, in every build (with TLS or without), not after the engine took them.
+    const std::vector<std::pair<std::string_view, std::string_view> > bad{
+        {header::tls_verify, "yes"},
+        {header::tls_verify, ""},
+        {header::tls_min_version, "1.1"},
+        {header::tls_min_version, "TLSv1.3"}};
+    for (const auto& [name, value] : bad) {
+        MessagePtr hello = make_message(*engine_, OpCode::hello_request, unassigned_channel);
+        TlsClientAddress{"127.0.0.1", 1}.format(*hello);
+        hello->thdrs.append(name, value);
+        expect_refused(*client_, hello, AmpeStatus::not_allowed);
+
+        MessagePtr welcome = make_message(*engine_, OpCode::welcome_request, unassigned_channel);
+        TlsServerAddress{"127.0.0.1", 0}.format(*welcome);
+        welcome->thdrs.append(name, value);
+        expect_refused(*server_, welcome, AmpeStatus::not_allowed);
+    }
+    MessagePtr hello = make_message(*engine_, OpCode::hello_request, unassigned_channel);
+    TlsClientAddress{"127.0.0.1", 1}.format(*hello);
+    hello->thdrs.append(header::tls_min_version, "0.9");
+    try {
+        (void)client_->post(hello);
+        ADD_FAILURE() << "a ~tls_min_version of 0.9 was taken";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string{e.what()}.find("~tls_min_version"), std::string::npos) << e.what();
+    }
 }
 
 TEST_F(PostValidation, MessageAfterOwnByeRequestIsNotAllowed) {
