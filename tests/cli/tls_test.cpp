@@ -1,6 +1,7 @@
 // `tofu echo tls://...` with `tofu send tls://...` and with an independent TLS peer (Python's ssl
 // module speaking tofu's frames): round trips, a CA that does not match, a listener without its
-// certificate; on a build without TLS, the clean not_implemented_yet.
+// certificate, certificate flags given with a plain address; on a build without TLS, the clean
+// not_implemented_yet.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -104,6 +105,20 @@ TEST(CliTls, TlsAddressIsNotImplemented) {
 }
 
 #endif
+
+TEST(CliTls, TlsFlagsWithAPlainAddressAreAUsageError) {
+    // They would do nothing: a user who meant tls:// must not get clear text without a word.
+    const std::vector<std::vector<std::string> > commands{
+        {"echo", "tcp://127.0.0.1:0", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+        {"listen", "tcp://127.0.0.1:0", "--tls-ca", "ca.pem"},
+        {"send", "tcp://127.0.0.1:1", "--tls-ca", "ca.pem", "--data", "hi"},
+    };
+    for (const std::vector<std::string>& command : commands) {
+        const TofuRun run = run_tofu(command);
+        EXPECT_EQ(run.exit_code, 2) << command[0] << ": " << run.err;
+        EXPECT_TRUE(contains(run.err, "for tls:// addresses only")) << command[0] << ": " << run.err;
+    }
+}
 
 }  // namespace
 }  // namespace tofu::cli_test

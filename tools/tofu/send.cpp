@@ -94,6 +94,7 @@ std::string load_data(const SendOptions& options) {
 
 int run_send(const SendOptions& options) {
     const Address address = address_from_url(options.url, AddressRole::client);
+    check_tls_flags(address, options.url, options.tls);
     const std::vector<HeaderField> headers = parse_headers(options.headers);
     const std::string data = load_data(options);
 

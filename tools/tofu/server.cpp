@@ -232,7 +232,7 @@ void Server::post_new(OpCode op, std::uint16_t channel) {
 
 int run_server(const Address& address, const std::string& url, const TlsOptions& tls,
                const ServerHooks& hooks) {
-    check_listener_flags(address, url, tls);
+    check_tls_flags(address, url, tls);
     const std::unique_ptr<Reactor> engine = Reactor::create(engine_options(tls));
     const ChannelGroupPtr group = engine->create();
     const StopSignals stop_signals{*group};  // SIGINT, SIGTERM: a message in the group's queue

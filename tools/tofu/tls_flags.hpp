@@ -12,8 +12,9 @@ namespace tofu::cli {
 /// The engine options of a command given the flags' `tls` (they apply to tls:// channels only).
 [[nodiscard]] Options engine_options(const TlsOptions& tls);
 
-/// Throws a usage error when `address` is a tls:// listener and `tls` lacks --tls-cert or
-/// --tls-key. A build without TLS does not check: the engine's not_implemented_yet says more.
-void check_listener_flags(const Address& address, const std::string& url, const TlsOptions& tls);
+/// Throws a usage error when `tls` holds a flag and `address` is not a tls:// one (the flag would
+/// do nothing), or when `address` is a tls:// listener and `tls` lacks --tls-cert or --tls-key (a
+/// build without TLS does not check that: the engine's not_implemented_yet says more).
+void check_tls_flags(const Address& address, const std::string& url, const TlsOptions& tls);
 
 }  // namespace tofu::cli
