@@ -453,8 +453,9 @@ inline constexpr std::string_view tls_server_name = "~tls_server_name";
 /// characters escaped, never a raw CR or LF.
 inline constexpr std::string_view peer_subject = "~peer_subject";
 /// One per subject alternative name, in the certificate's order: `DNS:name`, `IP:address`,
-/// `email:address` or `URI:uri` (escaped as `~peer_subject`). Those that do not fit the header
-/// block are left out, and the last is cut, ending in "...".
+/// `email:address` or `URI:uri` (escaped as `~peer_subject`). At most 64, each value at most
+/// 1,024 bytes, all within the header block: a value ending in "..." was cut there, or is the
+/// last one reported of a longer list (docs/security.md, "Truncation").
 inline constexpr std::string_view peer_san = "~peer_san";
 /// The TLS version and cipher suite agreed, e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384`.
 inline constexpr std::string_view tls = "~tls";

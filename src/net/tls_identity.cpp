@@ -5,7 +5,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <memory>
 
 #include "message/reserved_headers.hpp"
@@ -28,6 +30,25 @@ struct FreeNames {
     void operator()(GENERAL_NAMES* n) const noexcept { GENERAL_NAMES_free(n); }
 };
 
+/// `text` (escaped) cut to at most `keep` bytes, never inside an escape (`\,` or `\XX`), and said
+/// to be cut: "..." follows.
+std::string cut_escaped(std::string_view text, std::size_t keep) {
+    std::size_t end = 0;
+    while (end < text.size()) {
+        std::size_t step = 1;
+        if (text[end] == '\\') {
+            const bool hex =
+                end + 1 < text.size() && std::isxdigit(static_cast<unsigned char>(text[end + 1])) != 0;
+            step = hex ? 3 : 2;
+        }
+        if (end + step > keep) {
+            break;
+        }
+        end += step;
+    }
+    return std::string{text.substr(0, end)} + "...";
+}
+
 /// The subject as RFC 4514 writes it (OpenSSL's RFC 2253 form: specials, control bytes and bytes
 /// past ASCII escaped), cut at `max_name`.
 std::string subject_of(X509* cert) {
@@ -38,24 +59,15 @@ std::string subject_of(X509* cert) {
     }
     char* data = nullptr;
     const long size = BIO_get_mem_data(out.get(), &data);
-    std::string subject{data, static_cast<std::size_t>(std::max(size, 0L))};
-    if (subject.size() > max_name) {
-        // Cut, but never inside an escape (`\,` or `\XX`), and said to be cut.
-        std::size_t cut = max_name;
-        const std::size_t escape = subject.rfind('\\', cut - 1);
-        if (escape != std::string::npos && cut - escape < 3) {
-            cut = escape;
-        }
-        subject = subject.substr(0, cut) + "...";
-    }
-    return escape_rfc4514(subject, true);
+    const std::string subject{data, static_cast<std::size_t>(std::max(size, 0L))};
+    return escape_rfc4514(subject.size() > max_name ? cut_escaped(subject, max_name) : subject, true);
 }
 
 std::string ia5_text(const ASN1_IA5STRING* s) {
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's bytes are unsigned chars
     const std::string_view raw{reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                                static_cast<std::size_t>(ASN1_STRING_length(s))};
-    return escape_rfc4514(raw.substr(0, max_name));
+    return raw.size() > max_name ? escape_rfc4514(raw.substr(0, max_name)) + "..." : escape_rfc4514(raw);
 }
 
 std::string ip_text(const ASN1_OCTET_STRING* s) {
@@ -69,6 +81,12 @@ std::string ip_text(const ASN1_OCTET_STRING* s) {
         return {};
     }
     return text.data();
+}
+
+/// Whether `name` is of a kind reported (`name_text` may still find an IP address malformed).
+bool is_reported(const GENERAL_NAME* name) {
+    return name->type == GEN_DNS || name->type == GEN_EMAIL || name->type == GEN_URI ||
+           name->type == GEN_IPADD;
 }
 
 /// One subject alternative name as `KIND:value`, or empty for kinds not reported.
@@ -139,20 +157,31 @@ bool append_tls_identity(SSL* ssl, TextHeaders& headers, bool verified, std::siz
             }
             const std::unique_ptr<GENERAL_NAMES, FreeNames> names{static_cast<GENERAL_NAMES*>(
                 X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr))};
-            const int count = names != nullptr ? std::min(sk_GENERAL_NAME_num(names.get()), max_names) : 0;
-            for (int i = 0; i < count; ++i) {
+            const int total = names != nullptr ? sk_GENERAL_NAME_num(names.get()) : 0;
+            const auto reported_after = [&](int i) {
+                for (int j = i + 1; j < total; ++j) {
+                    if (is_reported(sk_GENERAL_NAME_value(names.get(), j))) {
+                        return true;
+                    }
+                }
+                return false;
+            };
+            int reported = 0;
+            for (int i = 0; i < total && reported < max_names; ++i) {
                 const std::string text = name_text(sk_GENERAL_NAME_value(names.get(), i));
                 if (text.empty()) {
                     continue;
                 }
-                if (!fits(header::peer_san, text)) {
-                    // The last that fits in part, cut and said to be: no more after it.
+                ++reported;
+                const bool last_of_many = reported == max_names && reported_after(i);
+                if (last_of_many || !fits(header::peer_san, text)) {
+                    // The last one, cut to fit if it must, and said to be the last: no more after it.
                     const std::size_t room =
                         limit - std::min(limit, headers.size() + header::peer_san.size() + 3);
                     if (room > 3) {
-                        (void)append_header(headers, header::peer_san, text.substr(0, room - 3) + "...");
+                        (void)append_header(headers, header::peer_san, cut_escaped(text, room - 3));
                     }
-                    return true;
+                    break;
                 }
                 (void)append_header(headers, header::peer_san, text);
             }

@@ -378,6 +378,92 @@ TEST_F(Tls, APeerThatFillsTheHeaderBlockCannotPushItsNamesOut) {
     (void)wait_channel_closed(*client_, client);
 }
 
+TEST_F(Tls, HostileCertificateNamesAreEscapedBoundedAndCostNothingLasting) {
+    // A certificate says what its owner chose; signed by the CA, it is verified and named. Line
+    // breaks that would forge headers, and more and longer names than a header block holds.
+    const std::string forged = "\r\n~peer_subject:CN=admin\r\nx-forged:1";
+    std::vector<std::string> dns_names;
+    dns_names.reserve(70);
+    for (int i = 0; i < 70; ++i) {
+        dns_names.push_back(std::to_string(i) + forged + ",O=x" + std::string(960, 'a'));
+    }
+    const CertFiles hostile = issue_test_certificate("hostile", "evil" + forged, "IP:127.0.0.1", dns_names);
+    const auto expect_named_safely = [](const Message& hello, const char* who) {
+        std::size_t subjects = 0;
+        std::vector<std::string> names;
+        std::vector<std::string_view> order;
+        for (const auto& [n, v] : hello.thdrs) {
+            EXPECT_EQ(v.find_first_of("\r\n"), std::string_view::npos) << who << ": " << n;
+            EXPECT_NE(n, "x-forged") << who;
+            subjects += n == header::peer_subject ? 1 : 0;
+            if (n == header::peer_san) {
+                names.emplace_back(v);
+            }
+            order.push_back(n);
+        }
+        EXPECT_EQ(subjects, 1U) << who;
+        EXPECT_NE(header_value(hello, header::peer_subject).find("evil\\0D\\0A~peer_subject:"),
+                  std::string::npos)
+            << who << ": " << header_value(hello, header::peer_subject);
+        if (names.size() < 2) {
+            ADD_FAILURE() << who << ": " << names.size() << " ~peer_san";
+            return order;
+        }
+        EXPECT_EQ(names.front(), "IP:127.0.0.1") << who;
+        EXPECT_NE(names[1].find("\\0D\\0A~peer_subject:CN\\=admin"), std::string::npos)
+            << who << ": " << names[1];
+        EXPECT_LT(names.size(), 70U) << who << ": not every name fits";
+        EXPECT_TRUE(names.back().ends_with("..."))
+            << who << ": the last name is said to be cut; " << names.size() << " names, the last "
+            << names.back().size() << " bytes, block " << hello.thdrs.size();
+        EXPECT_LE(hello.thdrs.size(), max_part_size) << who;
+        return order;
+    };
+
+    const Listener listener = listen(hostile, true);
+    const std::uint16_t client =
+        connect(listener.client_address,
+                {{std::string{header::tls_cert}, hostile.cert}, {std::string{header::tls_key}, hostile.key}});
+    MessagePtr hello = wait_hello_request(*server_);
+    const std::vector<std::string_view> order = expect_named_safely(*hello, "the listener's HelloRequest");
+    ASSERT_GE(order.size(), 2U);
+    EXPECT_EQ(order[order.size() - 2], header::listener) << "the engine's names stay last";
+    EXPECT_EQ(order.back(), header::peer);
+    const std::uint16_t server = accept_hello(*server_, std::move(hello));
+    MessagePtr response = wait_hello_response(*client_, client);
+    (void)expect_named_safely(*response, "the client's HelloResponse");
+    round_trip(*client_ampe_, *client_, *server_, Connection{client, server}, "hostile names");
+
+    // Names too long for the block: each cut after 1,024 bytes, and the list where the block ends.
+    const CertFiles lengthy = issue_test_certificate("lengthy", "lengthy", "IP:127.0.0.1",
+                                                     std::vector<std::string>(63, std::string(1100, 'b')));
+    const std::uint16_t long_client =
+        connect(listener.client_address,
+                {{std::string{header::tls_cert}, lengthy.cert}, {std::string{header::tls_key}, lengthy.key}});
+    MessagePtr long_hello = wait_hello_request(*server_);
+    const std::vector<std::string> long_names = all_values(*long_hello, header::peer_san);
+    ASSERT_GT(long_names.size(), 2U);
+    EXPECT_LT(long_names.back().size(), long_names[1].size()) << "the last is cut to fit the block";
+    for (std::size_t i = 1; i < long_names.size(); ++i) {
+        EXPECT_TRUE(long_names[i].ends_with("...")) << i << ": " << long_names[i].size();
+        EXPECT_LE(long_names[i].size(), std::string_view{"DNS:"}.size() + 1024 + 3) << i;
+    }
+    EXPECT_LE(long_hello->thdrs.size(), max_part_size);
+    const std::uint16_t long_server = accept_hello(*server_, std::move(long_hello));
+    (void)wait_hello_response(*client_, long_client);
+    round_trip(*client_ampe_, *client_, *server_, Connection{long_client, long_server}, "long names");
+
+    // The listener serves the next client as before.
+    const std::uint16_t next =
+        connect(listener.client_address, {{std::string{header::tls_cert}, test_pki().client.cert},
+                                          {std::string{header::tls_key}, test_pki().client.key}});
+    MessagePtr next_hello = wait_hello_request(*server_);
+    EXPECT_EQ(header_value(*next_hello, header::peer_subject), "CN=tofu test client,O=tofu tests");
+    const std::uint16_t next_server = accept_hello(*server_, std::move(next_hello));
+    (void)wait_hello_response(*client_, next);
+    round_trip(*client_ampe_, *client_, *server_, Connection{next, next_server}, "after the hostile one");
+}
+
 TEST_F(Tls, BothSidesFloodingEachOtherWithBigMessagesCorruptNothing) {
     // Full sockets both ways while each side owes the other confirmations: what the stream holds
     // for the socket must never be mixed up with what the queue puts in front meanwhile.

@@ -1,5 +1,8 @@
 #include "support/tls_pki.hpp"
 
+#include <string>
+#include <vector>
+
 #include "pki/throwaway_pki.hpp"
 
 namespace tofu::test {
@@ -19,13 +22,23 @@ TlsPki make_pki(pki::ThrowawayPki& files) {
     return pki;
 }
 
+pki::ThrowawayPki& files() {
+    // Destroyed at exit, after the tests: that removes the directory.
+    static pki::ThrowawayPki directory{"tofu-pki", "tofu tests"};
+    return directory;
+}
+
 }  // namespace
 
 const TlsPki& test_pki() {
-    // Destroyed at exit, after the tests: that removes the directory.
-    static pki::ThrowawayPki files{"tofu-pki", "tofu tests"};
-    static const TlsPki pki = make_pki(files);
+    static const TlsPki pki = make_pki(files());
     return pki;
+}
+
+CertFiles issue_test_certificate(const std::string& name, const std::string& cn, const std::string& san,
+                                 const std::vector<std::string>& dns_names) {
+    (void)test_pki();  // the CA
+    return files().issue_with_dns_names(name, "ca", cn, san, dns_names);
 }
 
 TlsOptions tls_server_options() {

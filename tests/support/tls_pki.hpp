@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <tofu/options.hpp>
 
@@ -28,6 +29,13 @@ struct TlsPki {
 
 /// The process's test certificates (made at the first call).
 [[nodiscard]] const TlsPki& test_pki();
+
+/// A certificate of its own signed by the test CA (for servers and clients alike), written as
+/// `<name>.crt` and `<name>.key` beside the others: `cn`, `san` and `dns_names` as
+/// `pki::ThrowawayPki::issue_with_dns_names` takes them.
+[[nodiscard]] CertFiles issue_test_certificate(const std::string& name, const std::string& cn,
+                                               const std::string& san,
+                                               const std::vector<std::string>& dns_names = {});
 
 /// TLS options of a listener serving `test_pki().server`, and of a client trusting the test CA.
 [[nodiscard]] TlsOptions tls_server_options();

@@ -62,6 +62,38 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
     check(added, std::string{"adding the extension "} + value);
 }
 
+struct FreeNames {
+    void operator()(GENERAL_NAMES* n) const noexcept { GENERAL_NAMES_free(n); }
+};
+struct FreeConfValues {
+    void operator()(STACK_OF(CONF_VALUE) * v) const noexcept { sk_CONF_VALUE_pop_free(v, X509V3_conf_free); }
+};
+
+/// The subject alternative names `san` (OpenSSL's syntax) followed by `raw_dns`, byte for byte.
+void add_alt_names(X509* cert, X509* issuer, const char* san, const std::vector<std::string>& raw_dns) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+    const std::unique_ptr<STACK_OF(CONF_VALUE), FreeConfValues> values{X509V3_parse_list(san)};
+    check(values != nullptr, std::string{"parsing the names "} + san);
+    const std::unique_ptr<GENERAL_NAMES, FreeNames> names{v2i_GENERAL_NAMES(nullptr, &ctx, values.get())};
+    check(names != nullptr, std::string{"reading the names "} + san);
+    for (const std::string& dns : raw_dns) {
+        GENERAL_NAME* name = GENERAL_NAME_new();
+        ASN1_IA5STRING* text = ASN1_IA5STRING_new();
+        const bool made = name != nullptr && text != nullptr &&
+                          ASN1_STRING_set(text, dns.data(), static_cast<int>(dns.size())) == 1;
+        if (made) {
+            GENERAL_NAME_set0_value(name, GEN_DNS, text);
+        } else {
+            ASN1_IA5STRING_free(text);
+        }
+        check(made && sk_GENERAL_NAME_push(names.get(), name) > 0, "adding the name " + dns);
+    }
+    check(X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) == 1,
+          "adding the subject alternative names");
+}
+
 void add_name_entry(X509_NAME* name, const char* field, const std::string& value) {
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL takes unsigned chars
     const auto* bytes = reinterpret_cast<const unsigned char*>(value.c_str());
@@ -76,6 +108,7 @@ struct Profile {
     const char* san;  ///< null for a CA
     long not_before_days;
     long not_after_days;
+    const std::vector<std::string>* raw_dns = nullptr;  ///< more names, byte for byte
 };
 
 /// A certificate for `key` signed by `issuer_key` (self-signed when `issuer` is null).
@@ -102,7 +135,11 @@ Cert make_cert(EVP_PKEY* key, const Profile& p, X509* issuer, EVP_PKEY* issuer_k
     } else {
         add_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
         add_extension(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth");
-        add_extension(cert.get(), signer, NID_subject_alt_name, p.san);
+        if (p.raw_dns == nullptr) {
+            add_extension(cert.get(), signer, NID_subject_alt_name, p.san);
+        } else {
+            add_alt_names(cert.get(), signer, p.san, *p.raw_dns);
+        }
     }
     check(X509_sign(cert.get(), issuer_key, EVP_sha256()) > 0, "X509_sign");
     return cert;
@@ -132,6 +169,13 @@ struct ThrowawayPki::Impl {
     std::uint64_t next_serial() { return serials() >> 1U; }
     [[nodiscard]] std::string path(const std::string& name, const char* ext) const {
         return dir + "/" + name + ext;
+    }
+    /// Writes `<name>.crt` and `<name>.key`.
+    [[nodiscard]] CertFiles write_issued(const std::string& name, const Key& key, const Cert& cert) const {
+        CertFiles files{path(name, ".crt"), path(name, ".key")};
+        write_pem(files.cert, cert.get(), nullptr);
+        write_pem(files.key, nullptr, key.get());
+        return files;
     }
 };
 
@@ -174,12 +218,21 @@ CertFiles ThrowawayPki::issue(const std::string& name, const std::string& ca_nam
     check(ca != impl_->cas.end(), "finding the CA " + ca_name + " (add_ca first)");
     const Key key = new_key();
     const Profile profile{&impl_->organization, &cn, san.c_str(), not_before_days, not_after_days};
-    const Cert cert =
-        make_cert(key.get(), profile, ca->second.cert.get(), ca->second.key.get(), impl_->next_serial());
-    CertFiles files{impl_->path(name, ".crt"), impl_->path(name, ".key")};
-    write_pem(files.cert, cert.get(), nullptr);
-    write_pem(files.key, nullptr, key.get());
-    return files;
+    return impl_->write_issued(
+        name, key,
+        make_cert(key.get(), profile, ca->second.cert.get(), ca->second.key.get(), impl_->next_serial()));
+}
+
+CertFiles ThrowawayPki::issue_with_dns_names(const std::string& name, const std::string& ca_name,
+                                             const std::string& cn, const std::string& san,
+                                             const std::vector<std::string>& dns_names) {
+    const auto ca = impl_->cas.find(ca_name);
+    check(ca != impl_->cas.end(), "finding the CA " + ca_name + " (add_ca first)");
+    const Key key = new_key();
+    const Profile profile{&impl_->organization, &cn, san.c_str(), -1, 365, &dns_names};
+    return impl_->write_issued(
+        name, key,
+        make_cert(key.get(), profile, ca->second.cert.get(), ca->second.key.get(), impl_->next_serial()));
 }
 
 void ThrowawayPki::keep() noexcept {

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tofu::pki {
 
@@ -42,6 +43,12 @@ public:
     /// (days from now). Writes `<name>.crt` and `<name>.key`; returns their paths.
     CertFiles issue(const std::string& name, const std::string& ca_name, const std::string& cn,
                     const std::string& san, long not_before_days = -1, long not_after_days = 365);
+
+    /// As `issue` (valid for a year), with `dns_names` after the names of `san`, byte for byte:
+    /// names OpenSSL's syntax cannot carry (line breaks, commas), for tests of what a hostile
+    /// peer's certificate may say.
+    CertFiles issue_with_dns_names(const std::string& name, const std::string& ca_name, const std::string& cn,
+                                   const std::string& san, const std::vector<std::string>& dns_names);
 
     /// Leaves the directory on disk when this dies (for another process to use or remove).
     void keep() noexcept;
