@@ -36,9 +36,6 @@ WireVectors load() {
     if (!in) {
         throw std::runtime_error{"cannot open " + path};
     }
-    // Every test process loads the file (the parameterised tests name their cases from it), so it
-    // is read whole and parsed from memory: parsing through the stream costs several times more,
-    // which under the sanitizers was a third of each process's start.
     const std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
     const auto json = nlohmann::json::parse(text);
     WireVectors out;
