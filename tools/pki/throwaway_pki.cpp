@@ -62,6 +62,12 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
     check(added, std::string{"adding the extension "} + value);
 }
 
+struct FreeText {
+    void operator()(ASN1_IA5STRING* t) const noexcept { ASN1_IA5STRING_free(t); }
+};
+struct FreeName {
+    void operator()(GENERAL_NAME* n) const noexcept { GENERAL_NAME_free(n); }
+};
 struct FreeNames {
     void operator()(GENERAL_NAMES* n) const noexcept { GENERAL_NAMES_free(n); }
 };
@@ -79,16 +85,14 @@ void add_alt_names(X509* cert, X509* issuer, const char* san, const std::vector<
     const std::unique_ptr<GENERAL_NAMES, FreeNames> names{v2i_GENERAL_NAMES(nullptr, &ctx, values.get())};
     check(names != nullptr, std::string{"reading the names "} + san);
     for (const std::string& dns : raw_dns) {
-        GENERAL_NAME* name = GENERAL_NAME_new();
-        ASN1_IA5STRING* text = ASN1_IA5STRING_new();
-        const bool made = name != nullptr && text != nullptr &&
-                          ASN1_STRING_set(text, dns.data(), static_cast<int>(dns.size())) == 1;
-        if (made) {
-            GENERAL_NAME_set0_value(name, GEN_DNS, text);
-        } else {
-            ASN1_IA5STRING_free(text);
-        }
-        check(made && sk_GENERAL_NAME_push(names.get(), name) > 0, "adding the name " + dns);
+        std::unique_ptr<ASN1_IA5STRING, FreeText> text{ASN1_IA5STRING_new()};
+        check(text != nullptr && ASN1_STRING_set(text.get(), dns.data(), static_cast<int>(dns.size())) == 1,
+              "making the name " + dns);
+        std::unique_ptr<GENERAL_NAME, FreeName> name{GENERAL_NAME_new()};
+        check(name != nullptr, "GENERAL_NAME_new");
+        GENERAL_NAME_set0_value(name.get(), GEN_DNS, text.release());
+        check(sk_GENERAL_NAME_push(names.get(), name.get()) > 0, "adding the name " + dns);
+        (void)name.release();  // the list holds it now
     }
     check(X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) == 1,
           "adding the subject alternative names");
