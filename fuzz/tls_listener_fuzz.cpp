@@ -110,7 +110,11 @@ void feed_and_wait_for_close(int fd, std::span<const std::uint8_t> bytes) {
             writing = false;
         }
         pollfd p{fd, static_cast<short>(POLLIN | (writing ? POLLOUT : 0)), 0};
-        if (::poll(&p, 1, close_timeout_ms) <= 0) {
+        const int ready = ::poll(&p, 1, close_timeout_ms);
+        if (ready < 0 && errno == EINTR) {
+            continue;  // libFuzzer's timer signal (-timeout), every half timeout: poll again
+        }
+        if (ready <= 0) {
             fail("the engine neither read nor closed the connection in time");
         }
         if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
