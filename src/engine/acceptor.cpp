@@ -46,13 +46,8 @@ void Acceptor::open(ReceiveQueue& group, MessagePtr welcome) {
     }
     if (std::holds_alternative<TlsServerAddress>(parsed.address)) {
         // Certificates are loaded now, before it listens: a listener that cannot serve TLS never does.
-        TlsSettings settings;
-        std::string why;
-        if (!read_tls_settings(loop_.engine().options().tls, welcome->thdrs, settings, why)) {
-            loop_.close(listener, AmpeStatus::not_allowed, why, std::move(welcome));
-            return;
-        }
-        TlsContextResult made = make_tls_context(settings, true);
+        TlsContextResult made =
+            make_tls_context(read_tls_settings(loop_.engine().options().tls, welcome->thdrs), true);
         if (made.context == nullptr) {
             loop_.close(listener, made.status, made.why, std::move(welcome));
             return;

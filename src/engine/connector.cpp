@@ -71,11 +71,7 @@ void Connector::start(ReceiveQueue& group, MessagePtr hello) {
 bool Connector::secure(Connection& ch, const TlsClientAddress& to, const Message& hello, AmpeStatus& status,
                        std::string& why) {
     const TlsOptions& defaults = loop_.engine().options().tls;
-    TlsSettings settings;
-    if (!read_tls_settings(defaults, hello.thdrs, settings, why)) {
-        status = AmpeStatus::not_allowed;
-        return false;
-    }
+    const TlsSettings settings = read_tls_settings(defaults, hello.thdrs);
     // The engine's defaults make one context, shared; a connect with settings of its own makes
     // its own (the files are read again).
     const bool own = settings.options != defaults;

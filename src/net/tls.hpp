@@ -30,10 +30,9 @@ struct TlsSettings {
 /// nullptr when neither is wrong (or there). `post` refuses a Hello or Welcome that has one.
 [[nodiscard]] const char* tls_header_error(const TextHeaders& headers) noexcept;
 
-/// Reads `defaults` and the `~tls_*` headers of `headers` into `out`. False, with `why`, when a
-/// header's value is not one of those allowed.
-[[nodiscard]] bool read_tls_settings(const TlsOptions& defaults, const TextHeaders& headers, TlsSettings& out,
-                                     std::string& why);
+/// `defaults` with the `~tls_*` headers of `headers` in their place (values `post` checked with
+/// `tls_header_error`).
+[[nodiscard]] TlsSettings read_tls_settings(const TlsOptions& defaults, const TextHeaders& headers);
 
 /// Certificates, key and checks, loaded once and shared by the streams made from them.
 class TlsContext;

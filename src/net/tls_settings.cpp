@@ -1,6 +1,6 @@
 // A listener's or a connect's TLS settings: the engine's defaults and the request's `~tls_*`
 // headers. The same with or without OpenSSL, so a bad header is refused the same way everywhere
-// (by `post`, which checks the values, and again by the engine, which reads them).
+// (by `post`, which checks the values before the engine reads them).
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,13 +43,8 @@ const char* tls_header_error(const TextHeaders& headers) noexcept {
     return nullptr;
 }
 
-bool read_tls_settings(const TlsOptions& defaults, const TextHeaders& headers, TlsSettings& out,
-                       std::string& why) {
-    if (const char* bad = tls_header_error(headers)) {
-        why = bad;
-        return false;
-    }
-    out = TlsSettings{defaults, {}};
+TlsSettings read_tls_settings(const TlsOptions& defaults, const TextHeaders& headers) {
+    TlsSettings out{defaults, {}};
     TlsOptions& o = out.options;
     if (const auto v = headers.find(header::tls_cert)) {
         o.certificate_chain = *v;
@@ -61,15 +56,15 @@ bool read_tls_settings(const TlsOptions& defaults, const TextHeaders& headers, T
         o.ca = *v;
     }
     if (const auto v = headers.find(header::tls_verify)) {
-        o.verify = *verify_named(*v);
+        o.verify = verify_named(*v).value_or(o.verify);  // `post` refused any other value
     }
     if (const auto v = headers.find(header::tls_min_version)) {
-        o.min_version = *version_named(*v);
+        o.min_version = version_named(*v).value_or(o.min_version);
     }
     if (const auto v = headers.find(header::tls_server_name)) {
         out.server_name = *v;
     }
-    return true;
+    return out;
 }
 
 }  // namespace tofu::detail
