@@ -111,7 +111,7 @@ public:
     }
 
     /// Over `tls`: what protected the last connection, as agreed on it where the library says
-    /// (tofu: its `~tls` header, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384"). Empty otherwise.
+    /// (tofu: its `~tls` header, e.g. "TLSv1.3 TLS_AES_128_GCM_SHA256"). Empty otherwise.
     [[nodiscard]] virtual std::string security() const { return {}; }
 };
 
