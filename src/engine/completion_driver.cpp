@@ -130,6 +130,10 @@ void CompletionDriver::start_read(Connection& ch) {
     if (ch.interest.has(Trigger::recv) || !Receiver::may_read(ch)) {
         return;
     }
+    if (ch.stream->output_backlogged()) {
+        ch.io.read_waits_for_send = true;  // a peer that asks for answers and reads none is read no more
+        return;
+    }
     std::size_t size = UringProactor::max_recv;
     if (ch.state != Connection::State::draining) {
         // Sized by what the pool holds now. A dry pool does not stop the receive: nothing may
@@ -277,8 +281,13 @@ void CompletionDriver::on_write_done(const Completion& c) {
         write_failed(*ch, r.error);
         return;
     }
+    const std::uint16_t number = ch->number;
     if (sender.retire(*ch, r.bytes)) {
         flush(*ch);
+    }
+    if (loop_.alive(*ch, number) && std::exchange(ch->io.read_waits_for_send, false)) {
+        flush(*ch);  // the answers the receive waits for, if the channel itself had nothing to send
+        start_read(*ch);
     }
 }
 

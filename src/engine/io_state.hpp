@@ -21,6 +21,9 @@ struct IoState {
     IoResult peer_end;
     /// The frames the send in flight reaches into (the front of the queue).
     std::uint8_t frames_sending = 0;
+    /// No receive was started because the stream's own answers wait to be sent
+    /// (`ByteStream::output_backlogged`): the send's completion starts it.
+    bool read_waits_for_send = false;
 };
 
 #else

@@ -83,6 +83,11 @@ public:
     /// offered the same ones again first (kernel TLS: OpenSSL's rule for a write it could not
     /// finish), so the front of the channel's queue must not change meanwhile.
     [[nodiscard]] virtual bool holds_write() const noexcept { return false; }
+    /// Bytes of its own that its peer asked for (TLS: the answer to a key update) wait unsent
+    /// beyond their bound: the channel must read no more until they are sent, or a peer that asks
+    /// and never reads would make them grow without end. A readiness backend's stream handles it
+    /// itself (`needs`, `read`); the completion backend starts no receive meanwhile.
+    [[nodiscard]] virtual bool output_backlogged() const noexcept { return false; }
 
     // --- A stream with state of its own (TLS) ---------------------------------------------------
 

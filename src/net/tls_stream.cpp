@@ -27,6 +27,13 @@ constexpr std::size_t max_record = 16384;
 constexpr std::size_t max_sealed = 4 * max_record;
 /// A part this big is encrypted where it lies, never copied to join a record.
 constexpr std::size_t max_unstaged = 4096;
+/// OpenSSL's own records (a key update a peer asked for, an alert) that may wait unsent before the
+/// stream reads no more: a peer that keeps asking and never reads cannot pile them up.
+constexpr std::size_t max_unsent_answers = max_record;
+/// Ciphertext one read may take from the socket beyond the plaintext it can deliver (a record
+/// begun before, record overheads): records that carry nothing for the channel (key updates,
+/// empty records) cannot keep the engine in one read.
+constexpr std::size_t read_slack = 2 * (max_record + 256);
 /// What one `absorb` can decrypt: what the kernel received (at most 64 KiB) and a record OpenSSL
 /// held from before.
 constexpr std::size_t absorb_capacity = std::size_t{64} * 1024 + 2 * max_record;
@@ -145,6 +152,8 @@ void TlsStream::attach(const Socket* s) noexcept {
 }
 
 int TlsStream::bio_read(std::span<std::byte> into, bool& retry) noexcept {
+    // Between records: a post-handshake message being answered (a key update) is not the handshake.
+    established_ = established_ || !handshaking();
     if (socket_ == nullptr) {  // completion backend: what absorb was given
         if (input_.empty()) {
             retry = !peer_ended_;
@@ -155,7 +164,16 @@ int TlsStream::bio_read(std::span<std::byte> into, bool& retry) noexcept {
         input_ = input_.subspan(n);
         return static_cast<int>(n);
     }
-    const IoResult r = read_some(*socket_, into);
+    if (answers_backlogged()) {
+        retry = true;  // its answers go out first: the channel waits for room in the socket
+        return 0;
+    }
+    if (read_budget_ == 0) {
+        input_cut_ = true;  // the rest on a later turn (`has_buffered_input`), after the others
+        retry = true;
+        return 0;
+    }
+    const IoResult r = read_some(*socket_, into.first(std::min(into.size(), read_budget_)));
     if (r.would_block) {
         retry = true;
         return 0;
@@ -168,6 +186,7 @@ int TlsStream::bio_read(std::span<std::byte> into, bool& retry) noexcept {
         os_error_ = r.error.os_error;
         return -1;
     }
+    read_budget_ -= r.bytes;
     return static_cast<int>(r.bytes);
 }
 
@@ -177,6 +196,10 @@ bool TlsStream::bio_write(std::span<const std::byte> from) noexcept {
     // OpenSSL never holds a record back for a retry with the same bytes.
     try {
         queued_.insert(queued_.end(), from.begin(), from.end());
+        if (!writing_records_ && established_) {
+            answers_ +=
+                from.size();  // its handshake's are not: both ends' may be big, and wait on each other
+        }
         return true;
     } catch (...) {
         return false;  // out of memory: OpenSSL's write fails, and the channel with it
@@ -197,7 +220,18 @@ IoResult TlsStream::flush_queued(const Socket& s) noexcept {
     }
     queued_.clear();
     queued_sent_ = 0;
+    note_if_drained();
     return r;
+}
+
+void TlsStream::note_if_drained() noexcept {
+    if (!has_output()) {
+        answers_ = 0;
+    }
+}
+
+bool TlsStream::answers_backlogged() const noexcept {
+    return answers_ > max_unsent_answers && has_output();
 }
 
 // --- Outcomes -----------------------------------------------------------------------------------
@@ -273,6 +307,8 @@ IoResult TlsStream::outcome(int rc, std::size_t bytes) noexcept {
 IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
     attach(&s);
     read_wants_write_ = false;
+    read_budget_ = into.size() + read_slack;
+    input_cut_ = false;
     (void)flush_queued(s);  // what an earlier read made OpenSSL say (its handshake) goes first
     std::size_t total = 0;
     IoResult r;
@@ -290,6 +326,9 @@ IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
     }
     (void)flush_queued(s);  // a failed send shows on the next read or write
     read_wants_write_ = read_wants_write_ || queued_sent_ < queued_.size();
+    // A write that waited for the handshake's input (or was cut at its read budget) may go on
+    // once this read finished the handshake: it waits for room now, not for the peer.
+    write_wants_read_ = write_wants_read_ && handshaking();
     socket_ = nullptr;
     if (total != 0) {
         received_data_ = true;
@@ -302,6 +341,8 @@ IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
 
 IoResult TlsStream::peek(const Socket& s, std::span<std::byte> into) noexcept {
     attach(&s);
+    read_budget_ = into.size() + read_slack;
+    input_cut_ = false;
     std::size_t n = 0;
     const int rc = SSL_peek_ex(ssl_, into.data(), into.size(), &n);
     socket_ = nullptr;
@@ -345,7 +386,9 @@ IoResult TlsStream::write_records(std::span<const native::IoSlice> parts, std::s
             record = staging.first(filled);
         }
         std::size_t n = 0;
+        writing_records_ = true;
         const int rc = SSL_write_ex(ssl_, record.data(), record.size(), &n);
+        writing_records_ = false;
         if (rc != 1) {
             r = outcome(rc, 0);
             write_wants_read_ = SSL_want_read(ssl_) != 0;
@@ -366,6 +409,7 @@ IoResult TlsStream::write_records(std::span<const native::IoSlice> parts, std::s
 IoResult TlsStream::write(const Socket& s, std::span<const native::IoSlice> parts) noexcept {
     attach(&s);
     write_wants_read_ = false;
+    read_budget_ = read_slack;  // a write still in its handshake reads the peer's part of it
     const IoResult r = kernel_tls_ ? write_through_openssl(parts) : write_batched(s, parts);
     socket_ = nullptr;
     return r;
@@ -442,14 +486,15 @@ void TlsStream::shutdown_send(const Socket& s) noexcept {
 }
 
 bool TlsStream::has_buffered_input() const noexcept {
-    return SSL_has_pending(ssl_) != 0;
+    return SSL_has_pending(ssl_) != 0 || input_cut_;
 }
 
 Readiness TlsStream::needs(Readiness wants) const noexcept {
     // A write waiting for the handshake waits for the peer's bytes, not for room in the socket
     // (which is there, and would wake the loop for nothing). Records the socket did not take wait
     // for room, whatever the channel wants.
-    return {.readable = wants.readable || (wants.writable && write_wants_read_),
+    // A read that waits for its answers to go out waits for room, not for more input.
+    return {.readable = (wants.readable && !answers_backlogged()) || (wants.writable && write_wants_read_),
             .writable = (wants.writable && !write_wants_read_) || (wants.readable && read_wants_write_) ||
                         has_output()};
 }
@@ -532,6 +577,7 @@ std::size_t TlsStream::sent(std::size_t kernel_bytes) noexcept {
     if (in_flight_sent_ == in_flight_.size()) {
         in_flight_.clear();
         in_flight_sent_ = 0;
+        note_if_drained();
     }
     // The records the kernel did not send yet are the stream's to send (has_output): the
     // plaintext they carry is done with, as bytes in a socket buffer are.
@@ -544,6 +590,10 @@ bool TlsStream::has_output() const noexcept {
 
 bool TlsStream::holds_write() const noexcept {
     return !pending_.empty();
+}
+
+bool TlsStream::output_backlogged() const noexcept {
+    return answers_backlogged();
 }
 
 // --- The connection's end -----------------------------------------------------------------------

@@ -50,6 +50,7 @@ public:
     [[nodiscard]] std::size_t sent(std::size_t kernel_bytes) noexcept override;
     [[nodiscard]] bool has_output() const noexcept override;
     [[nodiscard]] bool holds_write() const noexcept override;
+    [[nodiscard]] bool output_backlogged() const noexcept override;
 
     [[nodiscard]] std::string_view failure() const noexcept override { return failure_; }
     [[nodiscard]] SocketError absorb_error() const noexcept override { return error_; }
@@ -82,6 +83,11 @@ private:
     /// Writes `parts` after their first `skip` bytes, one record at a time; counts into `done`.
     IoResult write_records(std::span<const native::IoSlice> parts, std::size_t skip, std::size_t limit,
                            std::size_t& done) noexcept;
+    /// OpenSSL's own records wait unsent beyond their bound: the stream reads no more until they
+    /// are sent (`output_backlogged`).
+    [[nodiscard]] bool answers_backlogged() const noexcept;
+    /// Forgets the answers counted once everything the stream made is sent.
+    void note_if_drained() noexcept;
     void fail(AmpeStatus status, std::string why) noexcept;
     /// Ends the session (close_notify) once, as far as it can without waiting.
     void close_session(const Socket& s) noexcept;
@@ -100,6 +106,11 @@ private:
     bool write_wants_read_ = false;     ///< the last write waits for the peer's handshake bytes
     bool received_data_ = false;        ///< a client: decrypted something (the HelloResponse)
     bool said_goodbye_ = false;
+    bool writing_records_ = false;      ///< OpenSSL is making the channel's records (else its own)
+    bool established_ = false;          ///< the handshake was done when OpenSSL last read
+    std::size_t answers_ = 0;           ///< bytes of OpenSSL's own records since all was last sent
+    std::size_t read_budget_ = 0;       ///< ciphertext the read in progress may still take
+    bool input_cut_ = false;            ///< the last read stopped at its budget, not at the socket
     std::vector<std::byte> pending_;    ///< a record OpenSSL took but the socket did not: retried first
     std::vector<std::byte> queued_;     ///< records made, not yet sent (or handed to the kernel)
     std::size_t queued_sent_ = 0;       ///< ... of which a readiness backend sent this many

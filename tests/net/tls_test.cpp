@@ -12,8 +12,10 @@
 #include "support/engine_helpers.hpp"
 #if defined(TOFU_TEST_TLS)
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -318,6 +320,99 @@ TEST_F(Tls, APeerCutOffInsideARecordOrItsHandshakeCostsTheListenerNothing) {
     const std::uint16_t server = accept_client(*server_);
     (void)wait_hello_response(*client_, client);
     round_trip(*client_ampe_, *client_, *server_, Connection{client, server}, "after the cut-off peers");
+}
+
+/// A TLS 1.3 client on 127.0.0.1 that keeps asking for key updates (each asks the listener to
+/// answer with one of its own) and reads nothing. Its connection stays open until it is gone.
+class KeyUpdateAsker {
+public:
+    explicit KeyUpdateAsker(std::uint16_t port) : fd_{::socket(AF_INET, SOCK_STREAM, 0)} {
+        constexpr int small_buffer = 16 * 1024;  // its own buffers hold little: the engine's count
+        (void)::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &small_buffer, sizeof small_buffer);
+        (void)::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small_buffer, sizeof small_buffer);
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(port);
+        (void)::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+        (void)SSL_CTX_set_min_proto_version(ctx_, TLS1_3_VERSION);
+        SSL_set_fd(ssl_, fd_);
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+        connected_ =
+            ::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0 && SSL_connect(ssl_) == 1;
+    }
+    ~KeyUpdateAsker() {
+        SSL_free(ssl_);  // without a word: the socket closes below, as a peer that vanishes
+        SSL_CTX_free(ctx_);
+        ::close(fd_);
+    }
+    KeyUpdateAsker(const KeyUpdateAsker&) = delete;
+    KeyUpdateAsker& operator=(const KeyUpdateAsker&) = delete;
+    KeyUpdateAsker(KeyUpdateAsker&&) = delete;
+    KeyUpdateAsker& operator=(KeyUpdateAsker&&) = delete;
+
+    [[nodiscard]] bool connected() const noexcept { return connected_; }
+
+    /// Asks up to `most` times; returns how many requests the socket took before it took nothing
+    /// for 2 s (or the listener closed the connection).
+    std::size_t ask(std::size_t most) {
+        (void)::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+        std::size_t sent = 0;
+        bool asking = false;  // a key update OpenSSL holds until the socket takes it
+        while (sent < most && (asking || SSL_key_update(ssl_, SSL_KEY_UPDATE_REQUESTED) == 1)) {
+            asking = true;
+            const int rc = SSL_do_handshake(ssl_);
+            if (rc == 1) {
+                asking = false;
+                ++sent;
+                continue;
+            }
+            // The listener closed the connection, or its socket took nothing for 2 s: the
+            // listener reads it no more.
+            pollfd room{.fd = fd_, .events = POLLOUT, .revents = 0};
+            if (SSL_get_error(ssl_, rc) != SSL_ERROR_WANT_WRITE || ::poll(&room, 1, 2000) != 1) {
+                break;
+            }
+        }
+        return sent;
+    }
+
+private:
+    int fd_;
+    SSL_CTX* ctx_ = SSL_CTX_new(TLS_client_method());
+    SSL* ssl_ = SSL_new(ctx_);
+    bool connected_ = false;
+};
+
+TEST_F(Tls, APeerThatAsksForKeyUpdatesAndNeverReadsIsReadNoMoreAndCostsItsBudget) {
+    // Each key update the peer asks for makes the listener's OpenSSL write one: a peer that asks
+    // without end and never reads must not pile them up, nor keep the engine reading it.
+    server_.reset();
+    std::unique_ptr<Reactor> engine = Reactor::create(Options{.handshake_timeout = std::chrono::seconds{60}});
+    Reactor& reactor = *engine;
+    server_ampe_ = std::move(engine);
+    server_ = server_ampe_->create();
+    const Listener listener = listen(test_pki().server);
+    const auto& tls = std::get<TlsClientAddress>(listener.client_address);
+    KeyUpdateAsker hostile{tls.port};
+    ASSERT_TRUE(hostile.connected());
+    // The listener's socket buffers hold what it answered before it stopped reading (here about
+    // 150,000 answers: tcp_wmem's 4 MiB); far more means it never stopped.
+    constexpr std::size_t most = 1000000;
+    std::size_t asked = 0;
+    std::thread asking{[&] { asked = hostile.ask(most); }};
+    // While it asks, and after (its connection stays open), the others are served.
+    const std::uint16_t client = connect(listener.client_address);
+    const std::uint16_t server = accept_client(*server_);
+    (void)wait_hello_response(*client_, client);
+    round_trip(*client_ampe_, *client_, *server_, Connection{client, server},
+               "while a peer asks for key updates");
+    asking.join();
+    EXPECT_LT(asked, most) << "the listener kept reading a peer that never reads its answers";
+    const EngineMemory memory = reactor.memory();
+    EXPECT_LE(memory.largest_channel, channel_budget(Options{}))
+        << "after " << asked << " key updates asked for";
+    round_trip(*client_ampe_, *client_, *server_, Connection{client, server},
+               "after a peer asked for key updates");
 }
 
 TEST_F(Tls, TheHandshakeCountsAgainstTheConnectTimeout) {
