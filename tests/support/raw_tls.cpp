@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <string>
 
 namespace tofu::test::raw_tls {
 namespace {
@@ -32,12 +33,35 @@ long failed(SSL* ssl, int rc) {
     return -1;
 }
 
+/// `SSL_connect` on a blocking socket, again when a signal cut a system call short (not the peer).
+bool handshake(SSL* ssl) {
+    for (int interrupted = 0; interrupted < 100; ++interrupted) {
+        errno = 0;
+        const int rc = SSL_connect(ssl);
+        if (rc == 1) {
+            return true;
+        }
+        const int e = SSL_get_error(ssl, rc);
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || errno != EINTR) {
+            return false;
+        }
+        ERR_clear_error();
+    }
+    return false;
+}
+
 }  // namespace
 
 void* connect(int fd, std::string& error) {
     SSL* ssl = SSL_new(client_context());
-    if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
+    if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1 || !handshake(ssl)) {
+        const int saved_errno = errno;
         error = "raw TLS peer: the handshake failed";
+        if (const char* reason = ERR_reason_error_string(ERR_peek_error()); reason != nullptr) {
+            error += std::string{": "} + reason;
+        } else if (saved_errno != 0) {
+            error += ": errno " + std::to_string(saved_errno);
+        }
         ERR_clear_error();
         SSL_free(ssl);
         return nullptr;
