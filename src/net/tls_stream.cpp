@@ -196,9 +196,10 @@ bool TlsStream::bio_write(std::span<const std::byte> from) noexcept {
     // OpenSSL never holds a record back for a retry with the same bytes.
     try {
         queued_.insert(queued_.end(), from.begin(), from.end());
+        // Answers count, the handshake's records do not: both ends' flights may be big, and
+        // each end's waits on the other's.
         if (!writing_records_ && established_) {
-            answers_ +=
-                from.size();  // its handshake's are not: both ends' may be big, and wait on each other
+            answers_ += from.size();
         }
         return true;
     } catch (...) {
