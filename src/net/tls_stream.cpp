@@ -164,7 +164,7 @@ int TlsStream::bio_read(std::span<std::byte> into, bool& retry) noexcept {
         input_ = input_.subspan(n);
         return static_cast<int>(n);
     }
-    if (answers_backlogged()) {
+    if (output_backlogged()) {
         retry = true;  // its answers go out first: the channel waits for room in the socket
         return 0;
     }
@@ -231,7 +231,7 @@ void TlsStream::note_if_drained() noexcept {
     }
 }
 
-bool TlsStream::answers_backlogged() const noexcept {
+bool TlsStream::output_backlogged() const noexcept {
     return answers_ > max_unsent_answers && has_output();
 }
 
@@ -495,7 +495,7 @@ Readiness TlsStream::needs(Readiness wants) const noexcept {
     // (which is there, and would wake the loop for nothing). Records the socket did not take wait
     // for room, whatever the channel wants.
     // A read that waits for its answers to go out waits for room, not for more input.
-    return {.readable = (wants.readable && !answers_backlogged()) || (wants.writable && write_wants_read_),
+    return {.readable = (wants.readable && !output_backlogged()) || (wants.writable && write_wants_read_),
             .writable = (wants.writable && !write_wants_read_) || (wants.readable && read_wants_write_) ||
                         has_output()};
 }
@@ -591,10 +591,6 @@ bool TlsStream::has_output() const noexcept {
 
 bool TlsStream::holds_write() const noexcept {
     return !pending_.empty();
-}
-
-bool TlsStream::output_backlogged() const noexcept {
-    return answers_backlogged();
 }
 
 // --- The connection's end -----------------------------------------------------------------------

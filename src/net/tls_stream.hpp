@@ -83,9 +83,6 @@ private:
     /// Writes `parts` after their first `skip` bytes, one record at a time; counts into `done`.
     IoResult write_records(std::span<const native::IoSlice> parts, std::size_t skip, std::size_t limit,
                            std::size_t& done) noexcept;
-    /// OpenSSL's own records wait unsent beyond their bound: the stream reads no more until they
-    /// are sent (`output_backlogged`).
-    [[nodiscard]] bool answers_backlogged() const noexcept;
     /// Forgets the answers counted once everything the stream made is sent.
     void note_if_drained() noexcept;
     void fail(AmpeStatus status, std::string why) noexcept;
