@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "net/tls_identity.hpp"
+#include "support/raw_tls.hpp"
 #include "support/tls_pki.hpp"
 #endif
 
@@ -326,23 +327,16 @@ TEST_F(Tls, APeerCutOffInsideARecordOrItsHandshakeCostsTheListenerNothing) {
 /// answer with one of its own) and reads nothing. Its connection stays open until it is gone.
 class KeyUpdateAsker {
 public:
-    explicit KeyUpdateAsker(std::uint16_t port) : fd_{::socket(AF_INET, SOCK_STREAM, 0)} {
+    explicit KeyUpdateAsker(std::uint16_t port)
+        : fd_{connect_raw(TcpClientAddress{"127.0.0.1", port}, event_timeout)} {
         constexpr int small_buffer = 16 * 1024;  // its own buffers hold little: the engine's count
         (void)::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &small_buffer, sizeof small_buffer);
         (void)::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small_buffer, sizeof small_buffer);
-        sockaddr_in to{};
-        to.sin_family = AF_INET;
-        to.sin_port = htons(port);
-        (void)::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-        (void)SSL_CTX_set_min_proto_version(ctx_, TLS1_3_VERSION);
-        SSL_set_fd(ssl_, fd_);
-        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-        connected_ =
-            ::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0 && SSL_connect(ssl_) == 1;
+        std::string error;
+        ssl_ = static_cast<SSL*>(raw_tls::connect(fd_, error));
     }
     ~KeyUpdateAsker() {
-        SSL_free(ssl_);  // without a word: the socket closes below, as a peer that vanishes
-        SSL_CTX_free(ctx_);
+        raw_tls::close(ssl_);  // without a word: the socket closes below, as a peer that vanishes
         ::close(fd_);
     }
     KeyUpdateAsker(const KeyUpdateAsker&) = delete;
@@ -350,7 +344,10 @@ public:
     KeyUpdateAsker(KeyUpdateAsker&&) = delete;
     KeyUpdateAsker& operator=(KeyUpdateAsker&&) = delete;
 
-    [[nodiscard]] bool connected() const noexcept { return connected_; }
+    /// Connected at TLS 1.3, the version that has key updates (the listener's minimum).
+    [[nodiscard]] bool connected() const noexcept {
+        return ssl_ != nullptr && SSL_version(ssl_) == TLS1_3_VERSION;
+    }
 
     /// Asks up to `most` times; returns how many requests the socket took before it took nothing
     /// for 2 s (or the listener closed the connection).
@@ -378,9 +375,7 @@ public:
 
 private:
     int fd_;
-    SSL_CTX* ctx_ = SSL_CTX_new(TLS_client_method());
-    SSL* ssl_ = SSL_new(ctx_);
-    bool connected_ = false;
+    SSL* ssl_ = nullptr;
 };
 
 TEST_F(Tls, APeerThatAsksForKeyUpdatesAndNeverReadsIsReadNoMoreAndCostsItsBudget) {
