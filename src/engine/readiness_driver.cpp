@@ -201,6 +201,9 @@ void ReadinessDriver::take_confirmations_or_starve(Connection& ch) {
             (void)loop_.receiver().on_read(ch, peeked, {});  // the peer is gone: nothing more needs a message
             return;
         }
+        if (peeked.would_block) {
+            return;  // nothing waits (a TLS stream read again in case it held more): no need to starve
+        }
         const std::span<const std::byte> waiting{read_buffer_.get(), peeked.bytes};
         while (
             (confirmations + 1) * BinaryHeader::wire_size <= waiting.size() &&

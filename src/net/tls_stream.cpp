@@ -326,6 +326,7 @@ IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
         total += n;
     }
     (void)flush_queued(s);  // a failed send shows on the next read or write
+    may_hold_records_ = total == into.size() && SSL_has_pending(ssl_) != 0;
     read_wants_write_ = read_wants_write_ || queued_sent_ < queued_.size();
     // A write that waited for the handshake's input (or was cut at its read budget) may go on
     // once this read finished the handshake: it waits for room now, not for the peer.
@@ -344,6 +345,7 @@ IoResult TlsStream::peek(const Socket& s, std::span<std::byte> into) noexcept {
     attach(&s);
     read_budget_ = into.size() + read_slack;
     input_cut_ = false;
+    may_hold_records_ = false;  // what it peeks is decrypted, or OpenSSL holds no whole record
     std::size_t n = 0;
     const int rc = SSL_peek_ex(ssl_, into.data(), into.size(), &n);
     socket_ = nullptr;
@@ -487,7 +489,11 @@ void TlsStream::shutdown_send(const Socket& s) noexcept {
 }
 
 bool TlsStream::has_buffered_input() const noexcept {
-    return SSL_has_pending(ssl_) != 0 || input_cut_;
+    // Decrypted bytes, the rest of a read cut at its budget, or whole records OpenSSL may hold (the
+    // last read filled its buffer). Not `SSL_has_pending`: it is true of the start of a record
+    // too, which only the socket's next bytes complete, and a peer that stops inside one would
+    // have the engine read it again and again, never waiting.
+    return SSL_pending(ssl_) > 0 || input_cut_ || may_hold_records_;
 }
 
 Readiness TlsStream::needs(Readiness wants) const noexcept {
@@ -530,6 +536,7 @@ std::span<const std::byte> TlsStream::absorb(std::span<const std::byte> received
         total += n;
     }
     input_ = {};
+    may_hold_records_ = total == plain.size() && SSL_has_pending(ssl_) != 0;
     if (total != 0) {
         received_data_ = true;
     }

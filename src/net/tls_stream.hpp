@@ -108,6 +108,7 @@ private:
     std::size_t answers_ = 0;           ///< bytes of OpenSSL's own records since all was last sent
     std::size_t read_budget_ = 0;       ///< ciphertext the read in progress may still take
     bool input_cut_ = false;            ///< the last read stopped at its budget, not at the socket
+    bool may_hold_records_ = false;     ///< OpenSSL may hold whole records (`has_buffered_input`)
     std::vector<std::byte> pending_;    ///< a record OpenSSL took but the socket did not: retried first
     std::vector<std::byte> queued_;     ///< records made, not yet sent (or handed to the kernel)
     std::size_t queued_sent_ = 0;       ///< ... of which a readiness backend sent this many

@@ -323,41 +323,73 @@ TEST_F(Tls, APeerCutOffInsideARecordOrItsHandshakeCostsTheListenerNothing) {
     round_trip(*client_ampe_, *client_, *server_, Connection{client, server}, "after the cut-off peers");
 }
 
-/// A TLS 1.3 client on 127.0.0.1 that keeps asking for key updates (each asks the listener to
-/// answer with one of its own) and reads nothing. Its connection stays open until it is gone.
-class KeyUpdateAsker {
+/// A raw OpenSSL client on 127.0.0.1 (test support's handshake), for what a conforming peer
+/// never does. Its connection stays open until it is gone, and then closes without a word.
+class RawTlsClient {
 public:
-    explicit KeyUpdateAsker(std::uint16_t port)
+    /// Connects to `port` and makes the handshake; `buffer`: the socket's buffer sizes (0: the
+    /// OS's).
+    explicit RawTlsClient(std::uint16_t port, int buffer = 0)
         : fd_{connect_raw(TcpClientAddress{"127.0.0.1", port}, event_timeout)} {
-        constexpr int small_buffer = 16 * 1024;  // its own buffers hold little: the engine's count
-        (void)::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &small_buffer, sizeof small_buffer);
-        (void)::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small_buffer, sizeof small_buffer);
-        std::string error;
-        ssl_ = static_cast<SSL*>(raw_tls::connect(fd_, error));
+        if (buffer != 0) {
+            (void)::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+            (void)::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+        }
+        ssl_ = static_cast<SSL*>(raw_tls::connect(fd_, error_));
     }
-    ~KeyUpdateAsker() {
-        raw_tls::close(ssl_);  // without a word: the socket closes below, as a peer that vanishes
+    ~RawTlsClient() {
+        raw_tls::close(ssl_);
         ::close(fd_);
     }
-    KeyUpdateAsker(const KeyUpdateAsker&) = delete;
-    KeyUpdateAsker& operator=(const KeyUpdateAsker&) = delete;
-    KeyUpdateAsker(KeyUpdateAsker&&) = delete;
-    KeyUpdateAsker& operator=(KeyUpdateAsker&&) = delete;
+    RawTlsClient(const RawTlsClient&) = delete;
+    RawTlsClient& operator=(const RawTlsClient&) = delete;
+    RawTlsClient(RawTlsClient&&) = delete;
+    RawTlsClient& operator=(RawTlsClient&&) = delete;
 
-    /// Connected at TLS 1.3, the version that has key updates (the listener's minimum).
+    /// Connected at TLS 1.3 (the listener's minimum); else `error` says why not.
     [[nodiscard]] bool connected() const noexcept {
         return ssl_ != nullptr && SSL_version(ssl_) == TLS1_3_VERSION;
     }
+    [[nodiscard]] const std::string& error() const noexcept { return error_; }
+    [[nodiscard]] void* session() const noexcept { return ssl_; }
+
+    /// Sends `bytes` on the socket as they are (records made with `raw_tls::seal`, or parts of them).
+    [[nodiscard]] bool send_raw(std::span<const std::byte> bytes) const {
+        while (!bytes.empty()) {
+            const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n <= 0) {
+                return false;
+            }
+            bytes = bytes.subspan(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+protected:
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] SSL* ssl() const noexcept { return ssl_; }
+
+private:
+    int fd_;
+    SSL* ssl_ = nullptr;
+    std::string error_;
+};
+
+/// A client that keeps asking for key updates (each asks the listener to answer with one of its
+/// own) and reads nothing. Its own buffers hold little: the engine's count.
+class KeyUpdateAsker : public RawTlsClient {
+public:
+    explicit KeyUpdateAsker(std::uint16_t port) : RawTlsClient{port, 16 * 1024} {}
 
     /// Asks up to `most` times; returns how many requests the socket took before it took nothing
     /// for 2 s (or the listener closed the connection).
     std::size_t ask(std::size_t most) {
-        (void)::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+        (void)::fcntl(fd(), F_SETFL, ::fcntl(fd(), F_GETFL) | O_NONBLOCK);
         std::size_t sent = 0;
         bool asking = false;  // a key update OpenSSL holds until the socket takes it
-        while (sent < most && (asking || SSL_key_update(ssl_, SSL_KEY_UPDATE_REQUESTED) == 1)) {
+        while (sent < most && (asking || SSL_key_update(ssl(), SSL_KEY_UPDATE_REQUESTED) == 1)) {
             asking = true;
-            const int rc = SSL_do_handshake(ssl_);
+            const int rc = SSL_do_handshake(ssl());
             if (rc == 1) {
                 asking = false;
                 ++sent;
@@ -365,17 +397,13 @@ public:
             }
             // The listener closed the connection, or its socket took nothing for 2 s: the
             // listener reads it no more.
-            pollfd room{.fd = fd_, .events = POLLOUT, .revents = 0};
-            if (SSL_get_error(ssl_, rc) != SSL_ERROR_WANT_WRITE || ::poll(&room, 1, 2000) != 1) {
+            pollfd room{.fd = fd(), .events = POLLOUT, .revents = 0};
+            if (SSL_get_error(ssl(), rc) != SSL_ERROR_WANT_WRITE || ::poll(&room, 1, 2000) != 1) {
                 break;
             }
         }
         return sent;
     }
-
-private:
-    int fd_;
-    SSL* ssl_ = nullptr;
 };
 
 TEST_F(Tls, APeerThatAsksForKeyUpdatesAndNeverReadsIsReadNoMoreAndCostsItsBudget) {
@@ -408,6 +436,39 @@ TEST_F(Tls, APeerThatAsksForKeyUpdatesAndNeverReadsIsReadNoMoreAndCostsItsBudget
         << "after " << asked << " key updates asked for";
     round_trip(*client_ampe_, *client_, *server_, Connection{client, server},
                "after a peer asked for key updates");
+}
+
+TEST_F(Tls, APeerThatStopsInsideARecordCostsNoCpuAndItsRecordArrivesWhole) {
+    // OpenSSL reads ahead: what it holds of a record may be no more than its start. The engine
+    // must wait for the rest from the socket, not read again and again while it holds it.
+    const Listener listener = listen(test_pki().server);
+    const auto& tls = std::get<TlsClientAddress>(listener.client_address);
+    const TcpClientAddress tcp{tls.host, tls.port};
+    // In the handshake: a record header that promises 512 bytes, and 8 of them.
+    std::vector<std::byte> hello_start{std::byte{0x16}, std::byte{0x03}, std::byte{0x01}, std::byte{0x02},
+                                       std::byte{0x00}, std::byte{0x01}, std::byte{0x00}, std::byte{0x01}};
+    hello_start.resize(hello_start.size() + 5, std::byte{0x03});
+    RawPeer handshaking{tcp};
+    ASSERT_TRUE(handshaking.send(hello_start));
+    // After the handshake: half the record of a HelloRequest.
+    RawTlsClient established{tls.port};
+    ASSERT_TRUE(established.connected()) << established.error();
+    const std::vector<std::byte> record = raw_tls::seal(established.session(), hello_frame(1, 1));
+    ASSERT_GT(record.size(), 40U);
+    const std::span<const std::byte> halves{record};
+    ASSERT_TRUE(established.send_raw(halves.first(record.size() / 2)));
+
+    const std::uint16_t client = connect(listener.client_address);
+    const std::uint16_t server = accept_client(*server_);
+    (void)wait_hello_response(*client_, client);
+    for (int i = 0; i < 10; ++i) {
+        round_trip(*client_ampe_, *client_, *server_, Connection{client, server},
+                   "while two peers stop inside a record");
+    }
+    expect_idle_second();
+
+    ASSERT_TRUE(established.send_raw(halves.subspan(record.size() / 2)));
+    (void)accept_hello(*server_, wait_hello_request(*server_));
 }
 
 TEST_F(Tls, TheHandshakeCountsAgainstTheConnectTimeout) {

@@ -1,11 +1,14 @@
 #include "support/raw_tls.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <cerrno>
 #include <climits>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace tofu::test::raw_tls {
 namespace {
@@ -81,6 +84,30 @@ long recv(void* session, std::byte* data, std::size_t size) {
     std::size_t n = 0;
     const int rc = SSL_read_ex(ssl, data, size, &n);
     return rc == 1 ? static_cast<long>(n) : failed(ssl, rc);
+}
+
+std::vector<std::byte> seal(void* session, std::span<const std::byte> data) {
+    auto* ssl = static_cast<SSL*>(session);
+    // OpenSSL writes into memory for this one record; then the socket is its way out again.
+    BIO* memory = BIO_new(BIO_s_mem());
+    BIO* socket = SSL_get_rbio(ssl);
+    if (memory == nullptr || BIO_up_ref(socket) != 1) {
+        BIO_free(memory);
+        return {};
+    }
+    SSL_set0_wbio(ssl, memory);
+    std::size_t n = 0;
+    std::vector<std::byte> record;
+    if (SSL_write_ex(ssl, data.data(), data.size(), &n) == 1 && n == data.size()) {
+        char* bytes = nullptr;
+        const long size = BIO_get_mem_data(memory, &bytes);
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's bytes are chars
+        const auto* first = reinterpret_cast<const std::byte*>(bytes);
+        record.assign(first, first + size);
+    }
+    ERR_clear_error();
+    SSL_set0_wbio(ssl, socket);  // frees the memory BIO
+    return record;
 }
 
 void close(void* session) {

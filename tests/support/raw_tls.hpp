@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace tofu::test::raw_tls {
 
@@ -15,6 +17,9 @@ namespace tofu::test::raw_tls {
 /// on failure with errno set (EAGAIN past the socket's timeout).
 long send(void* session, const std::byte* data, std::size_t size);
 long recv(void* session, std::byte* data, std::size_t size);
+/// The record `send` would write for `data` (at most 16 KiB), made but not sent: a test sends its
+/// bytes as it likes (half of them, say). Empty when OpenSSL cannot make it.
+[[nodiscard]] std::vector<std::byte> seal(void* session, std::span<const std::byte> data);
 void close(void* session);
 
 }  // namespace tofu::test::raw_tls
