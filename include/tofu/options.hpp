@@ -152,10 +152,11 @@ struct Options {
 /// one frame still arriving (at most 131,086 bytes, held in the connection's own message, never a
 /// pool message), on a client's connection the HelloRequest it keeps until its HelloResponse (a
 /// copy of the one posted: at most 131,070 bytes of text headers and body), the bytes read ahead
-/// of a dry pool (at most one read, 256 KiB), and the send window's log
-/// (`max_unconfirmed_frames` x 32 bytes), and in a build with TLS what a `tls` connection's
-/// session holds (208 KiB: OpenSSL's state and buffers, records not yet sent). About 0.6 MiB
-/// (641 KiB) with the defaults, 0.83 MiB (849 KiB) with TLS built: a bound for every connection,
+/// of a dry pool (at most one read, 256 KiB), the send window's log (`max_unconfirmed_frames` x
+/// 32 bytes), the answers it moved out of the pool while others waited for it and its peer took
+/// none (at most 64 KiB), and in a build with TLS what a `tls` connection's session holds
+/// (208 KiB: OpenSSL's state and buffers, records not yet sent). About 0.7 MiB (705 KiB) with the
+/// defaults, 0.89 MiB (913 KiB) with TLS built: a bound for every connection,
 /// whatever its transport. An engine's memory is then at most `max_channels` times this, plus the pool:
 /// `max_pool_msgs` messages of up to 131,070 bytes of text headers and body each (docs/reliability.md).
 [[nodiscard]] std::size_t channel_budget(const Options& options) noexcept;

@@ -26,7 +26,7 @@ std::size_t held_bytes(const Channel& channel) noexcept {
     if (ch->hello.request != nullptr) {
         n += message_bytes(*ch->hello.request);
     }
-    return n + ch->stream->held_bytes();
+    return n + ch->out.released_bytes + ch->stream->held_bytes();
 }
 
 }  // namespace tofu::detail
@@ -43,9 +43,11 @@ std::size_t channel_budget(const Options& options) noexcept {
     while (log_entries < options.max_unconfirmed_frames) {
         log_entries *= 2;
     }
-    // A TLS connection's stream adds its own (`max_tls_stream_bytes`).
+    // The echoes it may hold in messages of its own while others wait for the pool. A TLS
+    // connection's stream adds its own (`max_tls_stream_bytes`).
     return sizeof(Channel) + sizeof(Message) + 2 * (sizeof(Message) + max_frame_size) + max_read_size +
-           log_entries * unconfirmed_entry_size + (tls_available() ? max_tls_stream_bytes : 0);
+           log_entries * unconfirmed_entry_size + max_released_echo_bytes +
+           (tls_available() ? max_tls_stream_bytes : 0);
 }
 
 }  // namespace tofu

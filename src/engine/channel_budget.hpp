@@ -30,6 +30,10 @@ inline constexpr std::size_t max_read_batch = 512;
 inline constexpr std::size_t echo_share_bytes = std::size_t{64} * 1024;
 inline constexpr std::uint32_t max_echo_share = 64;
 
+/// Echoes a connection may hold in messages of its own (not the pool's) when the others wait for
+/// the pool and its peer takes none of them: past this, it is closed (Sender::relieve_pool).
+inline constexpr std::size_t max_released_echo_bytes = std::size_t{64} * 1024;
+
 /// A channel's share of echoes, in messages, for a pool of `max_pool_msgs`.
 [[nodiscard]] constexpr std::uint32_t echo_share(std::uint32_t max_pool_msgs) noexcept {
     return std::clamp<std::uint32_t>(max_pool_msgs / 4, 1, max_echo_share);
@@ -42,9 +46,10 @@ inline constexpr std::uint32_t max_echo_share = 64;
 inline constexpr std::size_t unconfirmed_entry_size = sizeof(UnconfirmedLog::Entry);
 
 /// Bytes the engine holds for `ch` now: its record and, for a connection, its own messages (the
-/// frame it assembles, its confirmation, a client's HelloRequest kept until its HelloResponse), its stash and
-/// its log of unconfirmed frames. Messages in its send queue are the application's (or, read from the pool
-/// and posted back, the pool's) and not counted here.
+/// frame it assembles, its confirmation, a client's HelloRequest kept until its HelloResponse), its stash,
+/// its log of unconfirmed frames and the echoes it holds in messages of its own. The other messages in its
+/// send queue are the application's (or, read from the pool and posted back, the pool's) and not counted
+/// here.
 [[nodiscard]] std::size_t held_bytes(const Channel& ch) noexcept;
 
 }  // namespace tofu::detail

@@ -72,7 +72,9 @@ void Loop::run() noexcept {
             // I/O before posted messages: what the peer already said (a ByeResponse, its end of
             // the stream) is read before we write into a socket it may have closed.
             io_.run(timeout);
-            if (engine_.take_refill()) {
+            // A dry pool: answers that wait for peers who take none of them give it messages back.
+            const bool relieved = receiver_.take_pool_pressure() && sender_.relieve_pool();
+            if (engine_.take_refill() || relieved) {
                 receiver_.resume_starved();
             }
             expire_timers();

@@ -20,6 +20,10 @@ struct Outbox {
     /// on and queue its answers without end.
     std::size_t echo_bytes = 0;
     std::uint32_t echoes = 0;
+    /// Bytes of echoes moved out of the pool's messages into messages of this connection's own,
+    /// when others waited for the pool (Sender::relieve_pool); at most `max_released_echo_bytes`.
+    std::size_t released_bytes = 0;
+    bool echo_listed = false;   ///< in the sender's list of connections holding echoes
     bool flush_listed = false;  ///< in the sender's list of connections to write
     bool window_shut = false;   ///< writing stopped until the peer confirms (max_unconfirmed_frames)
 };

@@ -257,6 +257,7 @@ void Receiver::starve(Connection& ch, std::span<const std::byte> rest) {
         ch.in.stash_used = 0;
     }
     ch.in.starved = true;
+    pool_pressed_ = true;
     starved_.push_back(ch.number);
     Triggers want = ch.interest;
     loop_.io().set_interest(ch, want.remove(Trigger::recv));

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <tofu/message.hpp>
@@ -35,6 +36,8 @@ public:
     void starve(Connection& ch, std::span<const std::byte> rest);
     /// Messages came back to the pool: starved connections decode their stash and read again.
     void resume_starved();
+    /// True once after a connection starved: the pool ran dry (Sender::relieve_pool may help).
+    [[nodiscard]] bool take_pool_pressure() noexcept { return std::exchange(pool_pressed_, false); }
     /// Stops reading `ch` until its echoes are written (Sender's echo count).
     void pause(Connection& ch);
     void unpause(Connection& ch);
@@ -68,6 +71,7 @@ private:
     std::vector<std::uint16_t> starved_;        ///< connections waiting for the pool
     std::vector<std::uint16_t> resuming_;       ///< starved_ being resumed (kept for its capacity)
     std::vector<std::uint16_t> assembly_list_;  ///< connections keeping their own message idle
+    bool pool_pressed_ = false;                 ///< a connection starved since the loop last looked
 };
 
 }  // namespace tofu::detail

@@ -1,10 +1,12 @@
 #include "engine/sender.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
 
 #include "engine/channel_budget.hpp"
+#include "engine/io_driver.hpp"
 #include "engine/loop.hpp"
 #include "message/message_access.hpp"
 #include "shared/engine_state.hpp"
@@ -65,6 +67,14 @@ void Sender::count_echo(Connection& ch, Message& msg) {
     }
     MessageAccess::echo_mark(msg) = echo;
     ++ch.out.echoes;
+    if (!std::exchange(ch.out.echo_listed, true)) {
+        echo_holders_.push_back(ch.number);
+        if (echo_holders_.size() > prune_at_) {
+            // Connections come and go, numbers are reused: the list keeps only those with echoes.
+            prune_echo_holders();
+            prune_at_ = std::max<std::size_t>(min_prune_at, 2 * echo_holders_.size());
+        }
+    }
     ch.out.echo_bytes += frame_bytes(msg);
     if (!ch.in.paused && (ch.out.echoes > echo_share_ || ch.out.echo_bytes > echo_share_bytes)) {
         loop_.receiver().pause(ch);
@@ -77,6 +87,9 @@ void Sender::uncount_echo(Connection& ch, Message& msg) {
     }
     --ch.out.echoes;
     ch.out.echo_bytes -= frame_bytes(msg);
+    if (!loop_.engine().pool().owns(msg)) {
+        ch.out.released_bytes -= std::min(ch.out.released_bytes, message_bytes(msg));
+    }
     // At half the share: not paused and unpaused again at every message.
     if (ch.in.paused && ch.out.echoes <= echo_share_ / 2 && ch.out.echo_bytes <= echo_share_bytes / 2) {
         loop_.receiver().unpause(ch);
@@ -239,6 +252,74 @@ void Sender::on_stall_deadline(Connection& ch) {
     loop_.close(
         ch, AmpeStatus::communication_failed,
         "the peer " + what + " in " + std::to_string(loop_.engine().options().stall_timeout.count()) + " ms");
+}
+
+// --- A dry pool --------------------------------------------------------------------------------
+
+void Sender::prune_echo_holders() {
+    // Twice through: every mark forgotten, then each connection that still holds echoes kept once.
+    for (const std::uint16_t number : echo_holders_) {
+        if (Connection* ch = loop_.connection(number)) {
+            ch->out.echo_listed = false;
+        }
+    }
+    std::erase_if(echo_holders_, [this](std::uint16_t number) {
+        Connection* ch = loop_.connection(number);
+        return ch == nullptr || ch->out.echoes == 0 || std::exchange(ch->out.echo_listed, true);
+    });
+}
+
+bool Sender::relieve_pool() {
+    prune_echo_holders();
+    relieving_ = echo_holders_;  // a close below changes no list, but reads none of it either
+    bool relieved = false;
+    for (const std::uint16_t number : relieving_) {
+        Connection* ch = loop_.connection(number);
+        // Only where the peer takes nothing now: echoes on their way out give the pool back soon.
+        if (ch != nullptr && ch->out.echoes != 0 &&
+            (ch->out.window_shut || ch->interest.has(Trigger::send))) {
+            relieved = release_echoes(*ch) || relieved;
+        }
+    }
+    return relieved;
+}
+
+bool Sender::release_echoes(Connection& ch) {
+    MessagePool& pool = loop_.engine().pool();
+    // The front frames may be partly written, or in a send in flight: they stay as they are.
+    std::size_t keep = std::max<std::size_t>(1, IoDriver::frames_sending(ch));
+    Message* before = nullptr;
+    Message* m = ch.out.queue.front();
+    for (; m != nullptr && keep != 0; --keep) {
+        before = m;
+        m = MessageQueue::next_of(m);
+    }
+    bool released = false;
+    for (; m != nullptr; m = MessageQueue::next_of(before)) {
+        if (MessageAccess::echo_mark(*m) != echo || !pool.owns(*m)) {
+            before = m;
+            continue;
+        }
+        if (ch.out.released_bytes + message_bytes(*m) > max_released_echo_bytes) {
+            loop_.close(ch, AmpeStatus::communication_failed,
+                        "the peer takes none of its answers, and they hold messages the others wait for");
+            return true;  // everything it held goes back to the application, and from there to the pool
+        }
+        // The encoded frame moves into a message of the connection's own: header, text headers
+        // and body (their storage, not a copy), and what marks it in the queue.
+        MessagePtr own = Message::create();
+        MessageAccess::trade_contents(*m, *own);
+        std::memcpy(MessageAccess::wire_header(*own).data(), MessageAccess::wire_header(*m).data(),
+                    BinaryHeader::wire_size);
+        MessageAccess::echo_mark(*own) = echo;
+        MessageAccess::group_tag(*own) = MessageAccess::group_tag(*m);
+        ch.out.released_bytes += message_bytes(*own);
+        Message* const placed = own.get();
+        loop_.targets().recycle(ch.out.queue.replace(before, m, std::move(own)));
+        before = placed;
+        released = true;
+    }
+    return released;
 }
 
 }  // namespace tofu::detail

@@ -22,6 +22,8 @@ class Loop;
 struct Connection;
 
 class Sender {
+    static constexpr std::size_t min_prune_at = 64;
+
 public:
     explicit Sender(Loop& loop);
 
@@ -60,6 +62,13 @@ public:
     /// The stall timer fired: closes `ch` if it wrote nothing since it was armed.
     void on_stall_deadline(Connection& ch);
 
+    /// The pool ran dry. Echoes that wait for a peer taking none of its output (its window shut,
+    /// or its socket full) move out of the pool's messages into messages of their connection's
+    /// own, up to `max_released_echo_bytes` a connection; a connection that would need more is
+    /// closed (and gives everything back). So peers that never read or never confirm cannot keep
+    /// the pool from the others. True when messages went back to the pool's side.
+    bool relieve_pool();
+
 private:
     /// Counts `msg` among `ch`'s echoes when it was read from `ch` itself, and stops reading `ch`
     /// once they pass the connection's share.
@@ -67,9 +76,16 @@ private:
     /// A queued message of `ch` left its queue: an echo no longer counts.
     void uncount_echo(Connection& ch, Message& msg);
     void on_sent(Connection& ch, MessagePtr msg);
+    /// `relieve_pool` for one connection whose output is stuck.
+    bool release_echoes(Connection& ch);
+    /// Drops from `echo_holders_` the connections gone or holding no echoes, and duplicates.
+    void prune_echo_holders();
 
     Loop& loop_;
-    std::vector<std::uint16_t> flush_list_;  ///< connections with frames to write
+    std::vector<std::uint16_t> flush_list_;    ///< connections with frames to write
+    std::vector<std::uint16_t> echo_holders_;  ///< connections that queued echoes (some may have none now)
+    std::size_t prune_at_ = min_prune_at;      ///< echo_holders_ is pruned when it grows past this
+    std::vector<std::uint16_t> relieving_;     ///< echo_holders_ being relieved (kept for its capacity)
     /// How many of a connection's own messages may wait in its queue before it is not read
     /// (`echo_share`; and at most `echo_share_bytes` of them).
     const std::uint32_t echo_share_;

@@ -90,6 +90,19 @@ public:
         return MessagePtr{m};
     }
 
+    /// Puts `fresh` in the place of `old`, which follows `before` (null: `old` is the front), and
+    /// hands `old` back.
+    MessagePtr replace(Message* before, Message* old, MessagePtr fresh) noexcept {
+        Message* f = fresh.release();
+        MessageAccess::next(*f) = MessageAccess::next(*old);
+        (before == nullptr ? head_ : MessageAccess::next(*before)) = f;
+        if (tail_ == old) {
+            tail_ = f;
+        }
+        MessageAccess::next(*old) = nullptr;
+        return MessagePtr{old};
+    }
+
     /// Moves every message of `other` to the back of this queue.
     void splice_back(MessageQueue& other) noexcept {
         if (other.empty()) {
