@@ -4,7 +4,6 @@
 // nothing once the peer goes on.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -12,8 +11,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <string_view>
-#include <thread>
 #include <vector>
 
 #include <tofu/address.hpp>
@@ -117,96 +114,6 @@ TEST_P(HostilePeerTest, PeerThatNeverReadsFillsOnlyItsOwnQueueAndLaterGetsEveryt
         EXPECT_FALSE(m->is_from_engine()) << "unexpected report: " << describe(*m);
     }
 }
-
-/// An echo server (its own thread) whose peers' windows are small and whose stall timeout is
-/// long: what a peer that takes none of its answers holds stays held for the whole test.
-class EchoUnderAttackTest : public ::testing::TestWithParam<Transport> {
-protected:
-    void SetUp() override {
-        if (const auto why = transport_unavailable(GetParam())) {
-            GTEST_SKIP() << *why;
-        }
-        options_.max_unconfirmed_frames = 64;
-        options_.stall_timeout = 10min;
-        server_engine_ = Reactor::create(options_);
-        client_engine_ = Reactor::create(Options{});
-        server_ = server_engine_->create();
-        client_ = client_engine_->create();
-        listener_ = start_listener(*server_engine_, *server_, GetParam());
-        echo_ = std::jthread{[this] {
-            try {
-                (void)serve_echo(*server_, SIZE_MAX, 30min, &stop_);
-            } catch (const TestFailure& e) {
-                echo_failure_ = e.what();
-            }
-        }};
-    }
-
-    void TearDown() override {
-        if (echo_.joinable()) {
-            stop_ = true;
-            server_->update_receiver();
-            echo_.join();
-            EXPECT_EQ(echo_failure_, "");
-        }
-    }
-
-    /// A Request from a new client of the echo server comes back.
-    void new_client_is_served(std::string_view during) {
-        const std::uint16_t channel = connect_client(*client_engine_, *client_, listener_.client_address);
-        MessagePtr request = make_message(*client_engine_, OpCode::request, channel, 0, "ping");
-        const std::uint64_t id = client_->post(request).message_id;
-        EXPECT_EQ(wait_for_op(*client_, OpCode::response, channel)->bhdr.message_id, id) << during;
-    }
-
-    Options options_;
-    std::unique_ptr<Reactor> server_engine_;
-    std::unique_ptr<Reactor> client_engine_;
-    ChannelGroupPtr server_;
-    ChannelGroupPtr client_;
-    Listener listener_;
-    std::atomic<bool> stop_{false};
-    std::string echo_failure_;
-    std::jthread echo_;
-};
-
-TEST_P(EchoUnderAttackTest, PeersThatConfirmNoneOfTheirAnswersCannotKeepThePoolFromNewClients) {
-    // Each peer agrees to confirm and confirms nothing: past its window (64 frames) its answers
-    // wait in its queue, each in a message of the pool, and it is read no more once they pass its
-    // share (a quarter of the pool's messages). Four such peers hold more than the pool, so the
-    // others' reads find it dry, unless the engine takes it back.
-    constexpr std::size_t mute_peers = 4;
-    const std::size_t asked = options_.max_unconfirmed_frames + 4 * std::size_t{options_.max_pool_msgs};
-    std::vector<std::byte> burst;
-    for (std::uint64_t id = 2; id < 2 + asked; ++id) {
-        BinaryHeader h;
-        h.proto.op_code = OpCode::request;
-        h.message_id = id;
-        const std::vector<std::byte> f = encode_frame(h, {}, pattern_bytes(64, id));
-        burst.insert(burst.end(), f.begin(), f.end());
-    }
-    std::vector<std::unique_ptr<RawPeer>> mute;
-    for (std::size_t i = 0; i < mute_peers; ++i) {
-        mute.push_back(std::make_unique<RawPeer>(listener_.client_address));
-        ASSERT_TRUE(mute.back()->send(hello_frame(1, 1, "~confirm:1\r\n")));
-        ASSERT_TRUE(mute.back()->read_frame().has_value()) << "no HelloResponse";
-        ASSERT_TRUE(mute.back()->send(burst));
-    }
-    for (std::size_t i = 0; i < mute_peers; ++i) {  // the answers its window lets through: read on
-        for (std::size_t a = 0; a < options_.max_unconfirmed_frames; ++a) {
-            ASSERT_TRUE(mute[i]->read_frame().has_value()) << "answer " << a << " to peer " << i;
-        }
-    }
-
-    new_client_is_served("while four peers confirm none of their answers");
-    new_client_is_served("again");
-    const EngineMemory memory = server_engine_->memory();
-    EXPECT_LE(memory.largest_channel, channel_budget(options_));
-    EXPECT_LE(memory.pool_idle + memory.pool_out, std::size_t{options_.max_pool_msgs});
-}
-
-INSTANTIATE_TEST_SUITE_P(Transports, EchoUnderAttackTest,
-                         ::testing::ValuesIn(with_tls(tcp4_and_uds_transports())), transport_test_name);
 
 INSTANTIATE_TEST_SUITE_P(Transports, HostilePeerTest,
                          ::testing::ValuesIn(with_tls(tcp4_and_uds_transports())), transport_test_name);

@@ -155,6 +155,39 @@ TEST_P(MemoryBudgetTest, APeerThatNeverConfirmsGetsOneWindowAndIsClosedAfterTheT
     expect_within_budget("after a peer that never confirmed");
 }
 
+TEST_P(MemoryBudgetTest, PeersThatConfirmNoneOfTheirAnswersCannotKeepThePoolFromTheOthers) {
+    // Each peer offers confirmations and confirms nothing: past its window its answers wait in its
+    // queue, each in a message of the pool, and it is read no more once they pass its share (a
+    // quarter of the pool's messages). What was read before that pause counts too: four such
+    // peers hold the whole pool, and the others' reads find it dry, unless the engine takes it
+    // back (long before stall_timeout, which here never comes).
+    start(Options{.max_unconfirmed_frames = 64, .stall_timeout = 10min});
+    constexpr std::size_t mute_peers = 4;
+    const std::size_t asked = options_.max_unconfirmed_frames + 4 * std::size_t{options_.max_pool_msgs};
+    std::vector<std::byte> requests;
+    for (std::uint64_t id = 2; id < 2 + asked; ++id) {
+        const std::vector<std::byte> f = request_frame(id, 64);
+        requests.insert(requests.end(), f.begin(), f.end());
+    }
+    std::vector<std::unique_ptr<RawPeer>> mute;
+    for (std::size_t i = 0; i < mute_peers; ++i) {
+        mute.push_back(std::make_unique<RawPeer>(listener_.client_address));
+        ASSERT_TRUE(mute.back()->send(hello_frame(1, 1, "~confirm:1\r\n")));
+        ASSERT_TRUE(mute.back()->read_frame().has_value()) << "no HelloResponse for peer " << i;
+        ASSERT_TRUE(mute.back()->send(requests));
+    }
+    for (std::size_t i = 0; i < mute_peers; ++i) {  // the answers its window lets through
+        for (std::size_t a = 0; a < options_.max_unconfirmed_frames; ++a) {
+            ASSERT_TRUE(mute[i]->read_frame().has_value()) << "answer " << a << " to peer " << i;
+        }
+    }
+    good_ = connect_client(*client_engine_, *client_, listener_.client_address);  // a new client
+    for (int i = 0; i < 3; ++i) {
+        expect_served("while four peers confirm none of their answers");
+    }
+    expect_within_budget("while four peers confirm none of their answers");
+}
+
 TEST_P(MemoryBudgetTest, PeersStalledInsideFramesHoldNoneOfThePool) {
     // Twice as many peers as the pool has messages, each stopped inside a 60 kB frame: the
     // frames wait in their connections' own messages, and the pool is left to the others.
