@@ -31,7 +31,7 @@ inline constexpr std::size_t echo_share_bytes = std::size_t{64} * 1024;
 inline constexpr std::uint32_t max_echo_share = 64;
 
 /// Echoes a connection may hold in messages of its own (not the pool's) when the others wait for
-/// the pool and its peer takes none of them: past this, it is closed (Sender::relieve_pool).
+/// the pool and its peer takes none of them (Sender::relieve_pool).
 inline constexpr std::size_t max_released_echo_bytes = std::size_t{64} * 1024;
 
 /// A channel's share of echoes, in messages, for a pool of `max_pool_msgs`.

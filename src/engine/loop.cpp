@@ -72,8 +72,7 @@ void Loop::run() noexcept {
             // I/O before posted messages: what the peer already said (a ByeResponse, its end of
             // the stream) is read before we write into a socket it may have closed.
             io_.run(timeout);
-            // A dry pool: answers that wait for peers who take none of them give it messages back.
-            const bool relieved = receiver_.take_pool_pressure() && sender_.relieve_pool();
+            const bool relieved = relieve_pool();
             if (engine_.take_refill() || relieved) {
                 receiver_.resume_starved();
             }
@@ -534,8 +533,23 @@ bool Loop::spin_for_work(int timeout_ms) {
     return false;
 }
 
+bool Loop::relieve_pool() {
+    // A dry pool: answers that wait for peers who take none of them give it messages back; and
+    // while connections still starve, a look again when a peer that took nothing may be let go.
+    const bool pressed = receiver_.take_pool_pressure();
+    if (!pressed && !(relief_due_ && receiver_.starving() && Clock::now() >= *relief_due_)) {
+        return false;
+    }
+    const Sender::Relief relief = sender_.relieve_pool(Clock::now());
+    relief_due_ = relief.again;
+    return relief.released;
+}
+
 int Loop::wait_timeout_ms() const {
     std::optional<Clock::time_point> earliest = timers_.earliest();
+    if (relief_due_ && receiver_.starving() && (!earliest || *relief_due_ < *earliest)) {
+        earliest = relief_due_;
+    }
     if (const auto due = confirmations_.due(); due && (!earliest || *due < *earliest)) {
         earliest = due;
     }

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -129,6 +130,9 @@ private:
     /// Counts what the engine holds (`Reactor::memory`) and answers.
     void answer_memory();
     void deliver_pending();
+    /// After a connection starved, and again when `relief_due_` comes while some still starve:
+    /// `Sender::relieve_pool`. True when pool messages went back to the reads.
+    bool relieve_pool();
     [[nodiscard]] int wait_timeout_ms() const;
     /// Posted messages, a refill or a stop request wait: the loop must not sleep.
     [[nodiscard]] bool work_waiting() const noexcept;
@@ -149,6 +153,7 @@ private:
     std::uint32_t next_serial_ = 0;  ///< the serial of the next channel installed
     Resolver resolver_;
     std::vector<Resolver::Done> lookups_;  ///< finished lookups being handed out (kept: no allocation)
+    std::optional<Clock::time_point> relief_due_;  ///< when the dry pool's relief looks again
 
     // The parts; the driver last, so it is made when the others are ready to take events.
     ReadTargets targets_;

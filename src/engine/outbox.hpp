@@ -2,6 +2,7 @@
 // and what bounds them (the echoes it holds back, the send window, the stall watch).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -23,6 +24,9 @@ struct Outbox {
     /// Bytes of echoes moved out of the pool's messages into messages of this connection's own,
     /// when others waited for the pool (Sender::relieve_pool); at most `max_released_echo_bytes`.
     std::size_t released_bytes = 0;
+    /// While echoes of its hold the dry pool: `written` when last seen, and since when unchanged.
+    std::uint64_t relief_mark = 0;
+    std::chrono::steady_clock::time_point relief_since{};
     bool echo_listed = false;   ///< in the sender's list of connections holding echoes
     bool flush_listed = false;  ///< in the sender's list of connections to write
     bool window_shut = false;   ///< writing stopped until the peer confirms (max_unconfirmed_frames)

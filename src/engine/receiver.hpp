@@ -38,6 +38,8 @@ public:
     void resume_starved();
     /// True once after a connection starved: the pool ran dry (Sender::relieve_pool may help).
     [[nodiscard]] bool take_pool_pressure() noexcept { return std::exchange(pool_pressed_, false); }
+    /// Some connections wait for the pool.
+    [[nodiscard]] bool starving() const noexcept { return !starved_.empty(); }
     /// Stops reading `ch` until its echoes are written (Sender's echo count).
     void pause(Connection& ch);
     void unpause(Connection& ch);

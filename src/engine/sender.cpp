@@ -1,6 +1,7 @@
 #include "engine/sender.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -22,6 +23,16 @@ std::uint64_t source_tag(const Connection& ch) noexcept {
 /// A queued message's echo mark (`MessageAccess::echo_mark`).
 constexpr std::uint64_t not_echo = 0;
 constexpr std::uint64_t echo = 1;  ///< read from the connection it is queued on
+
+/// While the pool is dry, a peer whose answers hold pool messages and that takes none of them for
+/// this long (or `stall_timeout`, if shorter) is let go: long enough for a peer that reads at all.
+constexpr std::chrono::milliseconds stuck_under_pressure{1000};
+
+std::chrono::nanoseconds stuck_grace(const Options& options) noexcept {
+    const auto stall = std::chrono::duration_cast<std::chrono::nanoseconds>(options.stall_timeout);
+    return stall.count() > 0 ? std::min<std::chrono::nanoseconds>(stall, stuck_under_pressure)
+                             : std::chrono::nanoseconds{stuck_under_pressure};
+}
 
 /// The bytes a frame of `m` takes on the wire.
 std::size_t frame_bytes(const Message& m) noexcept {
@@ -269,19 +280,47 @@ void Sender::prune_echo_holders() {
     });
 }
 
-bool Sender::relieve_pool() {
+Sender::Relief Sender::relieve_pool(Clock::time_point now) {
     prune_echo_holders();
     relieving_ = echo_holders_;  // a close below changes no list, but reads none of it either
-    bool relieved = false;
+    Relief relief;
     for (const std::uint16_t number : relieving_) {
         Connection* ch = loop_.connection(number);
         // Only where the peer takes nothing now: echoes on their way out give the pool back soon.
-        if (ch != nullptr && ch->out.echoes != 0 &&
-            (ch->out.window_shut || ch->interest.has(Trigger::send))) {
-            relieved = release_echoes(*ch) || relieved;
+        if (ch == nullptr || ch->out.echoes == 0 ||
+            !(ch->out.window_shut || ch->interest.has(Trigger::send))) {
+            continue;
+        }
+        relief.released = release_echoes(*ch) || relief.released;
+        if (!loop_.alive(*ch, number) || !holds_pool_echoes(*ch)) {
+            continue;
+        }
+        // Its echoes did not all fit in its own memory. A peer that reads, however slowly, keeps
+        // them: they go out. One that has taken nothing for a while gives them all back.
+        if (ch->out.written != ch->out.relief_mark || ch->out.relief_since == Clock::time_point{}) {
+            ch->out.relief_mark = ch->out.written;
+            ch->out.relief_since = now;
+        }
+        const Clock::time_point due = ch->out.relief_since + stuck_grace(loop_.engine().options());
+        if (now >= due) {
+            loop_.close(*ch, AmpeStatus::communication_failed,
+                        "the peer took none of its answers while they held messages others waited for");
+            relief.released = true;  // everything it held goes back to the application, then the pool
+        } else if (!relief.again || due < *relief.again) {
+            relief.again = due;
         }
     }
-    return relieved;
+    return relief;
+}
+
+bool Sender::holds_pool_echoes(const Connection& ch) const noexcept {
+    const MessagePool& pool = loop_.engine().pool();
+    for (Message* m = ch.out.queue.front(); m != nullptr; m = MessageQueue::next_of(m)) {
+        if (MessageAccess::echo_mark(*m) == echo && pool.owns(*m)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 bool Sender::release_echoes(Connection& ch) {
@@ -296,14 +335,10 @@ bool Sender::release_echoes(Connection& ch) {
     }
     bool released = false;
     for (; m != nullptr; m = MessageQueue::next_of(before)) {
-        if (MessageAccess::echo_mark(*m) != echo || !pool.owns(*m)) {
+        if (MessageAccess::echo_mark(*m) != echo || !pool.owns(*m) ||
+            ch.out.released_bytes + message_bytes(*m) > max_released_echo_bytes) {
             before = m;
             continue;
-        }
-        if (ch.out.released_bytes + message_bytes(*m) > max_released_echo_bytes) {
-            loop_.close(ch, AmpeStatus::communication_failed,
-                        "the peer takes none of its answers, and they hold messages the others wait for");
-            return true;  // everything it held goes back to the application, and from there to the pool
         }
         // The encoded frame moves into a message of the connection's own: header, text headers
         // and body (their storage, not a copy), and what marks it in the queue.

@@ -5,8 +5,10 @@
 // nothing for `Options::stall_timeout` is given up on).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -25,6 +27,8 @@ class Sender {
     static constexpr std::size_t min_prune_at = 64;
 
 public:
+    using Clock = std::chrono::steady_clock;
+
     explicit Sender(Loop& loop);
 
     /// Encodes `msg` and queues it on `ch`, to be written this turn.
@@ -62,12 +66,18 @@ public:
     /// The stall timer fired: closes `ch` if it wrote nothing since it was armed.
     void on_stall_deadline(Connection& ch);
 
-    /// The pool ran dry. Echoes that wait for a peer taking none of its output (its window shut,
-    /// or its socket full) move out of the pool's messages into messages of their connection's
-    /// own, up to `max_released_echo_bytes` a connection; a connection that would need more is
-    /// closed (and gives everything back). So peers that never read or never confirm cannot keep
-    /// the pool from the others. True when messages went back to the pool's side.
-    bool relieve_pool();
+    /// What `relieve_pool` did: pool messages went back to the reads, and when to look again.
+    struct Relief {
+        bool released = false;
+        std::optional<Clock::time_point> again;  ///< a peer that takes nothing may be let go then
+    };
+    /// The pool ran dry. Echoes that wait for a peer taking none of its output now (its window
+    /// shut, or its socket full) move out of the pool's messages into messages of their
+    /// connection's own, up to `max_released_echo_bytes` a connection. A connection whose echoes
+    /// do not all fit, and whose peer has taken nothing for a second (or `stall_timeout`) while
+    /// the pool stays dry, is closed, and gives everything back. So peers that never read or
+    /// never confirm cannot keep the pool from the others, and peers that read slowly keep theirs.
+    Relief relieve_pool(Clock::time_point now);
 
 private:
     /// Counts `msg` among `ch`'s echoes when it was read from `ch` itself, and stops reading `ch`
@@ -76,8 +86,10 @@ private:
     /// A queued message of `ch` left its queue: an echo no longer counts.
     void uncount_echo(Connection& ch, Message& msg);
     void on_sent(Connection& ch, MessagePtr msg);
-    /// `relieve_pool` for one connection whose output is stuck.
+    /// `relieve_pool` for one connection whose output is stuck: what fits in its own memory.
     bool release_echoes(Connection& ch);
+    /// Some of `ch`'s echoes still hold pool messages.
+    [[nodiscard]] bool holds_pool_echoes(const Connection& ch) const noexcept;
     /// Drops from `echo_holders_` the connections gone or holding no echoes, and duplicates.
     void prune_echo_holders();
 

@@ -160,7 +160,7 @@ TEST_P(MemoryBudgetTest, PeersThatConfirmNoneOfTheirAnswersCannotKeepThePoolFrom
     // queue, each in a message of the pool, and it is read no more once they pass its share (a
     // quarter of the pool's messages). What was read before that pause counts too: four such
     // peers hold the whole pool, and the others' reads find it dry, unless the engine takes it
-    // back (long before stall_timeout, which here never comes).
+    // back (within a second, long before stall_timeout, which here never comes).
     start(Options{.max_unconfirmed_frames = 64, .stall_timeout = 10min});
     constexpr std::size_t mute_peers = 4;
     const std::size_t asked = options_.max_unconfirmed_frames + 4 * std::size_t{options_.max_pool_msgs};
@@ -181,10 +181,27 @@ TEST_P(MemoryBudgetTest, PeersThatConfirmNoneOfTheirAnswersCannotKeepThePoolFrom
             ASSERT_TRUE(mute[i]->read_frame().has_value()) << "answer " << a << " to peer " << i;
         }
     }
+    // Meanwhile a peer that pipelines big Requests and reads every answer keeps its channel,
+    // though its socket is often full while the pool is dry.
+    RawPeer pipelining{listener_.client_address};
+    ASSERT_TRUE(pipelining.send(hello_frame(1, 1)));
+    ASSERT_TRUE(pipelining.read_frame().has_value());
+    constexpr std::uint64_t pipelined = 300;
+    std::jthread reader{[&pipelining] {
+        for (std::uint64_t i = 0; i < pipelined; ++i) {
+            const std::optional<RawFrame> f = pipelining.read_frame();
+            ASSERT_TRUE(f.has_value()) << "the pipelining peer's channel closed before answer " << i;
+            ASSERT_EQ(f->header.message_id, i + 2) << "answers out of order";
+        }
+    }};
+    for (std::uint64_t id = 2; id < pipelined + 2; ++id) {
+        ASSERT_TRUE(pipelining.send(request_frame(id, 16000))) << "request " << id;
+    }
     good_ = connect_client(*client_engine_, *client_, listener_.client_address);  // a new client
     for (int i = 0; i < 3; ++i) {
         expect_served("while four peers confirm none of their answers");
     }
+    reader.join();
     expect_within_budget("while four peers confirm none of their answers");
 }
 
