@@ -282,7 +282,7 @@ void Sender::prune_echo_holders() {
 
 Sender::Relief Sender::relieve_pool(Clock::time_point now) {
     prune_echo_holders();
-    relieving_ = echo_holders_;  // a close below changes no list, but reads none of it either
+    relieving_ = echo_holders_;  // walked on a copy: nothing a close below does can change it
     Relief relief;
     for (const std::uint16_t number : relieving_) {
         Connection* ch = loop_.connection(number);
