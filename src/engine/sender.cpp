@@ -283,6 +283,7 @@ void Sender::prune_echo_holders() {
 Sender::Relief Sender::relieve_pool(Clock::time_point now) {
     prune_echo_holders();
     relieving_ = echo_holders_;  // walked on a copy: nothing a close below does can change it
+    const std::chrono::nanoseconds grace = stuck_grace(loop_.engine().options());
     Relief relief;
     for (const std::uint16_t number : relieving_) {
         Connection* ch = loop_.connection(number);
@@ -291,8 +292,9 @@ Sender::Relief Sender::relieve_pool(Clock::time_point now) {
             !(ch->out.window_shut || ch->interest.has(Trigger::send))) {
             continue;
         }
-        relief.released = release_echoes(*ch) || relief.released;
-        if (!loop_.alive(*ch, number) || !holds_pool_echoes(*ch)) {
+        const Released r = release_echoes(*ch);
+        relief.released = r.moved || relief.released;
+        if (!r.kept) {
             continue;
         }
         // Its echoes did not all fit in its own memory. A peer that reads, however slowly, keeps
@@ -301,7 +303,7 @@ Sender::Relief Sender::relieve_pool(Clock::time_point now) {
             ch->out.relief_mark = ch->out.written;
             ch->out.relief_since = now;
         }
-        const Clock::time_point due = ch->out.relief_since + stuck_grace(loop_.engine().options());
+        const Clock::time_point due = ch->out.relief_since + grace;
         if (now >= due) {
             loop_.close(*ch, AmpeStatus::communication_failed,
                         "the peer took none of its answers while they held messages others waited for");
@@ -313,30 +315,28 @@ Sender::Relief Sender::relieve_pool(Clock::time_point now) {
     return relief;
 }
 
-bool Sender::holds_pool_echoes(const Connection& ch) const noexcept {
-    const MessagePool& pool = loop_.engine().pool();
-    for (Message* m = ch.out.queue.front(); m != nullptr; m = MessageQueue::next_of(m)) {
-        if (MessageAccess::echo_mark(*m) == echo && pool.owns(*m)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool Sender::release_echoes(Connection& ch) {
+Sender::Released Sender::release_echoes(Connection& ch) {
     MessagePool& pool = loop_.engine().pool();
+    const auto pool_echo = [&pool](Message& m) {
+        return MessageAccess::echo_mark(m) == echo && pool.owns(m);
+    };
+    Released released;
     // The front frames may be partly written, or in a send in flight: they stay as they are.
     std::size_t keep = std::max<std::size_t>(1, IoDriver::frames_sending(ch));
     Message* before = nullptr;
     Message* m = ch.out.queue.front();
     for (; m != nullptr && keep != 0; --keep) {
+        released.kept = released.kept || pool_echo(*m);
         before = m;
         m = MessageQueue::next_of(m);
     }
-    bool released = false;
     for (; m != nullptr; m = MessageQueue::next_of(before)) {
-        if (MessageAccess::echo_mark(*m) != echo || !pool.owns(*m) ||
-            ch.out.released_bytes + message_bytes(*m) > max_released_echo_bytes) {
+        if (!pool_echo(*m)) {
+            before = m;
+            continue;
+        }
+        if (ch.out.released_bytes + message_bytes(*m) > max_released_echo_bytes) {
+            released.kept = true;  // its own memory is full
             before = m;
             continue;
         }
@@ -352,7 +352,7 @@ bool Sender::release_echoes(Connection& ch) {
         Message* const placed = own.get();
         loop_.targets().recycle(ch.out.queue.replace(before, m, std::move(own)));
         before = placed;
-        released = true;
+        released.moved = true;
     }
     return released;
 }

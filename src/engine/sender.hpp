@@ -86,10 +86,13 @@ private:
     /// A queued message of `ch` left its queue: an echo no longer counts.
     void uncount_echo(Connection& ch, Message& msg);
     void on_sent(Connection& ch, MessagePtr msg);
+    /// What `release_echoes` did for a connection.
+    struct Released {
+        bool moved = false;  ///< echoes moved out of pool messages
+        bool kept = false;   ///< echoes still in pool messages (being written, or past its own memory)
+    };
     /// `relieve_pool` for one connection whose output is stuck: what fits in its own memory.
-    bool release_echoes(Connection& ch);
-    /// Some of `ch`'s echoes still hold pool messages.
-    [[nodiscard]] bool holds_pool_echoes(const Connection& ch) const noexcept;
+    Released release_echoes(Connection& ch);
     /// Drops from `echo_holders_` the connections gone or holding no echoes, and duplicates.
     void prune_echo_holders();
 
