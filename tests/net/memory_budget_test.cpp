@@ -38,6 +38,15 @@ std::vector<std::byte> request_frame(std::uint64_t id, std::size_t body_size) {
     return encode_frame(h, {}, std::vector<std::byte>(body_size, std::byte{'x'}));
 }
 
+/// Reads the answers to Requests 2 .. `count` + 1 from `peer`: every one, in order.
+void read_answers_in_order(RawPeer& peer, std::uint64_t count) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+        const std::optional<RawFrame> f = peer.read_frame();
+        ASSERT_TRUE(f.has_value()) << "the connection ended before answer " << i;
+        ASSERT_EQ(f->header.message_id, i + 2) << "answers out of order";
+    }
+}
+
 /// A server engine whose application echoes every Request back on its channel (as `tofu echo`
 /// does: the received message itself is posted back), and a client engine with one good
 /// connection to it.
@@ -187,13 +196,7 @@ TEST_P(MemoryBudgetTest, PeersThatConfirmNoneOfTheirAnswersCannotKeepThePoolFrom
     ASSERT_TRUE(pipelining.send(hello_frame(1, 1)));
     ASSERT_TRUE(pipelining.read_frame().has_value());
     constexpr std::uint64_t pipelined = 300;
-    std::jthread reader{[&pipelining] {
-        for (std::uint64_t i = 0; i < pipelined; ++i) {
-            const std::optional<RawFrame> f = pipelining.read_frame();
-            ASSERT_TRUE(f.has_value()) << "the pipelining peer's channel closed before answer " << i;
-            ASSERT_EQ(f->header.message_id, i + 2) << "answers out of order";
-        }
-    }};
+    std::jthread reader{[&pipelining] { read_answers_in_order(pipelining, pipelined); }};
     for (std::uint64_t id = 2; id < pipelined + 2; ++id) {
         ASSERT_TRUE(pipelining.send(request_frame(id, 16000))) << "request " << id;
     }
@@ -241,13 +244,7 @@ TEST_P(MemoryBudgetTest, AFloodThatReadsItsAnswersFlowsWithinTheBudget) {
     ASSERT_TRUE(flood.send(hello_frame(1, 1)));
     ASSERT_TRUE(flood.read_frame().has_value());
     constexpr std::uint64_t count = 2000;
-    std::jthread reader{[&flood] {
-        for (std::uint64_t i = 0; i < count; ++i) {
-            const std::optional<RawFrame> f = flood.read_frame();
-            ASSERT_TRUE(f.has_value()) << "answer " << i;
-            ASSERT_EQ(f->header.message_id, i + 2) << "answers out of order";
-        }
-    }};
+    std::jthread reader{[&flood] { read_answers_in_order(flood, count); }};
     for (std::uint64_t id = 2; id < count + 2; ++id) {
         ASSERT_TRUE(flood.send(request_frame(id, 16000)));
         if (id % 500 == 0) {
