@@ -24,7 +24,10 @@ struct Outbox {
     /// Bytes of echoes moved out of the pool's messages into messages of this connection's own,
     /// when others waited for the pool (Sender::relieve_pool); at most `max_released_echo_bytes`.
     std::size_t released_bytes = 0;
-    /// While echoes of its hold the dry pool: `written` when last seen, and since when unchanged.
+    /// Echoes that left the queue, all told: what a peer that takes its answers makes grow (not
+    /// `written`, which our own confirmations move even while a peer confirms nothing).
+    std::uint64_t echoes_out = 0;
+    /// While echoes of its hold the dry pool: `echoes_out` when last seen, and since when unchanged.
     std::uint64_t relief_mark = 0;
     std::chrono::steady_clock::time_point relief_since{};
     bool echo_listed = false;   ///< in the sender's list of connections holding echoes

@@ -97,6 +97,7 @@ void Sender::uncount_echo(Connection& ch, Message& msg) {
         return;
     }
     --ch.out.echoes;
+    ++ch.out.echoes_out;
     ch.out.echo_bytes -= frame_bytes(msg);
     if (!loop_.engine().pool().owns(msg)) {
         ch.out.released_bytes -= std::min(ch.out.released_bytes, message_bytes(msg));
@@ -299,8 +300,8 @@ Sender::Relief Sender::relieve_pool(Clock::time_point now) {
         }
         // Its echoes did not all fit in its own memory. A peer that reads, however slowly, keeps
         // them: they go out. One that has taken nothing for a while gives them all back.
-        if (ch->out.written != ch->out.relief_mark || ch->out.relief_since == Clock::time_point{}) {
-            ch->out.relief_mark = ch->out.written;
+        if (ch->out.echoes_out != ch->out.relief_mark || ch->out.relief_since == Clock::time_point{}) {
+            ch->out.relief_mark = ch->out.echoes_out;
             ch->out.relief_since = now;
         }
         const Clock::time_point due = ch->out.relief_since + grace;
