@@ -27,6 +27,9 @@ struct Inflow {
     bool starved = false;          ///< reading stopped until messages come back to the pool
     bool paused = false;           ///< reading stopped until its echoes are written (Outbox::echoes)
     bool assembly_listed = false;  ///< in the receiver's list of connections keeping an assembly
+    /// Starved, and off the receiver's list of starved connections while paused: its stash waits
+    /// for its echoes to go out, and the pool's messages go to the others.
+    bool starved_until_unpause = false;
 };
 
 }  // namespace tofu::detail

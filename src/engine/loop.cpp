@@ -73,7 +73,7 @@ void Loop::run() noexcept {
             // the stream) is read before we write into a socket it may have closed.
             io_.run(timeout);
             const bool relieved = relieve_pool();
-            if (engine_.take_refill() || relieved) {
+            if (engine_.take_refill() || relieved || receiver_.resume_owed()) {
                 receiver_.resume_starved();
             }
             expire_timers();
@@ -512,7 +512,7 @@ Connection& Loop::install(Connection connection) {
 }
 
 bool Loop::work_waiting() const noexcept {
-    return !posted_.empty() || engine_.work_waiting() || resolver_.has_done();
+    return !posted_.empty() || engine_.work_waiting() || resolver_.has_done() || receiver_.resume_owed();
 }
 
 bool Loop::spin_for_work(int timeout_ms) {

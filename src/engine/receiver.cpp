@@ -265,10 +265,17 @@ void Receiver::starve(Connection& ch, std::span<const std::byte> rest) {
 }
 
 void Receiver::resume_starved() {
+    resume_owed_ = false;
     resuming_.swap(starved_);  // a connection that starves again is listed anew in starved_
     for (const std::uint16_t number : resuming_) {
         Connection* ch = loop_.connection(number);
         if (ch == nullptr || !ch->in.starved) {
+            continue;
+        }
+        if (ch->in.paused) {
+            // Its peer takes none of its answers now: decoding more of what it sent would only
+            // turn the pool's messages into more answers waiting. `unpause` lists it again.
+            ch->in.starved_until_unpause = true;
             continue;
         }
         ch->in.starved = false;
@@ -301,6 +308,11 @@ void Receiver::pause(Connection& ch) {
 
 void Receiver::unpause(Connection& ch) {
     ch.in.paused = false;
+    if (std::exchange(ch.in.starved_until_unpause, false)) {
+        starved_.push_back(ch.number);  // resume_starved decodes its stash, then reads again
+        resume_owed_ = true;
+        return;
+    }
     if (may_read(ch) &&
         (ch.state == Connection::State::open || ch.state == Connection::State::awaiting_hello)) {
         loop_.io().set_interest(ch, ch.interest | Trigger::recv);
@@ -314,6 +326,7 @@ bool Receiver::may_read(const Connection& ch) noexcept {
 void Receiver::drain(Connection& ch) {
     ch.in.starved = false;
     ch.in.paused = false;
+    ch.in.starved_until_unpause = false;
     std::vector<std::byte>{}.swap(ch.in.stash);
 }
 

@@ -34,12 +34,15 @@ public:
     /// The pool is dry: `rest` (bytes read and not decoded) waits in the connection's stash, and
     /// the connection is not read until messages come back.
     void starve(Connection& ch, std::span<const std::byte> rest);
-    /// Messages came back to the pool: starved connections decode their stash and read again.
+    /// Messages came back to the pool: starved connections decode their stash and read again,
+    /// except those paused, which wait for `unpause`.
     void resume_starved();
     /// True once after a connection starved: the pool ran dry (Sender::relieve_pool may help).
     [[nodiscard]] bool take_pool_pressure() noexcept { return std::exchange(pool_pressed_, false); }
     /// Some connections wait for the pool.
     [[nodiscard]] bool starving() const noexcept { return !starved_.empty(); }
+    /// A starved connection was unpaused: `resume_starved` should run, pool refilled or not.
+    [[nodiscard]] bool resume_owed() const noexcept { return resume_owed_; }
     /// Stops reading `ch` until its echoes are written (Sender's echo count).
     void pause(Connection& ch);
     void unpause(Connection& ch);
@@ -74,6 +77,7 @@ private:
     std::vector<std::uint16_t> resuming_;       ///< starved_ being resumed (kept for its capacity)
     std::vector<std::uint16_t> assembly_list_;  ///< connections keeping their own message idle
     bool pool_pressed_ = false;                 ///< a connection starved since the loop last looked
+    bool resume_owed_ = false;                  ///< see resume_owed()
 };
 
 }  // namespace tofu::detail

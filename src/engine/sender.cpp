@@ -336,15 +336,17 @@ Sender::Released Sender::release_echoes(Connection& ch) {
             before = m;
             continue;
         }
-        if (ch.out.released_bytes + message_bytes(*m) > max_released_echo_bytes) {
+        const ByteBuffer& headers = MessageAccess::headers_buffer(*m);
+        if (ch.out.released_bytes + sizeof(Message) + headers.size() + m->body.size() >
+            max_released_echo_bytes) {
             released.kept = true;  // its own memory is full
             before = m;
             continue;
         }
-        // The encoded frame moves into a message of the connection's own: header, text headers
-        // and body (their storage, not a copy), and what marks it in the queue.
-        MessagePtr own = Message::create();
-        MessageAccess::trade_contents(*m, *own);
+        // The encoded frame is copied into a message of the connection's own, sized to it: a pool
+        // message may have room for the largest frame and hold a few bytes. The pool message,
+        // with its room, goes back to the reads.
+        MessagePtr own = m->clone();
         std::memcpy(MessageAccess::wire_header(*own).data(), MessageAccess::wire_header(*m).data(),
                     BinaryHeader::wire_size);
         MessageAccess::echo_mark(*own) = echo;

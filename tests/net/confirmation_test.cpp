@@ -30,14 +30,6 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view offer = "~confirm:1\r\n";
 
-/// A confirmation frame of `count` frames, as an engine writes it.
-std::vector<std::byte> confirmation(std::uint64_t count) {
-    BinaryHeader h;
-    h.proto.op_code = detail::confirmation_op;
-    h.message_id = count;
-    return encode_frame(h, {}, {});
-}
-
 bool is_confirmation_of(const std::optional<RawFrame>& f, std::uint64_t count) {
     return f && f->header.proto.op_code == detail::confirmation_op && f->header.message_id == count &&
            f->text_headers.empty() && f->body.empty();
@@ -50,16 +42,6 @@ std::string describe_frame(const std::optional<RawFrame>& f) {
     return std::string{op_code_name(f->header.proto.op_code)} + " (op " +
            std::to_string(static_cast<int>(f->header.proto.op_code)) + ") id " +
            std::to_string(f->header.message_id);
-}
-
-/// The next frame that is not a confirmation (the engine confirms what the peer sent).
-std::optional<RawFrame> read_past_confirmations(RawPeer& peer) {
-    for (;;) {
-        std::optional<RawFrame> f = peer.read_frame();
-        if (!f || f->header.proto.op_code != detail::confirmation_op) {
-            return f;
-        }
-    }
 }
 
 /// A tofu server engine and a raw peer playing its client.
@@ -148,7 +130,7 @@ TEST_P(ConfirmationTest, WithoutTheOfferNothingIsConfirmedAndAConfirmationIsAVio
     post_signals(channel, 1, 40);  // more than a batch: a confirming engine would confirm by now
     read_signals(peer, 1, 40);
 
-    ASSERT_TRUE(peer.send(confirmation(1)));
+    ASSERT_TRUE(peer.send(confirmation_frame(1)));
     const MessagePtr closed = wait_channel_closed(*server_, channel);
     EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::invalid_op_code)) << describe(*closed);
 }
@@ -158,7 +140,7 @@ TEST_P(ConfirmationTest, WhatThePeerDidNotConfirmComesBackMarkedAndInOrder) {
     const std::uint16_t channel = accept_raw(peer, true);
     post_signals(channel, 1, 10);
     read_signals(peer, 1, 10);
-    ASSERT_TRUE(peer.send(confirmation(5)));  // the HelloResponse and Signals 1..4
+    ASSERT_TRUE(peer.send(confirmation_frame(5)));  // the HelloResponse and Signals 1..4
     peer.reset();
 
     std::vector<std::uint64_t> unconfirmed;
@@ -172,7 +154,7 @@ TEST_P(ConfirmationTest, EverythingConfirmedNothingComesBack) {
     const std::uint16_t channel = accept_raw(peer, true);
     post_signals(channel, 1, 10);
     read_signals(peer, 1, 10);
-    ASSERT_TRUE(peer.send(confirmation(11)));
+    ASSERT_TRUE(peer.send(confirmation_frame(11)));
     peer.reset();
 
     std::vector<std::uint64_t> unconfirmed;
@@ -187,7 +169,7 @@ TEST_P(ConfirmationTest, ACountBeyondWhatWasWrittenOrGoingBackClosesTheConnectio
         RawPeer peer{listener_.client_address};
         const std::uint16_t channel = accept_raw(peer, true);  // one frame written: the HelloResponse
         for (const std::uint64_t count : counts) {
-            ASSERT_TRUE(peer.send(confirmation(count))) << what;
+            ASSERT_TRUE(peer.send(confirmation_frame(count))) << what;
         }
         const MessagePtr closed = wait_channel_closed(*server_, channel);
         EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::invalid_message))
@@ -207,7 +189,7 @@ TEST_P(ConfirmationTest, ConfirmationsAreReadWhileThePoolIsDry) {
     while (MessagePtr m = engine_->get(AllocationStrategy::pool_only)) {
         held.push_back(std::move(m));
     }
-    ASSERT_TRUE(peer.send(confirmation(5)));
+    ASSERT_TRUE(peer.send(confirmation_frame(5)));
     peer.reset();
 
     // A confirmation needs no message, and neither does the end of the connection: the channel
@@ -240,7 +222,7 @@ TEST_P(ConfirmationTest, TheByeResponderReportsTheCloseOnceThePeerConfirmedEvery
     for (const MessagePtr& m : until_posted_processed(*engine_, *server_)) {
         EXPECT_FALSE(is_channel_closed(*m, channel)) << "reported closed before the peer confirmed";
     }
-    ASSERT_TRUE(peer.send(confirmation(5)));  // HelloResponse, Signals 1..3, ByeResponse
+    ASSERT_TRUE(peer.send(confirmation_frame(5)));  // HelloResponse, Signals 1..3, ByeResponse
     std::vector<std::uint64_t> unconfirmed;
     const MessagePtr closed = closed_with(channel, unconfirmed);
     EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::success)) << describe(*closed);
@@ -252,7 +234,7 @@ TEST_P(ConfirmationTest, TheByeResponderReturnsWhatAPeerThatLeftNeverConfirmed) 
     const std::uint16_t channel = accept_raw(peer, true);
     post_signals(channel, 1, 3);
     read_signals(peer, 1, 3);
-    ASSERT_TRUE(peer.send(confirmation(2)));  // HelloResponse and Signal 1
+    ASSERT_TRUE(peer.send(confirmation_frame(2)));  // HelloResponse and Signal 1
     BinaryHeader bye;
     bye.proto.op_code = OpCode::bye_request;
     bye.message_id = 99;
@@ -300,7 +282,7 @@ TEST_P(ConfirmationTest, AByeResponseNobodyAskedForConfirmsNothing) {
     post_signals(channel, 1, 10);
     read_signals(peer, 1, 10);
     // The peer closes with a ByeResponse of its own accord: it dropped what it did not confirm.
-    ASSERT_TRUE(peer.send(confirmation(4)));  // the HelloResponse and Signals 1..3
+    ASSERT_TRUE(peer.send(confirmation_frame(4)));  // the HelloResponse and Signals 1..3
     ASSERT_TRUE(peer.send(bye_response_frame(77)));
 
     std::vector<std::uint64_t> unconfirmed;
@@ -369,7 +351,7 @@ TEST_P(ConfirmationTest, AFullWindowOpensWhenThePeerConfirmsAndNothingIsClosed) 
     // far), and the next window comes; confirmed, nothing comes back when the peer then leaves.
     for (std::uint64_t round = 0; round < 3; ++round) {
         read_signals(peer, round * window + 1, (round + 1) * window);
-        ASSERT_TRUE(peer.send(confirmation(1 + (round + 1) * window)));
+        ASSERT_TRUE(peer.send(confirmation_frame(1 + (round + 1) * window)));
     }
     peer.reset();
     std::vector<std::uint64_t> unconfirmed;
@@ -405,7 +387,7 @@ protected:
         EXPECT_NE(h->text_headers_text().find(offer), std::string_view::npos)
             << "no offer in the Hello: " << h->text_headers_text();
         if (confirming) {
-            EXPECT_TRUE(peer_->send(confirmation(1)));
+            EXPECT_TRUE(peer_->send(confirmation_frame(1)));
         }
         BinaryHeader response;
         response.proto.op_code = OpCode::hello_response;

@@ -71,7 +71,7 @@ protected:
         listener_ = start_listener(*server_engine_, *server_, GetParam());
         echo_ = std::jthread{[this] {
             try {
-                (void)serve_echo(*server_, SIZE_MAX, 10min, &stop_);
+                echo_stats_ = serve_echo(*server_, SIZE_MAX, 10min, &stop_);
             } catch (const TestFailure& e) {
                 echo_failure_ = e.what();
             }
@@ -99,6 +99,34 @@ protected:
         EXPECT_EQ(response->body.text(), body) << while_doing;
     }
 
+    /// `count` peers that offer confirmations, ask for more answers than the window and the pool
+    /// together, read the window's worth and confirm none of them: their other answers wait on
+    /// the server, holding the pool's messages.
+    std::vector<std::unique_ptr<RawPeer>> peers_confirming_nothing(std::size_t count) {
+        const std::size_t asked = options_.max_unconfirmed_frames + 4 * std::size_t{options_.max_pool_msgs};
+        std::vector<std::byte> requests;
+        for (std::uint64_t id = 2; id < 2 + asked; ++id) {
+            const std::vector<std::byte> f = request_frame(id, 64);
+            requests.insert(requests.end(), f.begin(), f.end());
+        }
+        std::vector<std::unique_ptr<RawPeer>> mute;
+        for (std::size_t i = 0; i < count; ++i) {
+            mute.push_back(std::make_unique<RawPeer>(listener_.client_address));
+            EXPECT_TRUE(mute.back()->send(hello_frame(1, 1, "~confirm:1\r\n")));
+            const std::optional<RawFrame> hello = read_past_confirmations(*mute.back());
+            EXPECT_TRUE(hello && hello->header.proto.op_code == OpCode::hello_response)
+                << "no HelloResponse for peer " << i;
+            EXPECT_TRUE(mute.back()->send(requests));
+        }
+        for (std::size_t i = 0; i < count; ++i) {  // the answers its window lets through
+            for (std::uint64_t a = 0; a < options_.max_unconfirmed_frames; ++a) {
+                const std::optional<RawFrame> f = read_past_confirmations(*mute[i]);
+                EXPECT_TRUE(f && f->header.message_id == a + 2) << "answer " << a << " to peer " << i;
+            }
+        }
+        return mute;
+    }
+
     /// The server engine's own count is within its budget: each connection within
     /// `channel_budget`, and the pool's messages within `max_pool_msgs` (the echo application
     /// makes none of its own).
@@ -120,6 +148,7 @@ protected:
     std::atomic<bool> stop_{false};
     std::string echo_failure_;
     std::jthread echo_;
+    EchoStats echo_stats_;  ///< what the echo did, once `stop_echo` returned
     std::uint16_t good_ = 0;
 };
 
@@ -171,25 +200,8 @@ TEST_P(MemoryBudgetTest, PeersThatConfirmNoneOfTheirAnswersCannotKeepThePoolFrom
     // peers hold the whole pool, and the others' reads find it dry, unless the engine takes it
     // back (within a second, long before stall_timeout, which here never comes).
     start(Options{.max_unconfirmed_frames = 64, .stall_timeout = 10min});
-    constexpr std::size_t mute_peers = 4;
-    const std::size_t asked = options_.max_unconfirmed_frames + 4 * std::size_t{options_.max_pool_msgs};
-    std::vector<std::byte> requests;
-    for (std::uint64_t id = 2; id < 2 + asked; ++id) {
-        const std::vector<std::byte> f = request_frame(id, 64);
-        requests.insert(requests.end(), f.begin(), f.end());
-    }
-    std::vector<std::unique_ptr<RawPeer>> mute;
-    for (std::size_t i = 0; i < mute_peers; ++i) {
-        mute.push_back(std::make_unique<RawPeer>(listener_.client_address));
-        ASSERT_TRUE(mute.back()->send(hello_frame(1, 1, "~confirm:1\r\n")));
-        ASSERT_TRUE(mute.back()->read_frame().has_value()) << "no HelloResponse for peer " << i;
-        ASSERT_TRUE(mute.back()->send(requests));
-    }
-    for (std::size_t i = 0; i < mute_peers; ++i) {  // the answers its window lets through
-        for (std::size_t a = 0; a < options_.max_unconfirmed_frames; ++a) {
-            ASSERT_TRUE(mute[i]->read_frame().has_value()) << "answer " << a << " to peer " << i;
-        }
-    }
+    const std::vector<std::unique_ptr<RawPeer>> mute = peers_confirming_nothing(4);
+    ASSERT_FALSE(HasFailure());
     // Meanwhile a peer that pipelines big Requests and reads every answer keeps its channel,
     // though its socket is often full while the pool is dry.
     RawPeer pipelining{listener_.client_address};
@@ -206,6 +218,34 @@ TEST_P(MemoryBudgetTest, PeersThatConfirmNoneOfTheirAnswersCannotKeepThePoolFrom
     }
     reader.join();
     expect_within_budget("while four peers confirm none of their answers");
+}
+
+TEST_P(MemoryBudgetTest, AnswersInMessagesGrownByBigFramesAreGivenBackWithoutClosingTheirPeers) {
+    // As above, after big messages grew the pool's (here the application's own, as many clients
+    // sending big Requests at once would): each small answer waits in a message with room for
+    // 64 KiB. The engine copies such answers into messages of their connection's size, so their
+    // peers keep their connections (until stall_timeout) while the pool goes back to the others.
+    // Taking the messages whole would not fit a connection's own memory, and the engine would
+    // close the peers to free them.
+    start(Options{.max_unconfirmed_frames = 64, .stall_timeout = 10min});
+    {
+        // Every message the pool may hold, with what the engine has out: all it gives is big.
+        std::vector<MessagePtr> grown(options_.max_pool_msgs - server_engine_->memory().pool_out);
+        for (MessagePtr& m : grown) {
+            m = server_engine_->get(AllocationStrategy::always);
+            m->body.reserve(max_part_size);
+        }
+    }
+
+    const std::vector<std::unique_ptr<RawPeer>> mute = peers_confirming_nothing(4);
+    ASSERT_FALSE(HasFailure());
+    good_ = connect_client(*client_engine_, *client_, listener_.client_address);  // a new client
+    for (int i = 0; i < 3; ++i) {
+        expect_served("while four peers confirm none of their answers");
+    }
+    expect_within_budget("while four peers confirm none of their answers");
+    stop_echo();
+    EXPECT_EQ(echo_stats_.closed_not_success, 0U) << "a peer was closed to free the pool";
 }
 
 TEST_P(MemoryBudgetTest, PeersStalledInsideFramesHoldNoneOfThePool) {

@@ -35,6 +35,7 @@
 #include <tofu/testing.hpp>
 
 // tofu's internal headers, for the raw-socket peer only (engine_helpers.hpp says what and why).
+#include "message/frame_codec.hpp"
 #include "net/native_socket.hpp"
 #include "net/socket.hpp"
 
@@ -908,6 +909,21 @@ std::vector<std::byte> hello_frame(std::uint16_t channel, std::uint64_t message_
     const std::string headers =
         std::string{header::connect_to} + ":tcp|127.0.0.1|1\r\n" + std::string{extra_headers};
     return encode_frame(bhdr, headers, bytes_of(body));
+}
+
+std::optional<RawFrame> read_past_confirmations(RawPeer& peer) {
+    std::optional<RawFrame> f = peer.read_frame();
+    while (f && f->header.proto.op_code == detail::confirmation_op) {
+        f = peer.read_frame();
+    }
+    return f;
+}
+
+std::vector<std::byte> confirmation_frame(std::uint64_t count) {
+    BinaryHeader bhdr;
+    bhdr.proto.op_code = detail::confirmation_op;
+    bhdr.message_id = count;
+    return encode_frame(bhdr, {}, {});
 }
 
 RawPeer::RawPeer(const Address& to, std::chrono::milliseconds io_timeout) : fd_{connect_raw(to, io_timeout)} {

@@ -4,13 +4,15 @@
 //
 // What drives an engine here uses tofu's public API only, and this header includes nothing else of
 // tofu's. The raw-socket peer and listener are no part of tofu, but engine_helpers.cpp builds them
-// on two of tofu's internal headers (src/, on the test support library's include path):
+// on three of tofu's internal headers (src/, on the test support library's include path):
 // - net/native_socket.hpp, where POSIX and Winsock differ: a socket held as an int (handle()
 //   makes it Winsock's SOCKET), the last error, close, setsockopt's argument type, send without
 //   SIGPIPE, recv, EINTR against WSAEINTR, SHUT_WR against SD_SEND, the errors that mean a peer is
 //   gone, Winsock's start-up, and the OS socket headers (ws2tcpip.h and afunix.h on Windows);
 // - net/socket.hpp, for detail::os_error_text alone: an OS error as text (FormatMessage on
-//   Windows, where strerror does not know Winsock's codes).
+//   Windows, where strerror does not know Winsock's codes);
+// - message/frame_codec.hpp, for detail::confirmation_op: the op code of the engines' own
+//   confirmations, which the public API does not name.
 // Writing these again here would make a second copy of that OS split to keep in step with the
 // engine's; chaos_proxy.cpp and net/connect_listen_test.cpp use net/native_socket.hpp too.
 //
@@ -306,6 +308,15 @@ struct RawFrame {
 [[nodiscard]] std::vector<std::byte> hello_frame(std::uint16_t channel, std::uint64_t message_id,
                                                  std::string_view extra_headers = {},
                                                  std::string_view body = {});
+
+/// A confirmation frame (op code 10, negotiated by `~confirm:1`) saying `count` frames arrived,
+/// as an engine writes it.
+[[nodiscard]] std::vector<std::byte> confirmation_frame(std::uint64_t count);
+
+class RawPeer;
+/// The next frame from `peer` that is not a confirmation (an engine that took the offer confirms
+/// what the peer sent); nothing when the connection ends first.
+[[nodiscard]] std::optional<RawFrame> read_past_confirmations(RawPeer& peer);
 
 /// A blocking socket connected to a TCP (a TLS address: its TCP) or UDS client address, with send and receive
 /// timeouts (TCP_NODELAY on TCP). Throws `TestFailure` when it cannot connect.
