@@ -17,8 +17,10 @@ trap cleanup EXIT
 
 coproc SERVER { exec "$server" 600 "$dir/jobs.sock" 2000; }
 server_pid=$SERVER_PID
-read -r -t 30 -u "${SERVER[0]}" tcp
-read -r -t 30 -u "${SERVER[0]}" uds
+# Our own copy of its output: bash unsets SERVER as soon as the server exits, lines still unread.
+exec {server_out}<&"${SERVER[0]}"
+read -r -t 30 -u "$server_out" tcp
+read -r -t 30 -u "$server_out" uds
 for i in 1 2 3 4 5 6 7 8; do
     address=$([ "$i" -le 4 ] && echo "$tcp" || echo "$uds")
     case $i in
@@ -30,7 +32,7 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 
 died=0 froze=0 finished=0
-while read -r -t 120 -u "${SERVER[0]}" line; do
+while read -r -t 120 -u "$server_out" line; do
     echo "server: $line"
     case $line in
         *"left: job"*"requeued") died=1 ;;
@@ -45,7 +47,7 @@ done
 
 kill -INT "$server_pid"
 summary=
-while read -r -t 120 -u "${SERVER[0]}" line; do
+while read -r -t 120 -u "$server_out" line; do
     echo "server: $line"
     case $line in "jobs "*) summary=$line ;; esac
 done
