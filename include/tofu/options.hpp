@@ -110,7 +110,9 @@ struct Options {
 
     /// Between two tofu engines, which confirm to each other what they received: the send window,
     /// in frames. A channel writes at most this many Requests, Responses and Signals its peer has
-    /// not confirmed; at the cap it writes nothing more to that peer until a confirmation comes
+    /// not confirmed, and Requests and Signals it starts only up to half (answers to the peer's
+    /// Requests keep room, however many it pipelines: its confirmations of our answers come
+    /// behind them). At the cap it writes nothing more to that peer until a confirmation comes
     /// (an engine confirms every 32 frames it reads, or within 100 ms; see `stall_timeout` for a
     /// peer that never does). Each such frame costs
     /// the engine 32 bytes until confirmed, so this bounds what a peer that never confirms can

@@ -139,7 +139,7 @@ void Sender::flush_listed() {
     flush_list_.clear();
 }
 
-Gathered Sender::gather(const Connection& ch, std::span<native::IoSlice> parts, std::size_t regular_budget,
+Gathered Sender::gather(const Connection& ch, std::span<native::IoSlice> parts, SendWindow window,
                         std::span<std::byte> staging) {
     // Without staging, the frame count is capped too: a completion backend tracks it per send.
     const std::size_t max_frames = staging.empty() ? max_frames_per_write : SIZE_MAX;
@@ -147,14 +147,18 @@ Gathered Sender::gather(const Connection& ch, std::span<native::IoSlice> parts, 
     std::size_t skip = ch.out.head_written;  // of the front frame only
     std::size_t staged = 0;                  // bytes copied into `staging`
     const std::byte* run = nullptr;          // where the staged run the last slice covers begins
+    std::size_t regular = 0;                 // Requests, Responses and Signals gathered
     for (Message* m = ch.out.queue.front();
          m != nullptr && g.frames < max_frames && g.parts + 3 <= parts.size();
          m = MessageQueue::next_of(m), ++g.frames, skip = 0) {
         // The send window counts what the peer must confirm: the application's regular frames,
         // not our confirmations.
-        if (m != ch.confirms.confirmation_frame && m->bhdr.proto.type() == MessageType::regular &&
-            regular_budget-- == 0) {
-            break;
+        if (m != ch.confirms.confirmation_frame && m->bhdr.proto.type() == MessageType::regular) {
+            const bool answers_peer =
+                m->bhdr.proto.op_code == OpCode::response || MessageAccess::echo_mark(*m) == echo;
+            if (!window.admits(answers_peer, regular++)) {
+                break;
+            }
         }
         const FrameParts frame = frame_parts(*m);
         const std::size_t left = frame.size() - skip;
@@ -216,13 +220,12 @@ void Sender::on_sent(Connection& ch, MessagePtr msg) {
 
 // --- The send window and the stall watch --------------------------------------------------------
 
-std::size_t Sender::window(const Connection& ch) const noexcept {
+SendWindow Sender::window(const Connection& ch) const noexcept {
     if (ch.confirms.mode == ConfirmState::Mode::off) {
-        return SIZE_MAX;
+        return {};
     }
-    const std::size_t cap = loop_.engine().options().max_unconfirmed_frames;
-    const std::size_t logged = ch.confirms.unconfirmed.size();
-    return logged < cap ? cap - logged : 0;
+    return {.unconfirmed = ch.confirms.unconfirmed.size(),
+            .cap = loop_.engine().options().max_unconfirmed_frames};
 }
 
 void Sender::shut_window(Connection& ch) {
@@ -231,7 +234,9 @@ void Sender::shut_window(Connection& ch) {
 }
 
 void Sender::open_window(Connection& ch) {
-    if (ch.out.window_shut && window(ch) != 0) {
+    // Whether the front frame now fits depends on what it is: the next gather tells, and shuts
+    // the window again if not.
+    if (ch.out.window_shut) {
         ch.out.window_shut = false;
         list_for_flush(ch);
     }

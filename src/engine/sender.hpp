@@ -46,15 +46,15 @@ public:
     /// Points `parts` at `ch`'s queued frames from the first unwritten byte. Small frames are
     /// copied into `staging` (when given; it must outlive the write) and share its slices; a write
     /// without staging covers at most `max_frames_per_write` frames. Stops at the first Request,
-    /// Response or Signal past `regular_budget` (the send window).
-    static Gathered gather(const Connection& ch, std::span<native::IoSlice> parts, std::size_t regular_budget,
+    /// Response or Signal `window` does not admit.
+    static Gathered gather(const Connection& ch, std::span<native::IoSlice> parts, SendWindow window,
                            std::span<std::byte> staging = {});
     /// Retires `written` bytes of `ch`'s queue; false when that closed or drained the connection.
     bool retire(Connection& ch, std::size_t written);
 
-    /// How many more Requests, Responses and Signals `ch` may write before its peer confirms: the
-    /// room left in its send window (no limit for a peer that does not confirm).
-    [[nodiscard]] std::size_t window(const Connection& ch) const noexcept;
+    /// What `ch` may write before its peer confirms more (no limit for a peer that does not
+    /// confirm).
+    [[nodiscard]] SendWindow window(const Connection& ch) const noexcept;
     /// The window is full: `ch` writes nothing more (and waits for no writability) until the peer
     /// confirms, or `Options::stall_timeout` passes.
     void shut_window(Connection& ch);

@@ -293,15 +293,17 @@ TEST_P(ConfirmationTest, AByeResponseNobodyAskedForConfirmsNothing) {
 
 TEST_P(ConfirmationTest, NothingPastTheWindowIsWrittenAndAPeerThatNeverConfirmsIsClosedAfterTheTimeout) {
     constexpr std::uint32_t window = 64;
+    constexpr std::uint64_t started = window / 2;  // Signals start an exchange: half the window
     server_.reset();
     engine_ = Reactor::create(Options{.max_unconfirmed_frames = window, .stall_timeout = 500ms});
     server_ = engine_->create();
     listener_ = start_listener(*engine_, *server_, GetParam());
     RawPeer peer{listener_.client_address};
     const std::uint16_t channel = accept_raw(peer, true);
-    // The peer reads everything and confirms nothing: exactly one window of Signals reaches it,
-    // then the channel waits, and closes once the confirmation timeout passes. Every Signal
-    // comes back: the window's marked unconfirmed, the rest as never written.
+    // The peer reads everything and confirms nothing: exactly what the window lets through of
+    // Signals (half of it; Responses may fill it) reaches it, then the channel waits, and closes once the
+    // confirmation timeout passes. Every Signal comes back: the window's marked unconfirmed, the rest as
+    // never written.
     std::uint64_t read = 0;
     std::string reader_failure;
     std::jthread reader{[&peer, &read, &reader_failure] {  // until the engine resets the connection
@@ -319,7 +321,7 @@ TEST_P(ConfirmationTest, NothingPastTheWindowIsWrittenAndAPeerThatNeverConfirmsI
     const MessagePtr closed = wait_channel_closed(*server_, channel, &before);
     reader.join();
     EXPECT_EQ(reader_failure, "");
-    EXPECT_EQ(read, window) << "frames past the window were written";
+    EXPECT_EQ(read, started) << "frames past the window were written";
     EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::communication_failed)) << describe(*closed);
     EXPECT_NE(header_value(*closed, header::detail).find("confirmed none"), std::string::npos)
         << describe(*closed);
@@ -331,27 +333,29 @@ TEST_P(ConfirmationTest, NothingPastTheWindowIsWrittenAndAPeerThatNeverConfirmsI
             continue;
         }
         EXPECT_EQ(m->bhdr.message_id, next_id++) << "returned out of order";
-        EXPECT_EQ(header_value(*m, header::unconfirmed) == "1", m->bhdr.message_id <= window) << describe(*m);
+        EXPECT_EQ(header_value(*m, header::unconfirmed) == "1", m->bhdr.message_id <= started)
+            << describe(*m);
         unconfirmed += header_value(*m, header::unconfirmed) == "1" ? 1 : 0;
     }
-    EXPECT_EQ(unconfirmed, window);
+    EXPECT_EQ(unconfirmed, started);
     EXPECT_EQ(next_id, posted + 1) << "every Signal posted comes back";
 }
 
 TEST_P(ConfirmationTest, AFullWindowOpensWhenThePeerConfirmsAndNothingIsClosed) {
     constexpr std::uint32_t window = 64;
+    constexpr std::uint64_t started = window / 2;  // Signals start an exchange: half the window
     server_.reset();
     engine_ = Reactor::create(Options{.max_unconfirmed_frames = window, .stall_timeout = 0ms});
     server_ = engine_->create();
     listener_ = start_listener(*engine_, *server_, GetParam());
     RawPeer peer{listener_.client_address};
     const std::uint16_t channel = accept_raw(peer, true);
-    post_signals(channel, 1, std::uint64_t{3} * window);
+    post_signals(channel, 1, std::uint64_t{3} * started);
     // One window at a time: the peer reads it, confirms it (the HelloResponse and the Signals so
     // far), and the next window comes; confirmed, nothing comes back when the peer then leaves.
     for (std::uint64_t round = 0; round < 3; ++round) {
-        read_signals(peer, round * window + 1, (round + 1) * window);
-        ASSERT_TRUE(peer.send(confirmation_frame(1 + (round + 1) * window)));
+        read_signals(peer, round * started + 1, (round + 1) * started);
+        ASSERT_TRUE(peer.send(confirmation_frame(1 + (round + 1) * started)));
     }
     peer.reset();
     std::vector<std::uint64_t> unconfirmed;

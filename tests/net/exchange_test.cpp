@@ -275,6 +275,39 @@ TEST_P(ExchangeTest, OrderIsKeptForTwoThousandPipelinedMessages) {
     EXPECT_EQ(last->bhdr.message_id, count);
 }
 
+TEST_P(ExchangeTest, RequestsPipelinedFarPastTheConfirmationWindowAreAllAnswered) {
+    // A client that posts many Requests at once confirms the server's Responses behind them, in
+    // the same stream. An engine holds the Requests it writes to half its window and lets
+    // Responses use all of it, so the server reads far enough to find those confirmations before
+    // its window fills with Responses. With one window for both, the engines waited on each other
+    // until stall_timeout closed the channel (here, at the default window of 4096 frames, after
+    // about 4,150 answers).
+    const Connection c = connect();
+    const std::uint64_t count = 3 * std::uint64_t{Options{}.max_unconfirmed_frames};
+    std::jthread answering{[this, count] {
+        for (std::uint64_t answered = 0; answered < count;) {
+            MessagePtr m = server_->wait_receive(event_timeout);
+            if (!m) {
+                return;  // the client's wait below fails the test
+            }
+            if (m->bhdr.proto.op_code == OpCode::request) {
+                m->bhdr.proto.op_code = OpCode::response;
+                (void)server_->post(m);
+                ++answered;
+            }
+        }
+    }};
+    for (std::uint64_t i = 1; i <= count; ++i) {
+        MessagePtr msg = make_message(*client_engine_, OpCode::request, c.client, i, std::to_string(i));
+        (void)client_->post(msg);
+    }
+    for (std::uint64_t i = 1; i <= count; ++i) {
+        const MessagePtr response = wait_for_op(*client_, OpCode::response, c.client);
+        ASSERT_EQ(response->bhdr.message_id, i) << "answers out of order";
+        ASSERT_EQ(response->body.text(), std::to_string(i));
+    }
+}
+
 TEST_P(ExchangeTest, WithBothSpinsOffEveryWaitSleepsAndIsWoken) {
     // Zero spins: the engine and each receiver sleep as soon as they are out of work, so no spin
     // finds a message here: each is already queued when asked for, or comes with a wake-up (the
