@@ -21,7 +21,7 @@ struct Outbox {
     /// on and queue its answers without end.
     std::size_t echo_bytes = 0;
     std::uint32_t echoes = 0;
-    /// Bytes of echoes moved out of the pool's messages into messages of this connection's own,
+    /// Bytes of echoes copied out of the pool's messages into messages of this connection's own,
     /// when others waited for the pool (Sender::relieve_pool); at most `max_released_echo_bytes`.
     std::size_t released_bytes = 0;
     /// Echoes that left the queue, all told: what a peer that takes its answers makes grow (not

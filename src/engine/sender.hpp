@@ -72,11 +72,12 @@ public:
         std::optional<Clock::time_point> again;  ///< a peer that takes nothing may be let go then
     };
     /// The pool ran dry. Echoes that wait for a peer taking none of its output now (its window
-    /// shut, or its socket full) move out of the pool's messages into messages of their
-    /// connection's own, up to `max_released_echo_bytes` a connection. A connection whose echoes
-    /// do not all fit, and whose peer has taken nothing for a second (or `stall_timeout`) while
-    /// the pool stays dry, is closed, and gives everything back. So peers that never read or
-    /// never confirm cannot keep the pool from the others, and peers that read slowly keep theirs.
+    /// shut, or its socket full) are copied out of the pool's messages into messages of their
+    /// connection's own, each sized to its frame, up to `max_released_echo_bytes` a connection.
+    /// A connection whose echoes do not all fit, and whose peer has taken nothing for a second
+    /// (or `stall_timeout`) while the pool stays dry, is closed, and gives everything back. So
+    /// peers that never read or never confirm cannot keep the pool from the others, and peers
+    /// that read slowly keep theirs.
     Relief relieve_pool(Clock::time_point now);
 
 private:
@@ -88,7 +89,7 @@ private:
     void on_sent(Connection& ch, MessagePtr msg);
     /// What `release_echoes` did for a connection.
     struct Released {
-        bool moved = false;  ///< echoes moved out of pool messages
+        bool moved = false;  ///< echoes copied out of pool messages
         bool kept = false;   ///< echoes still in pool messages (being written, or past its own memory)
     };
     /// `relieve_pool` for one connection whose output is stuck: what fits in its own memory.
