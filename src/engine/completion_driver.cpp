@@ -157,11 +157,7 @@ void CompletionDriver::on_read_done(Connection& ch, const Completion& c) {
         return;
     }
     if (r.ended() && sending(ch)) {
-        // Closing now would cancel the send, leaving an unknown part of it written, and nothing
-        // could follow it: not even the confirmation that tells the peer what we received. So the
-        // send completes first (or a timer gives up on it).
-        ch.io.peer_end = r;
-        loop_.arm(ch, last_words_wait);
+        on_peer_end(ch, r);
         return;
     }
     const std::uint16_t number = ch.number;
@@ -179,12 +175,37 @@ void CompletionDriver::on_read_done(Connection& ch, const Completion& c) {
         }
         return;
     }
+    if (!got.ended() && ch.stream->absorbed_end()) {
+        // The stream ended with these bytes (TLS: a close_notify): they are read, then the end,
+        // as if the socket had ended after them.
+        if (!data.empty()) {
+            (void)loop_.receiver().on_read(ch, got, data);
+        }
+        if (loop_.alive(ch, number)) {
+            IoResult end;
+            end.end_of_stream = true;
+            on_peer_end(ch, end);
+        }
+        return;
+    }
     on_input(ch, got, data);
     if (loop_.alive(ch, number) && (ch.stream->has_output() || !ch.out.queue.empty())) {
         // What it received made the stream answer (a handshake, a key update), or lets it write
         // what waited for its handshake.
         flush(ch);
     }
+}
+
+void CompletionDriver::on_peer_end(Connection& ch, const IoResult& end) {
+    if (sending(ch)) {
+        // Closing now would cancel the send, leaving an unknown part of it written, and nothing
+        // could follow it: not even the confirmation that tells the peer what we received. So the
+        // send completes first (or a timer gives up on it).
+        ch.io.peer_end = end;
+        loop_.arm(ch, last_words_wait);
+        return;
+    }
+    on_input(ch, end, {});
 }
 
 void CompletionDriver::read_buffered(Connection& ch) {

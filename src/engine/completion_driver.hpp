@@ -48,6 +48,8 @@ private:
     void on_read_done(Connection& ch, const Completion& c);
     /// What a receive brought (bytes, or the peer's end): decoded, and the next receive started.
     void on_input(Connection& ch, const IoResult& r, std::span<const std::byte> data);
+    /// The peer's end: told now, or once the send in flight completes.
+    void on_peer_end(Connection& ch, const IoResult& end);
     void on_write_done(const Completion& c);
     void on_accept_done(Listener* listener, const Completion& c);
     /// A write failed: the receive in flight brings what the peer said before it left.

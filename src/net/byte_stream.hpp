@@ -95,6 +95,10 @@ public:
     [[nodiscard]] virtual std::string_view failure() const noexcept { return {}; }
     /// The completion backend: `absorb` failed (the stream's own error, e.g. a bad record).
     [[nodiscard]] virtual SocketError absorb_error() const noexcept { return {}; }
+    /// The completion backend: the stream ended inside what `absorb` was given (TLS: the peer's
+    /// close_notify), ahead of the socket, which may never say so: the connection ends after
+    /// the bytes `absorb` returned.
+    [[nodiscard]] virtual bool absorbed_end() const noexcept { return false; }
     /// The completion backend: what the socket's end (`end`: end of stream or an error) means for
     /// the stream (TLS: a handshake cut short is the connect's failure, with words).
     [[nodiscard]] virtual IoResult at_end(const IoResult& end) noexcept { return end; }

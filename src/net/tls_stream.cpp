@@ -313,6 +313,7 @@ IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
     (void)flush_queued(s);  // what an earlier read made OpenSSL say (its handshake) goes first
     std::size_t total = 0;
     IoResult r;
+    r.error = error_;  // a failure met after the bytes the read before returned: told now
     // Record after record until `into` is full or nothing more can be read now: what OpenSSL read
     // ahead and holds is read here, not left for a socket event that will not come.
     while (total < into.size() && error_.ok()) {
@@ -327,6 +328,9 @@ IoResult TlsStream::read(const Socket& s, std::span<std::byte> into) noexcept {
     }
     (void)flush_queued(s);  // a failed send shows on the next read or write
     may_hold_records_ = total == into.size() && SSL_has_pending(ssl_) != 0;
+    // The end (a close_notify that came with the last record, say) is told by the next read, which
+    // no socket event may ever ask for: the peer can keep its socket open and quiet.
+    end_held_ = total != 0 && r.ended();
     read_wants_write_ = read_wants_write_ || queued_sent_ < queued_.size();
     // A write that waited for the handshake's input (or was cut at its read budget) may go on
     // once this read finished the handshake: it waits for room now, not for the peer.
@@ -493,7 +497,7 @@ bool TlsStream::has_buffered_input() const noexcept {
     // last read filled its buffer). Not `SSL_has_pending`: it is true of the start of a record
     // too, which only the socket's next bytes complete, and a peer that stops inside one would
     // have the engine read it again and again, never waiting.
-    return SSL_pending(ssl_) > 0 || input_cut_ || may_hold_records_;
+    return SSL_pending(ssl_) > 0 || input_cut_ || may_hold_records_ || end_held_;
 }
 
 Readiness TlsStream::needs(Readiness wants) const noexcept {
@@ -523,14 +527,16 @@ std::span<const std::byte> TlsStream::absorb(std::span<const std::byte> received
     }
     input_ = received;
     peer_ended_ = false;
+    end_held_ = false;
     const std::span<std::byte> plain = absorb_buffer();
     std::size_t total = 0;
     while (total < plain.size()) {
         std::size_t n = 0;
         const int rc = SSL_read_ex(ssl_, plain.data() + total, plain.size() - total, &n);
         if (rc != 1) {
-            const IoResult r = outcome(rc, 0);
-            (void)r;  // would-block: all of `received` is in OpenSSL now; a failure: absorb_error
+            // Would-block: all of `received` is in OpenSSL now. A failure: absorb_error. The end
+            // of the session (close_notify): absorbed_end.
+            end_held_ = outcome(rc, 0).end_of_stream;
             break;
         }
         total += n;

@@ -54,6 +54,7 @@ public:
 
     [[nodiscard]] std::string_view failure() const noexcept override { return failure_; }
     [[nodiscard]] SocketError absorb_error() const noexcept override { return error_; }
+    [[nodiscard]] bool absorbed_end() const noexcept override { return end_held_; }
     [[nodiscard]] IoResult at_end(const IoResult& end) noexcept override;
     [[nodiscard]] bool handshaking() const noexcept override;
     [[nodiscard]] bool append_peer_identity(TextHeaders& headers,
@@ -109,6 +110,7 @@ private:
     std::size_t read_budget_ = 0;       ///< ciphertext the read in progress may still take
     bool input_cut_ = false;            ///< the last read stopped at its budget, not at the socket
     bool may_hold_records_ = false;     ///< OpenSSL may hold whole records (`has_buffered_input`)
+    bool end_held_ = false;             ///< the session ended after what the last read returned
     std::vector<std::byte> pending_;    ///< a record OpenSSL took but the socket did not: retried first
     std::vector<std::byte> queued_;     ///< records made, not yet sent (or handed to the kernel)
     std::size_t queued_sent_ = 0;       ///< ... of which a readiness backend sent this many

@@ -438,6 +438,35 @@ TEST_F(Tls, APeerThatAsksForKeyUpdatesAndNeverReadsIsReadNoMoreAndCostsItsBudget
                "after a peer asked for key updates");
 }
 
+TEST_F(Tls, ACloseNotifyThatArrivesWithTheLastRecordEndsTheChannel) {
+    // A record and the close_notify after it in one segment: OpenSSL reads both at once, and no
+    // socket event follows while the peer keeps its socket open. The end must be seen all the same.
+    const Listener listener = listen(test_pki().server);
+    const auto& tls = std::get<TlsClientAddress>(listener.client_address);
+    RawTlsClient peer{tls.port};
+    ASSERT_TRUE(peer.connected()) << peer.error();
+    ASSERT_TRUE(peer.send_raw(raw_tls::seal(peer.session(), hello_frame(1, 1))));
+    const std::uint16_t server = accept_client(*server_);
+
+    BinaryHeader request;
+    request.proto.op_code = OpCode::request;
+    request.channel_number = 1;
+    request.message_id = 2;
+    const std::string_view words = "last words";
+    std::vector<std::byte> bytes =
+        raw_tls::seal(peer.session(), encode_frame(request, {}, std::as_bytes(std::span{words})));
+    const std::vector<std::byte> end = raw_tls::close_notify(peer.session());
+    ASSERT_FALSE(bytes.empty());
+    ASSERT_FALSE(end.empty());
+    bytes.insert(bytes.end(), end.begin(), end.end());
+    ASSERT_TRUE(peer.send_raw(bytes));
+
+    const MessagePtr last = wait_for_op(*server_, OpCode::request, server);
+    EXPECT_EQ(last->body.text(), words);
+    const MessagePtr closed = wait_channel_closed(*server_, server);
+    EXPECT_EQ(reason_of(*closed), status_name(AmpeStatus::peer_disconnected)) << describe(*closed);
+}
+
 TEST_F(Tls, APeerThatStopsInsideARecordCostsNoCpuAndItsRecordArrivesWhole) {
     // OpenSSL reads ahead: what it holds of a record may be no more than its start. The engine
     // must wait for the rest from the socket, not read again and again while it holds it.

@@ -53,6 +53,29 @@ bool handshake(SSL* ssl) {
     return false;
 }
 
+/// The bytes OpenSSL writes while `write` runs, caught in memory instead of going to the socket.
+template <typename Write>
+std::vector<std::byte> caught(SSL* ssl, const Write& write) {
+    BIO* memory = BIO_new(BIO_s_mem());
+    BIO* socket = SSL_get_rbio(ssl);
+    if (memory == nullptr || BIO_up_ref(socket) != 1) {
+        BIO_free(memory);
+        return {};
+    }
+    SSL_set0_wbio(ssl, memory);
+    std::vector<std::byte> bytes;
+    if (write()) {
+        char* data = nullptr;
+        const long size = BIO_get_mem_data(memory, &data);
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's bytes are chars
+        const auto* first = reinterpret_cast<const std::byte*>(data);
+        bytes.assign(first, first + size);
+    }
+    ERR_clear_error();
+    SSL_set0_wbio(ssl, socket);  // frees the memory BIO
+    return bytes;
+}
+
 }  // namespace
 
 void* connect(int fd, std::string& error) {
@@ -88,26 +111,15 @@ long recv(void* session, std::byte* data, std::size_t size) {
 
 std::vector<std::byte> seal(void* session, std::span<const std::byte> data) {
     auto* ssl = static_cast<SSL*>(session);
-    // OpenSSL writes into memory for this one record; then the socket is its way out again.
-    BIO* memory = BIO_new(BIO_s_mem());
-    BIO* socket = SSL_get_rbio(ssl);
-    if (memory == nullptr || BIO_up_ref(socket) != 1) {
-        BIO_free(memory);
-        return {};
-    }
-    SSL_set0_wbio(ssl, memory);
-    std::size_t n = 0;
-    std::vector<std::byte> record;
-    if (SSL_write_ex(ssl, data.data(), data.size(), &n) == 1 && n == data.size()) {
-        char* bytes = nullptr;
-        const long size = BIO_get_mem_data(memory, &bytes);
-        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's bytes are chars
-        const auto* first = reinterpret_cast<const std::byte*>(bytes);
-        record.assign(first, first + size);
-    }
-    ERR_clear_error();
-    SSL_set0_wbio(ssl, socket);  // frees the memory BIO
-    return record;
+    return caught(ssl, [&] {
+        std::size_t n = 0;
+        return SSL_write_ex(ssl, data.data(), data.size(), &n) == 1 && n == data.size();
+    });
+}
+
+std::vector<std::byte> close_notify(void* session) {
+    auto* ssl = static_cast<SSL*>(session);
+    return caught(ssl, [&] { return SSL_shutdown(ssl) >= 0; });
 }
 
 void close(void* session) {

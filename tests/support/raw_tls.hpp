@@ -20,6 +20,8 @@ long recv(void* session, std::byte* data, std::size_t size);
 /// The record `send` would write for `data` (at most 16 KiB), made but not sent: a test sends its
 /// bytes as it likes (half of them, say). Empty when OpenSSL cannot make it.
 [[nodiscard]] std::vector<std::byte> seal(void* session, std::span<const std::byte> data);
+/// The close_notify alert `SSL_shutdown` would write, made but not sent. Empty on failure.
+[[nodiscard]] std::vector<std::byte> close_notify(void* session);
 void close(void* session);
 
 }  // namespace tofu::test::raw_tls
