@@ -13,6 +13,7 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <semaphore>
 #include <span>
 #include <string>
 #include <thread>
@@ -229,6 +230,80 @@ TEST_P(TrafficTest, BidirectionalRequestsAtTheSameTime) {
             throw TestFailure{me.name + ": answered " + std::to_string(answered) + ", got " +
                               std::to_string(next_response - 1) + " responses (" +
                               std::to_string(pool_empty) + " pool_empty reports)"};
+        }
+    });
+    close_gracefully(*client_engine, *client, c.client, *server, c.server);
+}
+
+// Both applications pipeline Requests to each other, far more than the sockets and the send window
+// hold. Posted all at once (or only bounded by `wait_get`, whose credit comes back as soon as a
+// message is written), both engines come to wait for each other's confirmations and the channel
+// stalls (docs/backpressure.md). Each side keeping at most `in_flight` Requests unanswered bounds
+// what either has to hold for the other, and everything goes through, in order.
+TEST_P(TrafficTest, BidirectionalPipelinesWithBoundedRequestsInFlightAreAllAnswered) {
+    constexpr std::uint64_t per_side = 6000;
+    constexpr std::ptrdiff_t in_flight = 256;
+    std::unique_ptr<Reactor> server_engine = Reactor::create(Options{});
+    std::unique_ptr<Reactor> client_engine = Reactor::create(Options{});
+    ChannelGroupPtr server = server_engine->create();
+    ChannelGroupPtr client = client_engine->create();
+    const Listener listener = start_listener(*server_engine, *server, GetParam());
+    const Connection c = establish(*client_engine, *client, *server, listener.client_address);
+
+    struct Side {
+        Ampe* ampe;
+        ChannelGroup* group;
+        std::uint16_t channel;
+        std::string name;
+        std::counting_semaphore<in_flight> unanswered{in_flight};  // taken per Request, given per Response
+    };
+    std::array<Side, 2> sides{Side{client_engine.get(), client.get(), c.client, "client"},
+                              Side{server_engine.get(), server.get(), c.server, "server"}};
+    // Threads 0 and 1 send, 2 and 3 read and answer (the client's, then the server's).
+    run_concurrently(4, [&](std::size_t i) {
+        Side& me = sides.at(i % 2);
+        if (i < 2) {
+            for (std::uint64_t j = 1; j <= per_side; ++j) {
+                if (!me.unanswered.try_acquire_for(event_timeout)) {
+                    throw TestFailure{me.name + ": no Response came back for " + std::to_string(in_flight) +
+                                      " Requests before Request " + std::to_string(j)};
+                }
+                MessagePtr msg =
+                    make_message(*me.ampe, OpCode::request, me.channel, j, me.name + "-" + std::to_string(j));
+                (void)me.group->post(msg);
+            }
+            return;
+        }
+        std::uint64_t answered = 0;
+        std::uint64_t next_response = 1;
+        for (std::uint64_t n = 0; n < 4 * per_side && (answered < per_side || next_response <= per_side);
+             ++n) {
+            MessagePtr m = receive(*me.group);
+            if (is_engine_signal(*m, AmpeStatus::pool_empty, me.channel)) {
+                continue;  // a side reading faster than the pool refills: legitimate
+            }
+            if (m->bhdr.channel_number != me.channel || m->is_from_engine()) {
+                throw TestFailure{me.name + ": unexpected " + describe(*m)};
+            }
+            if (m->bhdr.proto.op_code == OpCode::request) {
+                const std::string text{m->body.text()};
+                make_answer(*m);
+                m->body.copy(text);
+                (void)me.group->post(m);  // the Request's own message goes back: an echo
+                ++answered;
+            } else {
+                const std::string expected = me.name + "-" + std::to_string(next_response);
+                if (m->bhdr.proto.op_code != OpCode::response || m->bhdr.message_id != next_response ||
+                    m->body.text() != expected) {
+                    throw TestFailure{me.name + ": expected response " + expected + ", got " + describe(*m)};
+                }
+                ++next_response;
+                me.unanswered.release();
+            }
+        }
+        if (answered != per_side || next_response != per_side + 1) {
+            throw TestFailure{me.name + ": answered " + std::to_string(answered) + ", got " +
+                              std::to_string(next_response - 1) + " responses"};
         }
     });
     close_gracefully(*client_engine, *client, c.client, *server, c.server);
