@@ -160,6 +160,11 @@ void Loop::on_posted(MessagePtr msg) {
         deliver(group, std::move(msg));
         return;
     }
+    if (!msg->thdrs.empty()) {
+        // `~` headers are the engine's (a delivered HelloRequest's `~peer`, say, answered as it came):
+        // they never go on the wire.
+        drop_reserved_headers(msg->thdrs);
+    }
     sender_.enqueue(*connection, std::move(msg));
 }
 

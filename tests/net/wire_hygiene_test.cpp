@@ -325,6 +325,33 @@ TEST_P(WireHygieneTest, GarbageRightBehindAHelloClosesTheChannel) {
     expect_others_unaffected();
 }
 
+TEST_P(WireHygieneTest, NoReservedHeaderAnApplicationPostsGoesOnTheWire) {
+    // An application that answers a HelloRequest with the message itself (as `tofu echo` does)
+    // posts the `~peer` and `~listener` its engine added; its own `~` headers go nowhere either.
+    RawPeer peer{listener_.client_address};
+    ASSERT_TRUE(peer.send(hello_frame(7, 1)));
+    MessagePtr hello = wait_hello_request(*server_);
+    ASSERT_TRUE(hello->thdrs.find(header::peer).has_value()) << describe(*hello);
+    const std::uint16_t channel = hello->bhdr.channel_number;
+    hello->bhdr.proto.op_code = OpCode::hello_response;
+    hello->thdrs.append("x-app", "kept");
+    (void)server_->post(hello);
+    MessagePtr request = make_message(*server_engine_, OpCode::request, channel, 2, "body");
+    request->thdrs.append("~x-engine-only", "1");
+    request->thdrs.append("x-app", "kept");
+    (void)server_->post(request);
+
+    for (const OpCode op : {OpCode::hello_response, OpCode::request}) {
+        const std::optional<RawFrame> frame = peer.read_frame();
+        ASSERT_TRUE(frame.has_value()) << "the server closed the raw connection";
+        EXPECT_EQ(frame->header.proto.op_code, op);
+        const std::string text{frame->text_headers_text()};
+        EXPECT_EQ(text.find('~'), std::string::npos) << text;
+        EXPECT_NE(text.find("x-app:kept\r\n"), std::string::npos) << text;
+    }
+    expect_others_unaffected();
+}
+
 TEST_P(WireHygieneTest, SplitAndCoalescedFramesAreReadExactly) {
     RawPeer peer{listener_.client_address};
 
