@@ -1,7 +1,13 @@
 // The program stop_signals_test.cpp signals: makes an engine and a tofu::StopSignals in the order
 // its argument names (`engine-first`: the group form; `helper-first`: the callback form, before
-// any engine thread exists), prints `ready`, and waits in wait_receive. On the stop wake-up it
+// any engine thread exists; `helper-only`: as helper-first, with the signals blocked in every
+// other thread), prints `ready`, and waits in wait_receive. On the stop wake-up it
 // prints `woken by ~signal:<NAME>, <N> received` and exits 0; anything else exits non-zero.
+#if !defined(_WIN32)
+#include <pthread.h>
+#include <csignal>
+#endif
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -59,6 +65,34 @@ int helper_first() {
     return code;
 }
 
+/// The helper's thread is the only one that may take the signals: the others block them (as a
+/// program that waits for them elsewhere does), so the kernel hands them to the helper itself.
+int helper_only() {
+#if defined(_WIN32)
+    return helper_first();
+#else
+    std::atomic<tofu::ChannelGroup*> target{nullptr};
+    const tofu::StopSignals stop{[&target](std::string_view which) {
+        tofu::MessagePtr msg = tofu::Message::create();
+        msg->thdrs.append(tofu::header::signal, which);
+        if (tofu::ChannelGroup* group = target.load(); group != nullptr) {
+            group->update_receiver(std::move(msg));
+        }
+    }};
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);  // this thread, and the engine's it starts below
+    const std::unique_ptr<tofu::Reactor> engine = tofu::Reactor::create(tofu::Options{});
+    const tofu::ChannelGroupPtr group = engine->create();
+    target.store(group.get());
+    const int code = wait_for_stop(*group, stop);
+    target.store(nullptr);
+    return code;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,7 +104,10 @@ int main(int argc, char** argv) {
         if (order == "helper-first") {
             return helper_first();
         }
-        std::fputs("usage: stop_signals_child engine-first|helper-first\n", stderr);
+        if (order == "helper-only") {
+            return helper_only();
+        }
+        std::fputs("usage: stop_signals_child engine-first|helper-first|helper-only\n", stderr);
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stop_signals_child: %s\n", e.what());

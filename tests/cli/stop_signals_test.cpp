@@ -1,5 +1,6 @@
 // tofu::StopSignals in a real process: SIGINT and SIGTERM sent to a child that made its engine
-// before the helper, or the helper before its engine, wake its group with `~signal:<NAME>`, and the
+// before the helper, the helper before its engine, or blocked the signals everywhere but in the
+// helper's thread, wake its group with `~signal:<NAME>`, and the
 // child exits 0 from its own receive loop.
 #include <gtest/gtest.h>
 
@@ -13,7 +14,7 @@ namespace tofu::cli_test {
 namespace {
 
 struct SignalCase {
-    const char* order;  ///< the child's argument: engine-first or helper-first
+    const char* order;  ///< the child's argument: engine-first, helper-first or helper-only
     int signal_number;
     const char* signal_name;
 };
@@ -46,7 +47,9 @@ INSTANTIATE_TEST_SUITE_P(Orders, StopSignalsProcessTest,
                          ::testing::Values(SignalCase{"engine-first", SIGINT, "SIGINT"},
                                            SignalCase{"engine-first", SIGTERM, "SIGTERM"},
                                            SignalCase{"helper-first", SIGINT, "SIGINT"},
-                                           SignalCase{"helper-first", SIGTERM, "SIGTERM"}),
+                                           SignalCase{"helper-first", SIGTERM, "SIGTERM"},
+                                           SignalCase{"helper-only", SIGINT, "SIGINT"},
+                                           SignalCase{"helper-only", SIGTERM, "SIGTERM"}),
                          signal_case_name);
 
 }  // namespace
