@@ -48,7 +48,21 @@ int engine_first() {
     return wait_for_stop(*group, stop);
 }
 
-int helper_first() {
+/// Blocks the stop signals in the calling thread and the threads it starts from now on.
+void block_stop_signals_here() {
+#if !defined(_WIN32)
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+#endif
+}
+
+/// `only_helper`: the helper's thread is the only one that may take the signals, the others
+/// block them (as a program that waits for them elsewhere does), so the kernel hands them to the
+/// helper itself.
+int helper_first(bool only_helper) {
     std::atomic<tofu::ChannelGroup*> target{nullptr};
     const tofu::StopSignals stop{[&target](std::string_view which) {
         tofu::MessagePtr msg = tofu::Message::create();
@@ -57,40 +71,15 @@ int helper_first() {
             group->update_receiver(std::move(msg));
         }
     }};
+    if (only_helper) {
+        block_stop_signals_here();  // this thread, and the engine's it starts below
+    }
     const std::unique_ptr<tofu::Reactor> engine = tofu::Reactor::create(tofu::Options{});
     const tofu::ChannelGroupPtr group = engine->create();
     target.store(group.get());
     const int code = wait_for_stop(*group, stop);
     target.store(nullptr);  // `stop` outlives the group
     return code;
-}
-
-/// The helper's thread is the only one that may take the signals: the others block them (as a
-/// program that waits for them elsewhere does), so the kernel hands them to the helper itself.
-int helper_only() {
-#if defined(_WIN32)
-    return helper_first();
-#else
-    std::atomic<tofu::ChannelGroup*> target{nullptr};
-    const tofu::StopSignals stop{[&target](std::string_view which) {
-        tofu::MessagePtr msg = tofu::Message::create();
-        msg->thdrs.append(tofu::header::signal, which);
-        if (tofu::ChannelGroup* group = target.load(); group != nullptr) {
-            group->update_receiver(std::move(msg));
-        }
-    }};
-    sigset_t blocked;
-    sigemptyset(&blocked);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);  // this thread, and the engine's it starts below
-    const std::unique_ptr<tofu::Reactor> engine = tofu::Reactor::create(tofu::Options{});
-    const tofu::ChannelGroupPtr group = engine->create();
-    target.store(group.get());
-    const int code = wait_for_stop(*group, stop);
-    target.store(nullptr);
-    return code;
-#endif
 }
 
 }  // namespace
@@ -101,11 +90,8 @@ int main(int argc, char** argv) {
         if (order == "engine-first") {
             return engine_first();
         }
-        if (order == "helper-first") {
-            return helper_first();
-        }
-        if (order == "helper-only") {
-            return helper_only();
+        if (order == "helper-first" || order == "helper-only") {
+            return helper_first(order == "helper-only");
         }
         std::fputs("usage: stop_signals_child engine-first|helper-first|helper-only\n", stderr);
         return 2;
