@@ -37,8 +37,8 @@ std::size_t channel_budget(const Options& options) noexcept {
     using namespace detail;
     // The record; its confirmation (a bare header); the frame it assembles and, on a client's
     // connection until its HelloResponse, the HelloRequest it keeps (each a message with room for
-    // the largest frame); one read kept back from a dry pool; and the window's log (a ring of
-    // power-of-two size: the window rounded up).
+    // the largest frame); one read kept back from a dry pool or read ahead for confirmations; and
+    // the window's log (a ring of power-of-two size: the window rounded up).
     std::size_t log_entries = 4;
     while (log_entries < options.max_unconfirmed_frames) {
         log_entries *= 2;

@@ -127,7 +127,15 @@ void CompletionDriver::on_accept_done(Listener* listener, const Completion& c) {
 // --- Reading ------------------------------------------------------------------------------------
 
 void CompletionDriver::start_read(Connection& ch) {
-    if (ch.interest.has(Trigger::recv) || !Receiver::may_read(ch)) {
+    if (ch.interest.has(Trigger::recv)) {
+        return;
+    }
+    if (!Receiver::may_read(ch)) {
+        // Only to read ahead for confirmations, if its window is shut.
+        if (const std::size_t size = Receiver::read_ahead_size(ch, UringProactor::max_recv); size != 0) {
+            poller_.recv(ch.socket.fd(), size, tag_of(ch));
+            ch.interest |= Trigger::recv;
+        }
         return;
     }
     if (ch.stream->output_backlogged()) {
@@ -225,7 +233,9 @@ void CompletionDriver::on_input(Connection& ch, const IoResult& r, std::span<con
         }
         return;
     }
-    loop_.targets().take(ch, UringProactor::max_recv);  // messages to decode into, in one batch
+    if (!Receiver::keeps_input(ch)) {
+        loop_.targets().take(ch, UringProactor::max_recv);  // messages to decode into, in one batch
+    }
     const std::uint16_t number = ch.number;
     const bool more = loop_.receiver().on_read(ch, r, data);
     if (!loop_.alive(ch, number)) {

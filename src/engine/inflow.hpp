@@ -19,8 +19,12 @@ struct Inflow {
     /// when the loop goes idle.
     MessagePtr assembly;
     const Message* assembly_frame = nullptr;  ///< the same message, wherever it is (null: none)
-    std::vector<std::byte> stash;             ///< bytes read but not decoded because the pool ran dry
+    std::vector<std::byte> stash;             ///< bytes read but not decoded (starved, or read ahead)
     std::size_t stash_used = 0;
+    /// Where in the stash the first frame not yet looked at for confirmations begins (it may lie
+    /// past the stash's end), while `ahead_known`: see Receiver::on_read_ahead.
+    std::size_t ahead_at = 0;
+    bool ahead_known = false;
     /// Average size of this connection's frames (0: none yet). Reads are sized by it and by the
     /// pool's idle messages, so one read rarely needs more messages than the pool can give.
     std::size_t average_frame = 0;

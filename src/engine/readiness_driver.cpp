@@ -178,6 +178,9 @@ void ReadinessDriver::on_readable(Connection& ch) {
 }
 
 bool ReadinessDriver::read_once(Connection& ch, bool first) {
+    if (!Receiver::may_read(ch)) {
+        return read_ahead(ch);
+    }
     const std::size_t asked = loop_.receiver().read_size(ch, first, read_buffer_size);
     if (asked == 0) {
         if (first) {
@@ -187,6 +190,17 @@ bool ReadinessDriver::read_once(Connection& ch, bool first) {
     }
     const IoResult r = ch.stream->read(ch.socket, {read_buffer_.get(), asked});
     return loop_.receiver().on_read(ch, r, {read_buffer_.get(), asked}) && r.bytes == asked;
+}
+
+bool ReadinessDriver::read_ahead(Connection& ch) {
+    const std::size_t asked = Receiver::read_ahead_size(ch, read_buffer_size);
+    if (asked == 0) {
+        Triggers want = ch.interest;
+        set_interest(ch, want.remove(Trigger::recv));  // until it may decode again
+        return false;
+    }
+    const IoResult r = ch.stream->read(ch.socket, {read_buffer_.get(), asked});
+    return loop_.receiver().on_read_ahead(ch, r, {read_buffer_.get(), asked}) && r.bytes == asked;
 }
 
 void ReadinessDriver::take_confirmations_or_starve(Connection& ch) {
@@ -207,8 +221,8 @@ void ReadinessDriver::take_confirmations_or_starve(Connection& ch) {
         const std::span<const std::byte> waiting{read_buffer_.get(), peeked.bytes};
         while (
             (confirmations + 1) * BinaryHeader::wire_size <= waiting.size() &&
-            is_confirmation(BinaryHeader::decode(
-                waiting.subspan(confirmations * BinaryHeader::wire_size).first<BinaryHeader::wire_size>()))) {
+            is_confirmation(
+                waiting.subspan(confirmations * BinaryHeader::wire_size).first<BinaryHeader::wire_size>())) {
             ++confirmations;
         }
     }

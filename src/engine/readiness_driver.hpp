@@ -47,6 +47,9 @@ private:
     /// The pool is dry: takes the confirmations waiting in the socket (they need no message) and
     /// starves the connection if a frame that needs one waits behind them.
     void take_confirmations_or_starve(Connection& ch);
+    /// `ch` may not decode: a read into its stash for confirmations, if its window is shut
+    /// (Receiver::read_ahead_size); else it stops reading. True as `read_once`.
+    bool read_ahead(Connection& ch);
     void on_drain_readable(Connection& ch);
     /// A write failed: the peer is gone. What it said before it left (its last confirmation, a
     /// ByeResponse, its last data) is still readable, so that is read first; then `ch` closes

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 #include "engine/channel_budget.hpp"
 #include "engine/loop.hpp"
+#include "message/confirmations_ahead.hpp"
 #include "message/message_access.hpp"
 #include "message/reserved_headers.hpp"
 #include "shared/receive_queue.hpp"
@@ -43,17 +45,11 @@ std::size_t Receiver::read_size(Connection& ch, bool first, std::size_t limit) {
 }
 
 bool Receiver::on_read(Connection& ch, const IoResult& r, std::span<const std::byte> data) {
-    if (r.would_block) {
-        return false;
+    if (keeps_input(ch)) {
+        return on_read_ahead(ch, r, data);  // (a receive in flight when it stopped decoding)
     }
-    if (!r.error.ok()) {
-        loop_.close(ch, r.error);
-        return false;
-    }
-    if (r.end_of_stream) {
-        // The peer left. If it left inside a frame, that frame is dropped and the report says so.
-        loop_.close(ch, AmpeStatus::peer_disconnected,
-                    ch.in.decoder.mid_frame() ? "the stream ended inside a frame" : "");
+    // The peer left? If it left inside a frame, that frame is dropped and the report says so.
+    if (brought_nothing(ch, r, ch.in.decoder.mid_frame() ? "the stream ended inside a frame" : "")) {
         return false;
     }
     std::span<const std::byte> in = data.first(r.bytes);
@@ -64,6 +60,21 @@ bool Receiver::on_read(Connection& ch, const IoResult& r, std::span<const std::b
     }
     loop_.confirmations().owe(ch);
     return more && !ch.in.starved;
+}
+
+bool Receiver::brought_nothing(Connection& ch, const IoResult& r, std::string_view end_detail) {
+    if (r.would_block) {
+        return true;
+    }
+    if (!r.error.ok()) {
+        loop_.close(ch, r.error);
+        return true;
+    }
+    if (r.end_of_stream) {
+        loop_.close(ch, AmpeStatus::peer_disconnected, end_detail);
+        return true;
+    }
+    return false;
 }
 
 bool Receiver::decode(Connection& ch, std::span<const std::byte>& in) {
@@ -256,11 +267,11 @@ void Receiver::starve(Connection& ch, std::span<const std::byte> rest) {
         stash.assign(rest.begin(), rest.end());
         ch.in.stash_used = 0;
     }
+    ch.in.ahead_known = false;
     ch.in.starved = true;
     pool_pressed_ = true;
     starved_.push_back(ch.number);
-    Triggers want = ch.interest;
-    loop_.io().set_interest(ch, want.remove(Trigger::recv));
+    stop_decoding(ch);
     loop_.deliver(*ch.group, loop_.targets().pool_empty_report(ch.number));
 }
 
@@ -286,6 +297,7 @@ void Receiver::resume_starved() {
         }
         loop_.confirmations().owe(*ch);
         stash.clear();
+        ch->in.ahead_known = false;
         if (stash.capacity() > max_kept_stash) {
             std::vector<std::byte>{}.swap(stash);  // a big stash is rare: give the memory back
         }
@@ -302,8 +314,15 @@ void Receiver::resume_starved() {
 
 void Receiver::pause(Connection& ch) {
     ch.in.paused = true;
+    stop_decoding(ch);
+}
+
+void Receiver::stop_decoding(Connection& ch) {
     Triggers want = ch.interest;
-    loop_.io().set_interest(ch, want.remove(Trigger::recv));
+    if (read_ahead_size(ch, 1) == 0) {
+        want.remove(Trigger::recv);
+    }
+    loop_.io().set_interest(ch, want);
 }
 
 void Receiver::unpause(Connection& ch) {
@@ -327,7 +346,96 @@ void Receiver::drain(Connection& ch) {
     ch.in.starved = false;
     ch.in.paused = false;
     ch.in.starved_until_unpause = false;
+    ch.in.ahead_known = false;
     std::vector<std::byte>{}.swap(ch.in.stash);
+}
+
+// --- Reading ahead for confirmations ------------------------------------------------------------
+
+std::size_t Receiver::read_ahead_size(const Connection& ch, std::size_t limit) noexcept {
+    if (ch.state != Connection::State::open || may_read(ch) || !ch.out.window_shut ||
+        ch.confirms.mode == ConfirmState::Mode::off) {
+        return 0;
+    }
+    const std::size_t kept = ch.in.stash.size() - ch.in.stash_used;
+    return std::min(limit, max_read_size - std::min(kept, max_read_size));
+}
+
+bool Receiver::keeps_input(const Connection& ch) noexcept {
+    // A paused connection whose window is open decodes what a receive in flight brings, as
+    // before it paused; anything else that may not decode keeps it, behind what it kept already.
+    return !may_read(ch) && (ch.in.starved || read_ahead_size(ch, 1) != 0);
+}
+
+bool Receiver::on_read_ahead(Connection& ch, const IoResult& r, std::span<const std::byte> data) {
+    // The peer left? As for a connection not read at all, what it sent last is its own loss.
+    if (brought_nothing(ch, r, "the peer hung up while it was not being read")) {
+        return false;
+    }
+    std::vector<std::byte>& stash = ch.in.stash;
+    if (ch.in.stash_used != 0) {
+        // The part already decoded makes room (the start of a frame to look at moves with it).
+        stash.erase(stash.begin(), stash.begin() + static_cast<std::ptrdiff_t>(ch.in.stash_used));
+        ch.in.ahead_at -= std::min(ch.in.ahead_at, ch.in.stash_used);
+        ch.in.stash_used = 0;
+    }
+    const std::size_t needed = stash.size() + r.bytes;
+    if (stash.capacity() < needed) {
+        stash.reserve(std::clamp(2 * stash.capacity(), needed, std::max(needed, max_read_size)));
+    }
+    stash.insert(stash.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(r.bytes));
+    if (!ch.in.starved) {
+        // Paused: its stash is decoded first once its answers went out (see unpause).
+        ch.in.starved = true;
+        ch.in.starved_until_unpause = true;
+    }
+    if (!take_confirmations_ahead(ch)) {
+        return false;
+    }
+    return read_ahead_size(ch, 1) != 0;
+}
+
+bool Receiver::take_confirmations_ahead(Connection& ch) {
+    const std::uint16_t number = ch.number;
+    if (!ch.in.ahead_known) {
+        // A header the decoder holds cut short is completed first: if it is a confirmation, it
+        // counts before those read ahead.
+        std::span<const std::byte> undecoded = std::span{ch.in.stash}.subspan(ch.in.stash_used);
+        const std::size_t before = undecoded.size();
+        const FrameDecoder::Step step = ch.in.decoder.finish_header(undecoded);
+        ch.in.stash_used += before - undecoded.size();
+        if (step == FrameDecoder::Step::error) {
+            loop_.close(ch, ch.in.decoder.error_status());
+            return false;
+        }
+        if (step == FrameDecoder::Step::confirmation &&
+            (!loop_.confirmations().on_confirmation(ch, ch.in.decoder.confirmed()) ||
+             !loop_.alive(ch, number))) {
+            return false;
+        }
+        // The first frame to look at begins where the decoder's frame under way ends.
+        const std::optional<std::size_t> rest = ch.in.decoder.bytes_to_frame_end();
+        if (!rest) {
+            return true;  // its header is still cut short: looked at once more is read
+        }
+        ch.in.ahead_at = ch.in.stash_used + *rest;
+        ch.in.ahead_known = true;
+    }
+    const std::optional<std::size_t> next =
+        take_confirmations(ch.in.stash, ch.in.ahead_at, [this, &ch, number](std::uint64_t count) {
+            return loop_.confirmations().on_confirmation(ch, count) && loop_.alive(ch, number);
+        });
+    if (!next) {
+        return false;
+    }
+    ch.in.ahead_at = *next;
+    return true;
+}
+
+void Receiver::on_window_shut(Connection& ch) {
+    if (!ch.interest.has(Trigger::recv) && read_ahead_size(ch, 1) != 0) {
+        loop_.io().set_interest(ch, ch.interest | Trigger::recv);
+    }
 }
 
 }  // namespace tofu::detail

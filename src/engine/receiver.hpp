@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,7 @@ public:
     /// read just stops).
     std::size_t read_size(Connection& ch, bool first, std::size_t limit);
     /// Handles what a read gave; true when the connection can take more (open, not starved).
+    /// While `keeps_input`, that is `on_read_ahead`.
     bool on_read(Connection& ch, const IoResult& r, std::span<const std::byte> data);
 
     /// The pool is dry: `rest` (bytes read and not decoded) waits in the connection's stash, and
@@ -50,10 +52,27 @@ public:
     [[nodiscard]] static bool may_read(const Connection& ch) noexcept;
     /// `ch` drains: it reads only for the peer's last words, and keeps nothing read.
     static void drain(Connection& ch);
+
+    /// Reading ahead. A connection that may not decode (starved or paused) while its send window
+    /// is shut would wait for ever for the confirmation that opens the window if its peer sent it
+    /// behind more Requests. So it reads on, into its stash (up to `max_read_size`, its budget),
+    /// and takes the confirmations out of what it read; the other frames wait there, in order.
+    /// How many bytes its next read may ask for (at most `limit`): 0 when it reads no more now.
+    [[nodiscard]] static std::size_t read_ahead_size(const Connection& ch, std::size_t limit) noexcept;
+    /// True when what `ch` reads now goes to its stash, not to the decoder.
+    [[nodiscard]] static bool keeps_input(const Connection& ch) noexcept;
+    /// What a read ahead gave: kept in the stash, its confirmations applied; true when `ch` may
+    /// read ahead on.
+    bool on_read_ahead(Connection& ch, const IoResult& r, std::span<const std::byte> data);
+    /// The send window of `ch` shut: if it may not decode, it starts reading ahead.
+    void on_window_shut(Connection& ch);
     /// Lets go of the connections' own messages that no frame is using (before the loop sleeps).
     void release_assemblies();
 
 private:
+    /// Handles a read that brought no bytes: nothing yet, an error, or the peer's end (`ch` closes
+    /// with `end_detail`). False when `r` brought bytes.
+    bool brought_nothing(Connection& ch, const IoResult& r, std::string_view end_detail);
     bool decode(Connection& ch, std::span<const std::byte>& in);
     /// After a frame of `ch` (number `number`) was handled: decoding goes on.
     [[nodiscard]] bool still_decoding(const Connection& ch, std::uint16_t number) const noexcept;
@@ -71,6 +90,10 @@ private:
     [[nodiscard]] static MessagePtr take_assembly(Connection& ch);
     /// Gives the connection its own message back (listed, so an idle loop lets it go).
     void keep_assembly(Connection& ch, MessagePtr own);
+    /// `ch` stops decoding (starved or paused): it stops reading too, unless it reads ahead.
+    void stop_decoding(Connection& ch);
+    /// Applies the confirmations in the stash of `ch` not looked at yet; false when `ch` closed.
+    bool take_confirmations_ahead(Connection& ch);
 
     Loop& loop_;
     std::vector<std::uint16_t> starved_;        ///< connections waiting for the pool

@@ -231,6 +231,7 @@ SendWindow Sender::window(const Connection& ch) const noexcept {
 void Sender::shut_window(Connection& ch) {
     ch.out.window_shut = true;
     watch_stall(ch);
+    loop_.receiver().on_window_shut(ch);  // the confirmation that opens it must still be read
 }
 
 void Sender::open_window(Connection& ch) {

@@ -52,6 +52,10 @@ bool is_confirmation(const BinaryHeader& hdr) noexcept {
     return hdr.proto.op_code == confirmation_op && well_formed_confirmation(hdr);
 }
 
+bool is_confirmation(std::span<const std::byte, BinaryHeader::wire_size> wire) noexcept {
+    return !has_reserved_bit(wire[proto_offset]) && is_confirmation(BinaryHeader::decode(wire));
+}
+
 AmpeStatus check_wire_header(const BinaryHeader& hdr) noexcept {
     if (!travels(hdr.proto.op_code)) {
         return AmpeStatus::invalid_op_code;
@@ -188,6 +192,27 @@ bool FrameDecoder::mid_frame() const noexcept {
         case State::failed: return false;
     }
     return false;
+}
+
+FrameDecoder::Step FrameDecoder::finish_header(std::span<const std::byte>& in) {
+    if (state_ != State::header || header_have_ == 0) {
+        return Step::need_bytes;
+    }
+    std::span<const std::byte> rest = in.first(std::min(in.size(), BinaryHeader::wire_size - header_have_));
+    in = in.subspan(rest.size());
+    return feed(rest);  // ends at the header: no message is provided yet
+}
+
+std::optional<std::size_t> FrameDecoder::bytes_to_frame_end() const noexcept {
+    switch (state_) {
+        case State::header: return header_have_ == 0 ? std::optional<std::size_t>{0} : std::nullopt;
+        case State::awaiting_message: return std::size_t{header_.text_headers_len} + header_.body_len;
+        case State::headers: return part_.size() - part_have_ + body_part_.size();
+        case State::body: return part_.size() - part_have_;
+        case State::ready: return 0;
+        case State::failed: return std::nullopt;
+    }
+    return std::nullopt;
 }
 
 AmpeStatus FrameDecoder::finish() const noexcept {

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include <tofu/message.hpp>
@@ -38,6 +39,10 @@ inline constexpr OpCode confirmation_op = static_cast<OpCode>(10);
 
 /// True for a well-formed confirmation header (op code 10, nothing but its count).
 [[nodiscard]] bool is_confirmation(const BinaryHeader& hdr) noexcept;
+
+/// True when the header bytes `wire` are a well-formed confirmation, as the decoder reads them
+/// (the reserved bit 7 of the proto byte clear).
+[[nodiscard]] bool is_confirmation(std::span<const std::byte, BinaryHeader::wire_size> wire) noexcept;
 
 /// What a peer may put on the wire: success, `invalid_op_code` for op codes 10..15 and the local
 /// ones (ByeSignal, WelcomeRequest, WelcomeResponse), `invalid_message_id` for message id 0 (post
@@ -90,6 +95,15 @@ public:
 
     /// True when some bytes of a frame arrived but not the whole frame.
     [[nodiscard]] bool mid_frame() const noexcept;
+
+    /// Feeds the rest of a header cut short and nothing more (a frame's parts stay in `in`): the
+    /// step that header leads to (`confirmation`, `need_message`, `error`), or `need_bytes` when
+    /// no header was cut short or `in` does not complete it.
+    Step finish_header(std::span<const std::byte>& in);
+
+    /// How many of the bytes that come next still belong to the frame under way: 0 between
+    /// frames. None while its header is cut short, or after `error`.
+    [[nodiscard]] std::optional<std::size_t> bytes_to_frame_end() const noexcept;
 
     /// What the end of the stream means now: success between frames, `invalid_message` when a
     /// frame was cut, or the earlier error.

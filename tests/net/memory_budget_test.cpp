@@ -277,6 +277,109 @@ TEST_P(MemoryBudgetTest, PeersStalledInsideFramesHoldNoneOfThePool) {
     }
 }
 
+TEST_P(MemoryBudgetTest, PeersThatConfirmOneAnswerAtATimeGetEveryOne) {
+    // Peers whose window is full and who then confirm one answer at a time, each time with one
+    // more Request: their answers wait for the window, and the server stops reading them (paused
+    // for their answers, or starved: the few answers each has waiting hold the pool between
+    // them). The confirmation must still be read: it alone lets the answers, and so the reading,
+    // go on. (Before reading ahead for confirmations, every peer froze at the first round.)
+    start(Options{.max_pool_msgs = 16, .max_unconfirmed_frames = 64});
+    constexpr std::size_t peer_count = 12;
+    constexpr std::uint64_t waiting = 3;  // answers queued beyond the window: under the echo share
+    constexpr std::uint64_t rounds = 40;
+    struct Trickler {
+        std::unique_ptr<RawPeer> peer;
+        std::uint64_t confirmed = 1;  // the HelloResponse
+        std::uint64_t next_id = 2;
+    };
+    std::vector<Trickler> peers(peer_count);
+    for (Trickler& p : peers) {
+        p.peer = std::make_unique<RawPeer>(listener_.client_address);
+        ASSERT_TRUE(p.peer->send(hello_frame(1, 1, "~confirm:1\r\n")));
+        const std::optional<RawFrame> hello = read_past_confirmations(*p.peer);
+        ASSERT_TRUE(hello && hello->header.proto.op_code == OpCode::hello_response);
+        std::vector<std::byte> bytes = confirmation_frame(p.confirmed);
+        for (std::uint64_t i = 0; i < options_.max_unconfirmed_frames + waiting; ++i) {
+            const std::vector<std::byte> f = request_frame(p.next_id++, 16);
+            bytes.insert(bytes.end(), f.begin(), f.end());
+        }
+        ASSERT_TRUE(p.peer->send(bytes));
+    }
+    std::uint64_t answered = 0;  // per peer, in order: the window's worth first
+    for (; answered < options_.max_unconfirmed_frames; ++answered) {
+        for (Trickler& p : peers) {
+            const std::optional<RawFrame> f = read_past_confirmations(*p.peer);
+            ASSERT_TRUE(f && f->header.message_id == answered + 2) << "answer " << answered;
+        }
+    }
+    for (std::uint64_t round = 0; round < rounds; ++round, ++answered) {
+        for (Trickler& p : peers) {
+            std::vector<std::byte> bytes = confirmation_frame(++p.confirmed);
+            const std::vector<std::byte> f = request_frame(p.next_id++, 16);
+            bytes.insert(bytes.end(), f.begin(), f.end());
+            ASSERT_TRUE(p.peer->send(bytes));
+        }
+        for (Trickler& p : peers) {
+            const std::optional<RawFrame> f = read_past_confirmations(*p.peer);
+            ASSERT_TRUE(f && f->header.message_id == answered + 2) << "round " << round;
+        }
+    }
+    expect_served("after peers confirmed one answer at a time");
+    expect_within_budget("after peers confirmed one answer at a time");
+}
+
+TEST_P(MemoryBudgetTest, PeersWhoseConfirmationsComeBehindTheirRequestsGetEveryAnswer) {
+    // Each round a peer pipelines many Requests and only then confirms the answers it read: the
+    // server, its window shut and its answers waiting, reads no Request of it (they would only
+    // make more answers wait), but it must still find the confirmation behind them, else both
+    // sides wait for ever. Within the budget: what it reads ahead is kept in one read's room.
+    start(Options{.max_pool_msgs = 16, .max_unconfirmed_frames = 64});
+    constexpr std::size_t peer_count = 6;
+    constexpr std::uint64_t requests_per_round = 400;  // ~6.8 KB of Requests before each confirmation
+    constexpr std::uint64_t rounds = 8;
+    const std::uint64_t window = options_.max_unconfirmed_frames;
+    struct Pipeliner {
+        std::unique_ptr<RawPeer> peer;
+        std::uint64_t next_id = 2;
+        std::uint64_t read = 1;  // frames read: the HelloResponse
+    };
+    std::vector<Pipeliner> peers(peer_count);
+    const auto pipeline = [](Pipeliner& p, std::vector<std::byte> bytes) {
+        for (std::uint64_t i = 0; i < requests_per_round; ++i) {
+            const std::vector<std::byte> f = request_frame(p.next_id++, 1);
+            bytes.insert(bytes.end(), f.begin(), f.end());
+        }
+        return bytes;
+    };
+    for (Pipeliner& p : peers) {
+        p.peer = std::make_unique<RawPeer>(listener_.client_address);
+        ASSERT_TRUE(p.peer->send(hello_frame(1, 1, "~confirm:1\r\n")));
+        const std::optional<RawFrame> hello = read_past_confirmations(*p.peer);
+        ASSERT_TRUE(hello && hello->header.proto.op_code == OpCode::hello_response);
+        ASSERT_TRUE(p.peer->send(pipeline(p, confirmation_frame(p.read))));
+    }
+    for (std::uint64_t round = 0; round <= rounds; ++round) {
+        for (Pipeliner& p : peers) {
+            // The window's worth of answers the last confirmation allowed, in order.
+            for (std::uint64_t i = 0; i < window; ++i) {
+                const std::optional<RawFrame> f = read_past_confirmations(*p.peer);
+                ASSERT_TRUE(f && f->header.message_id == p.read + 1) << "round " << round << ", answer " << i;
+                ++p.read;
+            }
+        }
+        if (round != rounds) {
+            for (Pipeliner& p : peers) {
+                std::vector<std::byte> bytes = pipeline(p, {});
+                const std::vector<std::byte> c = confirmation_frame(p.read);
+                bytes.insert(bytes.end(), c.begin(), c.end());
+                ASSERT_TRUE(p.peer->send(bytes));
+            }
+        }
+    }
+    expect_served("after peers confirmed behind their Requests");
+    expect_within_budget("after peers confirmed behind their Requests");
+}
+
 TEST_P(MemoryBudgetTest, AFloodThatReadsItsAnswersFlowsWithinTheBudget) {
     // A peer that pushes as fast as it can and reads what comes back: everything flows, and the
     // engine holds no more for it than its budget.

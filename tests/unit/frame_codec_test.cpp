@@ -1,13 +1,18 @@
 // The frame codec against the golden vectors: encode, decode in any split, reject what a peer
 // must never send.
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <random>
+#include <span>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include <tofu/tofu.hpp>
 
+#include "message/confirmations_ahead.hpp"
 #include "message/frame_codec.hpp"
 #include "support/wire_vectors.hpp"
 
@@ -389,6 +394,113 @@ TEST(FrameCodec, ConfirmationWithAnythingButItsCountIsInvalid) {
         EXPECT_TRUE(r.confirmations.empty()) << what;
         EXPECT_EQ(r.error, AmpeStatus::invalid_message) << what;
     }
+}
+
+/// The golden frames up to `max_frame` bytes, each followed by a confirmation counting the
+/// frames so far.
+std::vector<std::byte> frames_with_confirmations(std::size_t& frames, std::size_t max_frame = SIZE_MAX) {
+    std::vector<std::byte> stream;
+    frames = 0;
+    for (const auto& v : wire_vectors().valid) {
+        if (travels(v.header.proto.op_code) && v.frame.size() <= max_frame) {
+            stream.insert(stream.end(), v.frame.begin(), v.frame.end());
+            const auto c = confirmation_frame(++frames);
+            stream.insert(stream.end(), c.begin(), c.end());
+        }
+    }
+    return stream;
+}
+
+/// Feeds all of `in` to `decoder`, collecting what comes out into `result`; false on an error.
+bool feed_all(FrameDecoder& decoder, std::span<const std::byte> in, DecodeResult& result) {
+    for (;;) {
+        switch (decoder.feed(in)) {
+            case Step::need_message: decoder.provide(Message::create()); break;
+            case Step::message_ready: result.messages.push_back(decoder.take()); break;
+            case Step::confirmation: result.confirmations.push_back(decoder.confirmed()); break;
+            case Step::error: result.error = decoder.error_status(); return false;
+            case Step::need_bytes: return true;
+        }
+    }
+}
+
+TEST(ConfirmationsAhead, AreTakenInOrderAndLeaveEveryOtherFrameToTheDecoder) {
+    // The decoder stops at every point of the stream (a connection that may not decode); the rest
+    // arrives in pieces of 1 to 40 bytes, and after each piece the confirmations in it are taken
+    // out. Then the decoder goes on: every confirmation was seen once, in order, and every frame
+    // comes out as if nothing had been taken. (The golden frames but the biggest: the same steps,
+    // many fewer bytes.)
+    std::size_t frames = 0;
+    const std::vector<std::byte> stream = frames_with_confirmations(frames, 4096);
+    ASSERT_GE(frames, 5U);
+    for (std::size_t cut = 0; cut < stream.size(); ++cut) {
+        for (std::size_t piece = 1; piece <= 40; piece += 3) {
+            FrameDecoder decoder;
+            decoder.accept_confirmations(true);
+            DecodeResult result;
+            ASSERT_TRUE(feed_all(decoder, std::span{stream}.first(cut), result));
+            std::vector<std::byte> kept;
+            std::size_t used = 0;  // of `kept`, fed to the decoder to complete a header cut short
+            std::optional<std::size_t> at;
+            for (std::size_t offset = cut; offset < stream.size(); offset += piece) {
+                const auto arrived =
+                    std::span{stream}.subspan(offset, std::min(piece, stream.size() - offset));
+                kept.insert(kept.end(), arrived.begin(), arrived.end());
+                if (!at) {
+                    std::span<const std::byte> rest = std::span{kept}.subspan(used);
+                    const std::size_t before = rest.size();
+                    const Step step = decoder.finish_header(rest);
+                    used += before - rest.size();
+                    ASSERT_NE(step, Step::error);
+                    if (step == Step::confirmation) {
+                        result.confirmations.push_back(decoder.confirmed());
+                    }
+                    if (const auto left = decoder.bytes_to_frame_end()) {
+                        at = used + *left;
+                    }
+                }
+                if (at) {
+                    at = detail::take_confirmations(kept, *at, [&result](std::uint64_t count) {
+                        result.confirmations.push_back(count);
+                        return true;
+                    });
+                    ASSERT_TRUE(at.has_value());
+                }
+            }
+            ASSERT_TRUE(feed_all(decoder, std::span{kept}.subspan(used), result)) << "cut " << cut;
+            ASSERT_EQ(result.messages.size(), frames) << "cut " << cut << ", pieces of " << piece;
+            ASSERT_EQ(result.confirmations.size(), frames) << "cut " << cut << ", pieces of " << piece;
+            for (std::size_t i = 0; i < frames; ++i) {
+                EXPECT_EQ(result.confirmations[i], i + 1) << "cut " << cut << ", pieces of " << piece;
+            }
+            EXPECT_EQ(decoder.finish(), AmpeStatus::success);
+        }
+    }
+}
+
+TEST(ConfirmationsAhead, StopWhenTheirHandlerSaysSo) {
+    std::size_t frames = 0;
+    std::vector<std::byte> stream = frames_with_confirmations(frames);
+    ASSERT_GE(frames, 3U);
+    std::vector<std::uint64_t> seen;
+    const auto next = detail::take_confirmations(stream, 0, [&seen](std::uint64_t count) {
+        seen.push_back(count);
+        return count < 2;
+    });
+    EXPECT_FALSE(next.has_value());
+    EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST(ConfirmationsAhead, AConfirmationWithTheReservedBitIsLeftForTheDecoderToRefuse) {
+    std::vector<std::byte> bytes = confirmation_frame(1);
+    bytes[2] |= std::byte{0x80};
+    const std::vector<std::byte> sent = bytes;
+    bool called = false;
+    const auto next =
+        detail::take_confirmations(bytes, 0, [&called](std::uint64_t) { return called = true; });
+    EXPECT_FALSE(called);
+    EXPECT_EQ(bytes, sent);
+    EXPECT_EQ(next, std::optional<std::size_t>{BinaryHeader::wire_size});
 }
 
 }  // namespace
