@@ -40,6 +40,22 @@ protected:
     }
 };
 
+/// A server engine and a client engine with one channel between them.
+struct TwoEngines {
+    std::unique_ptr<Reactor> server_engine;
+    std::unique_ptr<Reactor> client_engine = Reactor::create(Options{});
+    ChannelGroupPtr server;
+    ChannelGroupPtr client = client_engine->create();
+    Listener listener;
+    Connection c;
+
+    explicit TwoEngines(Transport transport, const Options& server_options = Options{})
+        : server_engine{Reactor::create(server_options)},
+          server{server_engine->create()},
+          listener{start_listener(*server_engine, *server, transport)},
+          c{establish(*client_engine, *client, *server, listener.client_address)} {}
+};
+
 // --- echo ----------------------------------------------------------------------------------------
 
 TEST_P(TrafficTest, EchoServerWithEightClientThreads) {
@@ -141,12 +157,8 @@ std::vector<std::byte> receive_stream(ChannelGroup& group, std::uint16_t channel
 }
 
 TEST_P(TrafficTest, StreamsOneMiBInChunksWithMoreBothWays) {
-    std::unique_ptr<Reactor> server_engine = Reactor::create(Options{});
-    std::unique_ptr<Reactor> client_engine = Reactor::create(Options{});
-    ChannelGroupPtr server = server_engine->create();
-    ChannelGroupPtr client = client_engine->create();
-    const Listener listener = start_listener(*server_engine, *server, GetParam());
-    const Connection c = establish(*client_engine, *client, *server, listener.client_address);
+    TwoEngines two{GetParam()};
+    auto& [server_engine, client_engine, server, client, listener, c] = two;
 
     const std::vector<std::byte> payload = pattern_bytes(std::size_t{1} << 20U, 2024);
     const std::size_t expected_chunks = (payload.size() + max_part_size - 1) / max_part_size;
@@ -174,12 +186,8 @@ TEST_P(TrafficTest, StreamsOneMiBInChunksWithMoreBothWays) {
 
 TEST_P(TrafficTest, BidirectionalRequestsAtTheSameTime) {
     constexpr std::uint64_t per_side = 300;
-    std::unique_ptr<Reactor> server_engine = Reactor::create(Options{});
-    std::unique_ptr<Reactor> client_engine = Reactor::create(Options{});
-    ChannelGroupPtr server = server_engine->create();
-    ChannelGroupPtr client = client_engine->create();
-    const Listener listener = start_listener(*server_engine, *server, GetParam());
-    const Connection c = establish(*client_engine, *client, *server, listener.client_address);
+    TwoEngines two{GetParam()};
+    auto& [server_engine, client_engine, server, client, listener, c] = two;
 
     struct Side {
         Ampe* ampe;
@@ -243,12 +251,8 @@ TEST_P(TrafficTest, BidirectionalRequestsAtTheSameTime) {
 TEST_P(TrafficTest, BidirectionalPipelinesWithBoundedRequestsInFlightAreAllAnswered) {
     constexpr std::uint64_t per_side = 6000;
     constexpr std::ptrdiff_t in_flight = 256;
-    std::unique_ptr<Reactor> server_engine = Reactor::create(Options{});
-    std::unique_ptr<Reactor> client_engine = Reactor::create(Options{});
-    ChannelGroupPtr server = server_engine->create();
-    ChannelGroupPtr client = client_engine->create();
-    const Listener listener = start_listener(*server_engine, *server, GetParam());
-    const Connection c = establish(*client_engine, *client, *server, listener.client_address);
+    TwoEngines two{GetParam()};
+    auto& [server_engine, client_engine, server, client, listener, c] = two;
 
     struct Side {
         Ampe* ampe;
@@ -368,12 +372,8 @@ TEST_P(TrafficTest, PoolEmptyIsReportedAndEveryMessageStillArrivesInOrder) {
     constexpr std::uint32_t pool = 2;
     constexpr std::uint64_t count = 64;
     constexpr std::size_t body_size = 1024;
-    std::unique_ptr<Reactor> server_engine = Reactor::create(Options{pool, pool});
-    std::unique_ptr<Reactor> client_engine = Reactor::create(Options{});
-    ChannelGroupPtr server = server_engine->create();
-    ChannelGroupPtr client = client_engine->create();
-    const Listener listener = start_listener(*server_engine, *server, GetParam());
-    const Connection c = establish(*client_engine, *client, *server, listener.client_address);
+    TwoEngines two{GetParam(), Options{pool, pool}};
+    auto& [server_engine, client_engine, server, client, listener, c] = two;
 
     for (std::uint64_t i = 1; i <= count; ++i) {
         MessagePtr msg = make_message(*client_engine, OpCode::request, c.client, i);
