@@ -17,6 +17,11 @@ namespace tofu::detail {
 /// not decoded (its stash).
 inline constexpr std::size_t max_read_size = std::size_t{256} * 1024;
 
+/// What a connection reads ahead for confirmations and keeps (Receiver::read_ahead_size), at
+/// most: half its stash's room, so that a stream handing over more than a read asked for (TLS on
+/// io_uring: records OpenSSL held from before, up to 96 KiB) still stays within `max_read_size`.
+inline constexpr std::size_t max_read_ahead = max_read_size / 2;
+
 /// The largest frame on the wire: header, text headers, body.
 inline constexpr std::size_t max_frame_size = BinaryHeader::wire_size + 2 * max_part_size;
 

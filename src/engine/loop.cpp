@@ -335,7 +335,9 @@ void Loop::start_draining(Connection& ch) {
     }
     ch.stream->shutdown_send(ch.socket);
     ch.state = Connection::State::draining;
-    Receiver::drain(ch);
+    if (!receiver_.drain(ch)) {
+        return;
+    }
     arm(ch, drain_limit);
     io_.set_interest(ch, Trigger::recv);
 }

@@ -318,9 +318,12 @@ void Receiver::pause(Connection& ch) {
 }
 
 void Receiver::stop_decoding(Connection& ch) {
+    // (Also when it starves again with room left in its stash: it reads ahead again.)
     Triggers want = ch.interest;
     if (read_ahead_size(ch, 1) == 0) {
         want.remove(Trigger::recv);
+    } else {
+        want |= Trigger::recv;
     }
     loop_.io().set_interest(ch, want);
 }
@@ -342,23 +345,36 @@ bool Receiver::may_read(const Connection& ch) noexcept {
     return ch.state == Connection::State::draining || (!ch.in.starved && !ch.in.paused);
 }
 
-void Receiver::drain(Connection& ch) {
+bool Receiver::drain(Connection& ch) {
     ch.in.starved = false;
     ch.in.paused = false;
     ch.in.starved_until_unpause = false;
     ch.in.ahead_known = false;
-    std::vector<std::byte>{}.swap(ch.in.stash);
+    std::vector<std::byte> kept;
+    kept.swap(ch.in.stash);
+    std::span<const std::byte> in = std::span{kept}.subspan(std::exchange(ch.in.stash_used, 0));
+    if (in.empty() || !ch.report_pending) {
+        return true;
+    }
+    // What it kept (read ahead, or while the pool was dry) comes before anything still in the
+    // socket: the peer's last confirmation may be in it, and decoding goes on where it stopped.
+    const std::uint16_t number = ch.number;
+    (void)decode(ch, in);
+    return loop_.alive(ch, number);
 }
 
 // --- Reading ahead for confirmations ------------------------------------------------------------
 
+bool Receiver::confirms_ahead(const Connection& ch) noexcept {
+    return ch.state == Connection::State::open && ch.confirms.mode != ConfirmState::Mode::off;
+}
+
 std::size_t Receiver::read_ahead_size(const Connection& ch, std::size_t limit) noexcept {
-    if (ch.state != Connection::State::open || may_read(ch) || !ch.out.window_shut ||
-        ch.confirms.mode == ConfirmState::Mode::off) {
+    if (may_read(ch) || !ch.out.window_shut || !confirms_ahead(ch)) {
         return 0;
     }
     const std::size_t kept = ch.in.stash.size() - ch.in.stash_used;
-    return std::min(limit, max_read_size - std::min(kept, max_read_size));
+    return std::min(limit, max_read_ahead - std::min(kept, max_read_ahead));
 }
 
 bool Receiver::keeps_input(const Connection& ch) noexcept {
@@ -396,6 +412,9 @@ bool Receiver::on_read_ahead(Connection& ch, const IoResult& r, std::span<const 
 }
 
 bool Receiver::take_confirmations_ahead(Connection& ch) {
+    if (!confirms_ahead(ch)) {
+        return true;  // (kept while starved: an op code 10 there is the decoder's to refuse)
+    }
     const std::uint16_t number = ch.number;
     if (!ch.in.ahead_known) {
         // A header the decoder holds cut short is completed first: if it is a confirmation, it

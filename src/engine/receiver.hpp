@@ -50,12 +50,13 @@ public:
     void unpause(Connection& ch);
     /// Reading `ch` is allowed: neither starved nor paused (a draining connection always reads).
     [[nodiscard]] static bool may_read(const Connection& ch) noexcept;
-    /// `ch` drains: it reads only for the peer's last words, and keeps nothing read.
-    static void drain(Connection& ch);
+    /// `ch` drains: it reads only for the peer's last words, and keeps nothing read (what it kept
+    /// is decoded for them first). False when that closed it.
+    bool drain(Connection& ch);
 
     /// Reading ahead. A connection that may not decode (starved or paused) while its send window
     /// is shut would wait for ever for the confirmation that opens the window if its peer sent it
-    /// behind more Requests. So it reads on, into its stash (up to `max_read_size`, its budget),
+    /// behind more Requests. So it reads on, into its stash (up to `max_read_ahead`, within its budget),
     /// and takes the confirmations out of what it read; the other frames wait there, in order.
     /// How many bytes its next read may ask for (at most `limit`): 0 when it reads no more now.
     [[nodiscard]] static std::size_t read_ahead_size(const Connection& ch, std::size_t limit) noexcept;
@@ -90,6 +91,8 @@ private:
     [[nodiscard]] static MessagePtr take_assembly(Connection& ch);
     /// Gives the connection its own message back (listed, so an idle loop lets it go).
     void keep_assembly(Connection& ch, MessagePtr own);
+    /// `ch` is open and takes confirmations from its peer: what it reads ahead is looked at for them.
+    [[nodiscard]] static bool confirms_ahead(const Connection& ch) noexcept;
     /// `ch` stops decoding (starved or paused): it stops reading too, unless it reads ahead.
     void stop_decoding(Connection& ch);
     /// Applies the confirmations in the stash of `ch` not looked at yet; false when `ch` closed.
