@@ -131,12 +131,7 @@ void CompletionDriver::start_read(Connection& ch) {
         return;
     }
     if (!Receiver::may_read(ch)) {
-        // Only to read ahead for confirmations, if its window is shut; what the stream holds
-        // first (TLS: records OpenSSL read before), which no receive would bring.
-        if (Receiver::read_ahead_size(ch, 1) != 0 && ch.stream->has_buffered_input()) {
-            read_buffered(ch);
-            return;
-        }
+        // Only to read ahead for confirmations, if its window is shut.
         if (const std::size_t size = Receiver::read_ahead_size(ch, UringProactor::max_recv); size != 0) {
             poller_.recv(ch.socket.fd(), size, tag_of(ch));
             ch.interest |= Trigger::recv;
