@@ -130,20 +130,17 @@ void CompletionDriver::start_read(Connection& ch) {
     if (ch.interest.has(Trigger::recv)) {
         return;
     }
+    std::size_t size = UringProactor::max_recv;
     if (!Receiver::may_read(ch)) {
         // Only to read ahead for confirmations, if its window is shut.
-        if (const std::size_t size = Receiver::read_ahead_size(ch, UringProactor::max_recv); size != 0) {
-            poller_.recv(ch.socket.fd(), size, tag_of(ch));
-            ch.interest |= Trigger::recv;
+        size = Receiver::read_ahead_size(ch, UringProactor::max_recv);
+        if (size == 0) {
+            return;
         }
-        return;
-    }
-    if (ch.stream->output_backlogged()) {
+    } else if (ch.stream->output_backlogged()) {
         ch.io.read_waits_for_send = true;  // a peer that asks for answers and reads none is read no more
         return;
-    }
-    std::size_t size = UringProactor::max_recv;
-    if (ch.state != Connection::State::draining) {
+    } else if (ch.state != Connection::State::draining) {
         // Sized by what the pool holds now. A dry pool does not stop the receive: nothing may
         // arrive for a long time, and the pool may be full again by then. A connection starves
         // only when bytes arrive that no message can take.

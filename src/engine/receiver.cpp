@@ -320,7 +320,7 @@ void Receiver::pause(Connection& ch) {
 void Receiver::stop_decoding(Connection& ch) {
     // (Also when it starves again with room left in its stash: it reads ahead again.)
     Triggers want = ch.interest;
-    if (read_ahead_size(ch, 1) == 0) {
+    if (!reads_ahead(ch)) {
         want.remove(Trigger::recv);
     } else {
         want |= Trigger::recv;
@@ -377,10 +377,14 @@ std::size_t Receiver::read_ahead_size(const Connection& ch, std::size_t limit) n
     return std::min(limit, max_read_ahead - std::min(kept, max_read_ahead));
 }
 
+bool Receiver::reads_ahead(const Connection& ch) noexcept {
+    return read_ahead_size(ch, 1) != 0;
+}
+
 bool Receiver::keeps_input(const Connection& ch) noexcept {
     // A paused connection whose window is open decodes what a receive in flight brings, as
     // before it paused; anything else that may not decode keeps it, behind what it kept already.
-    return !may_read(ch) && (ch.in.starved || read_ahead_size(ch, 1) != 0);
+    return !may_read(ch) && (ch.in.starved || reads_ahead(ch));
 }
 
 bool Receiver::on_read_ahead(Connection& ch, const IoResult& r, std::span<const std::byte> data) {
@@ -408,7 +412,7 @@ bool Receiver::on_read_ahead(Connection& ch, const IoResult& r, std::span<const 
     if (!take_confirmations_ahead(ch)) {
         return false;
     }
-    return read_ahead_size(ch, 1) != 0;
+    return reads_ahead(ch);
 }
 
 bool Receiver::take_confirmations_ahead(Connection& ch) {
@@ -452,8 +456,8 @@ bool Receiver::take_confirmations_ahead(Connection& ch) {
 }
 
 void Receiver::on_window_shut(Connection& ch) {
-    if (!ch.interest.has(Trigger::recv) && read_ahead_size(ch, 1) != 0) {
-        loop_.io().set_interest(ch, ch.interest | Trigger::recv);
+    if (!may_read(ch)) {
+        stop_decoding(ch);  // its reading now follows its read-ahead
     }
 }
 

@@ -60,6 +60,8 @@ public:
     /// and takes the confirmations out of what it read; the other frames wait there, in order.
     /// How many bytes its next read may ask for (at most `limit`): 0 when it reads no more now.
     [[nodiscard]] static std::size_t read_ahead_size(const Connection& ch, std::size_t limit) noexcept;
+    /// `read_ahead_size` is not 0: `ch` reads ahead now.
+    [[nodiscard]] static bool reads_ahead(const Connection& ch) noexcept;
     /// True when what `ch` reads now goes to its stash, not to the decoder.
     [[nodiscard]] static bool keeps_input(const Connection& ch) noexcept;
     /// What a read ahead gave: kept in the stash, its confirmations applied; true when `ch` may
